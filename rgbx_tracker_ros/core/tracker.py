@@ -1,0 +1,193 @@
+"""RgbxTracker: the two-call tracking protocol over an RgbxViT (OSTrack-style inference).
+
+``initialize(rgb, x, box)`` crops the template (factor 2) once from the first frame;
+``track(rgb, x)`` crops the search region (factor 4) around the previous box, runs the network,
+takes the peak of the Hanning-windowed score map, reads size and offset there, maps the box back to
+image pixels and clips it (trackers.md 1.1, 1.2, 1.6). There is no template update.
+
+``x=None`` in ``track`` is the missing-modality path: the Meta Merger runs on RGB alone.
+Images are (H, W, 3) uint8 in RGB channel order; X must already be encoded to 3 channels by
+:mod:`rgbx_tracker_ros.core.modality`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Optional, Tuple, Union
+
+import numpy as np
+import torch
+
+from ..models import create_model
+from ..models.center_head import decode_boxes
+from ..models.checkpoint import load_checkpoint
+from .boxes import validate_box_xywh
+from .crop import clip_box, crop_square, hann2d, map_box_back
+
+_logger = logging.getLogger(__name__)
+
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+TEMPLATE_FACTOR = 2.0
+SEARCH_FACTOR = 4.0
+
+
+def resolve_device(device: str = 'auto') -> torch.device:
+    """'auto' -> CUDA when available else CPU; 'cpu' / 'cuda' / 'cuda:N' as given.
+
+    Raises:
+        ValueError: if CUDA is asked for but not available, or the name is not a device.
+    """
+    name = (device or 'auto').strip().lower()
+    if name == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    try:
+        dev = torch.device(name)
+    except RuntimeError as exc:
+        raise ValueError(f'unknown device {device!r}; use auto, cpu, cuda or cuda:N') from exc
+    if dev.type == 'cuda' and not torch.cuda.is_available():
+        raise ValueError(f'device {device!r} asked for but CUDA is not available here; '
+                         'use device auto or cpu')
+    return dev
+
+
+def normalize_crops(crops, device: torch.device) -> torch.Tensor:
+    """(H, W, 3) uint8 RGB crops -> (B, 3, H, W) float tensor, ImageNet mean/std (trackers.md 1.2)."""
+    arr = (np.stack(crops).astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
+    return torch.from_numpy(arr.transpose(0, 3, 1, 2)).to(device)
+
+
+class RgbxTracker:
+    """Single-object RGB-X tracker.
+
+    Args:
+        model: an RgbxViT (any registered variant), in eval mode.
+        variant: the variant name, for reporting.
+        device: torch device to run on (see :func:`resolve_device`).
+        use_window: multiply the score map by a Hanning window before taking the peak.
+    """
+
+    def __init__(self, model: torch.nn.Module, variant: str = '',
+                 device: Union[str, torch.device] = 'auto', use_window: bool = True) -> None:
+        self.device = resolve_device(device) if isinstance(device, str) else device
+        self.model = model.to(self.device).eval()
+        self.variant = variant
+        self.template_size = int(model.template_size)
+        self.search_size = int(model.search_size)
+        side = int(model.feat_size)
+        self._window = torch.from_numpy(hann2d(side).astype(np.float32)).to(self.device) \
+            if use_window else None
+        self._template_rgb: Optional[torch.Tensor] = None
+        self._template_x: Optional[torch.Tensor] = None
+        self._box: Optional[np.ndarray] = None
+        self.last_score = 0.0
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: Union[str, Path, None], variant: Optional[str] = None,
+                        device: str = 'auto', trust_pickle: bool = False) -> 'RgbxTracker':
+        """Build a tracker from a checkpoint file, or random weights when ``checkpoint`` is None.
+
+        Args:
+            checkpoint: our checkpoint (its variant is used; ``variant`` must match if given), an
+                OSTrack-family or timm ViT file (``variant`` required), or None/'' for random
+                weights of ``variant`` (default 't224').
+            variant: registered variant name.
+            device: 'auto', 'cpu', 'cuda' or 'cuda:N'.
+            trust_pickle: allow releases that pickle Python objects (trusted files only).
+
+        Raises:
+            rgbx_tracker_ros.models.checkpoint.CheckpointError: unusable checkpoint file.
+            KeyError: unknown variant.
+        """
+        if checkpoint:
+            model, report = load_checkpoint(checkpoint, variant or None, trust_pickle=trust_pickle)
+            variant = report.variant
+            _logger.info('loaded %s (%s): %d tensors, %d missing, %d unexpected', checkpoint,
+                         report.source_format, report.loaded, len(report.missing),
+                         len(report.unexpected))
+        else:
+            _logger.warning('no checkpoint given: variant %s runs with RANDOM weights', variant)
+            variant = variant or 't224'
+            model = create_model(variant)
+        return cls(model, variant, device)
+
+    @property
+    def initialized(self) -> bool:
+        """True once :meth:`initialize` has set a target."""
+        return self._box is not None
+
+    @property
+    def box_xywh(self) -> Optional[np.ndarray]:
+        """The current target box (x, y, w, h) in pixels, or None."""
+        return None if self._box is None else self._box.copy()
+
+    def reset(self) -> None:
+        """Drop the target; :meth:`track` raises until :meth:`initialize` is called again."""
+        self._box = self._template_rgb = self._template_x = None
+
+    def initialize(self, rgb: np.ndarray, x: Optional[np.ndarray], box_xywh) -> None:
+        """Set the target from its box in the first frame.
+
+        Args:
+            rgb: (H, W, 3) uint8 RGB frame.
+            x: (H, W, 3) uint8 encoded X frame of the same size, or None (X missing).
+            box_xywh: target box (x, y, w, h), pixels, top-left origin.
+
+        Raises:
+            ValueError: bad image shapes or a box that is degenerate or outside the frame.
+        """
+        _check_images(rgb, x)
+        box = validate_box_xywh(box_xywh, rgb.shape)
+        images = [rgb] if x is None else [rgb, x]
+        crops, _ = crop_square(images, box, TEMPLATE_FACTOR, self.template_size)
+        self._template_rgb = normalize_crops(crops[:1], self.device)
+        self._template_x = None if x is None else normalize_crops(crops[1:], self.device)
+        self._box = box
+
+    @torch.inference_mode()
+    def track(self, rgb: np.ndarray, x: Optional[np.ndarray] = None) -> Tuple[np.ndarray, float]:
+        """Locate the target in a new frame.
+
+        Args:
+            rgb: (H, W, 3) uint8 RGB frame.
+            x: (H, W, 3) uint8 encoded X frame, or None to track on RGB alone.
+
+        Returns:
+            (box_xywh, score): (4,) float64 box in pixels (x, y, w, h, top-left) and the score-map
+            peak in [0, 1].
+
+        Raises:
+            RuntimeError: if no target was initialised.
+            ValueError: bad image shapes.
+        """
+        if self._box is None:
+            raise RuntimeError('track() called before initialize(); set a target box first')
+        _check_images(rgb, x)
+        images = [rgb] if x is None else [rgb, x]
+        crops, resize_factor = crop_square(images, self._box, SEARCH_FACTOR, self.search_size)
+        search_rgb = normalize_crops(crops[:1], self.device)
+        search_x = None if x is None else normalize_crops(crops[1:], self.device)
+        # Template and search region each merge whatever X they had: either may be RGB-only.
+        out = self.model(self._template_rgb, search_rgb, self._template_x, search_x)
+        boxes, scores = decode_boxes(out.score_map, out.size_map, out.offset_map, self._window)
+        box = map_box_back(boxes[0].float().cpu().numpy(), self._box, self.search_size,
+                           resize_factor)
+        self._box = clip_box(box, rgb.shape[0], rgb.shape[1])
+        self.last_score = float(scores[0])
+        return self._box.copy(), self.last_score
+
+
+def _check_images(rgb: np.ndarray, x: Optional[np.ndarray]) -> None:
+    for name, im in (('rgb', rgb), ('x', x)):
+        if im is None:
+            continue
+        if not isinstance(im, np.ndarray) or im.dtype != np.uint8 or im.ndim != 3 \
+                or im.shape[2] != 3:
+            got = (f'{type(im).__name__} {getattr(im, "dtype", "")} '
+                   f'{getattr(im, "shape", "")}')
+            raise ValueError(f'{name} must be an (H, W, 3) uint8 image, got {got}; encode it '
+                             'with rgbx_tracker_ros.core.modality first')
+    if x is not None and x.shape[:2] != rgb.shape[:2]:
+        raise ValueError(f'x frame {x.shape[:2]} and rgb frame {rgb.shape[:2]} differ in size; '
+                         'X must be registered (aligned and resized) to the RGB image')

@@ -1,0 +1,31 @@
+"""Shared enums and small records of the ROS-free core."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Modality(str, enum.Enum):
+    """The second modality X paired with RGB.
+
+    Values are the strings used in YAML files and ROS parameters; parse them once with
+    :func:`parse_modality`.
+    """
+
+    RGB = 'rgb'          # RGB only (no X sensor): the tracker always runs the RGB-only path
+    THERMAL = 'thermal'  # LWIR, mono8 / mono16
+    DEPTH = 'depth'      # 16UC1 millimetres / 32FC1 metres
+    EVENT = 'event'      # rendered event frames or raw (t, x, y, p) events
+
+
+def parse_modality(name: str) -> Modality:
+    """Return the :class:`Modality` for ``name`` ('rgb', 'thermal', 'depth', 'event').
+
+    Raises:
+        ValueError: if ``name`` is not a known modality; the message lists the valid ones.
+    """
+    try:
+        return Modality(str(name).strip().lower())
+    except ValueError:
+        valid = ', '.join(m.value for m in Modality)
+        raise ValueError(f'unknown modality {name!r}; expected one of: {valid}') from None

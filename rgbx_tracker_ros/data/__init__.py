@@ -1,0 +1,1 @@
+"""rgbx_tracker_ros.data."""

@@ -1,0 +1,79 @@
+"""Center head: score, size and offset maps from search tokens (OSTrack ``CenterPredictor``).
+
+Three parallel branches (score / 'ctr', offset, size), each four Conv3x3-BN-ReLU layers with channels
+C_in -> c -> c/2 -> c/4 -> c/8 and a final 1x1 conv (OSTrack uses c = 256). Module names follow the
+OSTrack state dict (``conv{1..4}_{ctr,offset,size}.{0,1}``, ``conv5_*``) so released heads load.
+See trackers.md section 1.5.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import torch
+from torch import nn
+
+_BRANCHES = (('ctr', 1), ('offset', 2), ('size', 2))
+
+
+def _conv_bn_relu(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out),
+                         nn.ReLU(inplace=True))
+
+
+class CenterHead(nn.Module):
+    """(B, C_in, Hf, Wf) search features -> score (B,1,Hf,Wf), size (B,2,..), offset (B,2,..).
+
+    Args:
+        in_channels: C_in, the token width.
+        channels: width of the first conv layer (halved three times).
+    """
+
+    def __init__(self, in_channels: int, channels: int = 256) -> None:
+        super().__init__()
+        widths = [in_channels, channels, channels // 2, channels // 4, channels // 8]
+        for name, out in _BRANCHES:
+            for i in range(4):
+                setattr(self, f'conv{i + 1}_{name}', _conv_bn_relu(widths[i], widths[i + 1]))
+            setattr(self, f'conv5_{name}', nn.Conv2d(widths[4], out, 1))
+        for p in self.parameters():
+            if p.dim() > 1:
+                nn.init.xavier_uniform_(p)
+        # CenterNet prior: start the score map near 0.1 so the focal loss starts bounded.
+        nn.init.constant_(self.conv5_ctr.bias, -2.19)
+
+    def _branch(self, name: str, feat: torch.Tensor) -> torch.Tensor:
+        for i in range(1, 6):
+            feat = getattr(self, f'conv{i}_{name}')(feat)
+        return feat
+
+    def forward(self, feat: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        score = torch.sigmoid(self._branch('ctr', feat)).clamp(1e-4, 1 - 1e-4)
+        size = torch.sigmoid(self._branch('size', feat))
+        offset = self._branch('offset', feat)
+        return score, size, offset
+
+
+def decode_boxes(score: torch.Tensor, size: torch.Tensor, offset: torch.Tensor,
+                 window: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Peak of the (optionally windowed) score map -> normalised box (OSTrack ``cal_bbox``).
+
+    Args:
+        score: (B, 1, Hf, Wf) score map in (0, 1).
+        size: (B, 2, Hf, Wf) (w, h) normalised to the search crop.
+        offset: (B, 2, Hf, Wf) sub-cell (dx, dy) offsets in cells.
+        window: optional (Hf, Wf) Hanning window multiplied onto the score map for peak selection.
+
+    Returns:
+        boxes (B, 4) as (cx, cy, w, h) in [0, 1] of the search crop, and (B,) the raw score at the
+        selected peak.
+    """
+    b, _, hf, wf = score.shape
+    response = score if window is None else score * window
+    idx = response.flatten(1).argmax(dim=1)
+    iy, ix = idx // wf, idx % wf
+    flat = torch.arange(b, device=score.device)
+    w, h = size.flatten(2)[flat, :, idx].unbind(-1)
+    dx, dy = offset.flatten(2)[flat, :, idx].unbind(-1)
+    boxes = torch.stack([(ix + dx) / wf, (iy + dy) / hf, w, h], dim=-1)
+    return boxes, score.flatten(1)[flat, idx]

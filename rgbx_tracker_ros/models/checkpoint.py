@@ -1,0 +1,201 @@
+"""Save and load tracker weights.
+
+Three layouts are understood:
+
+1. **Ours** (self-describing): ``{'format': FORMAT, 'variant': str, 'model_args': dict,
+   'state_dict': dict, 'meta': dict}``. :func:`load_checkpoint` rebuilds the model from it.
+2. **OSTrack family** (OSTrack, ViPT, XTrack, SEATrack, PATrack, BAT releases): a dict with the
+   weights under ``'net'`` (trackers.md 1.9), keys ``backbone.*`` and ``box_head.*``. Our state-dict
+   names follow OSTrack, so the patch embedding, ViT blocks (attention and FFN -> the Dual MoE's
+   shared expert), final norm and center head load directly; position tables of another grid are
+   resized bicubically; modules the release does not have (Meta Merger, routed experts) keep their
+   initialisation, and release-specific extras (prompts, adapters) are reported as unexpected.
+3. **timm ViT** state dicts (``patch_embed.*``, ``blocks.*``, ``norm.*``, ``pos_embed`` with a cls
+   entry): loaded into the backbone the way OSTrack initialises from MAE weights (cls entry dropped,
+   the 2-D table resized to the template and search grids).
+
+Releases that pickle Python objects next to the weights need ``trust_pickle=True`` (only for files
+from a source you trust), because unpickling can run code.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+
+from .registry import create_model, variant_args
+
+FORMAT = 'rgbx_tracker_ros.checkpoint/1'
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file cannot be used; the message says why and what to do."""
+
+
+@dataclass
+class LoadReport:
+    """What happened when weights were loaded into a model.
+
+    Attributes:
+        source_format: 'rgbx', 'ostrack' or 'timm_vit'.
+        variant: the variant the model was built as.
+        loaded: number of tensors copied.
+        resized: keys whose tensors were resized (position tables).
+        missing: model keys the file did not provide (they keep their initialisation).
+        unexpected: file keys the model has no place for (ignored).
+        meta: the 'meta' dict of our own checkpoints (training command, steps...), else {}.
+    """
+
+    source_format: str
+    variant: str = ''
+    loaded: int = 0
+    resized: List[str] = field(default_factory=list)
+    missing: List[str] = field(default_factory=list)
+    unexpected: List[str] = field(default_factory=list)
+    meta: dict = field(default_factory=dict)
+
+
+def save_checkpoint(path: Union[str, Path], model: torch.nn.Module, variant: str,
+                    model_args: Optional[dict] = None, meta: Optional[dict] = None) -> Path:
+    """Write ``model`` in our self-describing format; returns the path.
+
+    Args:
+        path: output file (parents are created).
+        model: an :class:`~rgbx_tracker_ros.models.rgbx_vit.RgbxViT`.
+        variant: registered variant name the model was built from.
+        model_args: the full constructor arguments (default: the variant's defaults).
+        meta: free-form provenance (training command, steps, losses), stored as given.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    torch.save({'format': FORMAT, 'variant': variant,
+                'model_args': dict(model_args or variant_args(variant)),
+                'state_dict': state, 'meta': dict(meta or {})}, path)
+    return path
+
+
+def read_checkpoint(path: Union[str, Path], trust_pickle: bool = False) -> dict:
+    """Read a checkpoint file into a dict (CPU tensors).
+
+    Raises:
+        CheckpointError: if the file is missing, unreadable, or needs unpickling of arbitrary
+            objects while ``trust_pickle`` is False.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f'checkpoint {path} does not exist; pass an existing .pt/.pth file '
+                              'or leave the checkpoint empty to use the packaged demo weights')
+    try:
+        obj = torch.load(path, map_location='cpu', weights_only=not trust_pickle)
+    except Exception as exc:  # torch raises several types for bad / pickled files
+        hint = '' if trust_pickle else (
+            ' If this is a release that pickles training settings next to the weights and you '
+            'trust its source, load it with trust_pickle=True.')
+        raise CheckpointError(f'cannot read checkpoint {path}: {exc}.{hint}') from exc
+    if not isinstance(obj, dict):
+        raise CheckpointError(f'checkpoint {path} holds a {type(obj).__name__}, expected a dict')
+    return obj
+
+
+def load_checkpoint(path: Union[str, Path], variant: Optional[str] = None,
+                    trust_pickle: bool = False, **overrides) -> Tuple[torch.nn.Module, LoadReport]:
+    """Build a model and load weights from ``path``; the model is returned in eval mode.
+
+    Args:
+        path: checkpoint file in any layout of the module docstring.
+        variant: variant to build; required for OSTrack-family and timm files, optional for ours
+            (must then match the file's variant).
+        trust_pickle: allow unpickling arbitrary objects (only for trusted files).
+        **overrides: constructor overrides applied on top of the variant / file arguments.
+
+    Raises:
+        CheckpointError: unreadable file, unknown layout, missing or mismatching variant, or a
+            tensor whose shape cannot be made to fit.
+    """
+    obj = read_checkpoint(path, trust_pickle)
+    if obj.get('format') == FORMAT:
+        if variant is not None and variant != obj['variant']:
+            raise CheckpointError(f'checkpoint {path} holds variant {obj["variant"]!r}, '
+                                  f'not {variant!r}; drop the variant or pick another file')
+        model = create_model(obj['variant'], **dict(obj['model_args'], **overrides))
+        report = load_state(model, obj['state_dict'], 'rgbx')
+        report.variant = obj['variant']
+        report.meta = dict(obj.get('meta', {}))
+        if report.missing or report.unexpected:
+            raise CheckpointError(f'checkpoint {path} does not match variant {obj["variant"]!r}: '
+                                  f'missing {report.missing[:5]}, unexpected '
+                                  f'{report.unexpected[:5]}')
+        return model.eval(), report
+    if variant is None:
+        raise CheckpointError(f'{path} is not an rgbx_tracker_ros checkpoint; say which variant '
+                              'to build for it (e.g. variant="b224" for a ViT-B release)')
+    model = create_model(variant, **overrides)
+    if 'net' in obj:
+        report = load_state(model, obj['net'], 'ostrack')
+    elif any(k.startswith('blocks.') for k in obj) or 'state_dict' in obj or 'model' in obj:
+        state = obj.get('state_dict', obj.get('model', obj))
+        report = load_state(model, {'backbone.' + k: v for k, v in state.items()}, 'timm_vit')
+    else:
+        raise CheckpointError(f'{path}: unknown checkpoint layout (top-level keys '
+                              f'{sorted(obj)[:8]}); expected ours, an OSTrack-style dict with '
+                              "'net', or a timm ViT state dict")
+    report.variant = variant
+    return model.eval(), report
+
+
+def load_state(model: torch.nn.Module, state: Dict[str, torch.Tensor],
+               source_format: str) -> LoadReport:
+    """Copy matching tensors of ``state`` into ``model`` (in place) and report what happened.
+
+    Handles a DDP ``module.`` prefix, a timm ``pos_embed`` with a cls entry (split into the template
+    and search tables) and position tables of another grid size (bicubic resize).
+
+    Raises:
+        CheckpointError: if a tensor exists in both but its shape cannot be made to fit.
+    """
+    state = {(k[7:] if k.startswith('module.') else k): v for k, v in state.items()}
+    report = LoadReport(source_format)
+    own = model.state_dict()
+    if 'backbone.pos_embed' in state and 'backbone.pos_embed_x' not in state:
+        table = state.pop('backbone.pos_embed')
+        grid = table.shape[1]
+        if math.isqrt(grid - 1) ** 2 == grid - 1:
+            table = table[:, 1:]
+        state['backbone.pos_embed_z'] = table
+        state['backbone.pos_embed_x'] = table
+    state.pop('backbone.cls_token', None)
+    for key, value in state.items():
+        if key not in own:
+            report.unexpected.append(key)
+            continue
+        target = own[key]
+        if value.shape != target.shape:
+            if key.endswith(('pos_embed_z', 'pos_embed_x')):
+                value = _resize_pos_table(value, target.shape[1])
+                report.resized.append(key)
+            else:
+                raise CheckpointError(f'tensor {key}: file shape {tuple(value.shape)} does not fit '
+                                      f'model shape {tuple(target.shape)}; pick the variant of '
+                                      'matching width/depth')
+        own[key] = value.to(target.dtype)
+        report.loaded += 1
+    report.missing = [k for k in model.state_dict() if k not in state]
+    model.load_state_dict(own)
+    return report
+
+
+def _resize_pos_table(table: torch.Tensor, num_tokens: int) -> torch.Tensor:
+    """(1, N, D) square position table -> (1, num_tokens, D) by bicubic resize of the 2-D grid."""
+    src, dst = math.isqrt(table.shape[1]), math.isqrt(num_tokens)
+    if src * src != table.shape[1] or dst * dst != num_tokens:
+        raise CheckpointError(f'cannot resize a position table of {table.shape[1]} tokens to '
+                              f'{num_tokens}: both must be square grids')
+    grid = table.reshape(1, src, src, -1).permute(0, 3, 1, 2)
+    grid = F.interpolate(grid, size=(dst, dst), mode='bicubic', align_corners=False)
+    return grid.permute(0, 2, 3, 1).reshape(1, num_tokens, -1)

@@ -1,0 +1,253 @@
+"""RgbxViT: the one-stream RGB-X tracker network (OneTrackerV2-style, ICML 2026).
+
+Pipeline for a template crop z and a search crop x, each with an RGB and an optional X image:
+
+1. one shared patch embedding (timm ``PatchEmbed``, 16x16) for RGB and X;
+2. the :class:`~rgbx_tracker_ros.models.meta_merger.MetaMerger` fuses RGB and X into ONE token set
+   per crop (X missing -> RGB-only path of the same merger);
+3. learned position tables ``pos_embed_z`` / ``pos_embed_x`` (OSTrack naming) are added;
+4. a ViT encoder over ``[template tokens | search tokens]`` (OSTrack's 'direct' layout, no cls
+   token) whose FFNs are :class:`~rgbx_tracker_ros.models.moe.DualMoE`;
+5. final LayerNorm, search tokens reshaped to (B, D, Hf, Wf) and the OSTrack center head.
+
+State-dict names follow OSTrack (``backbone.patch_embed.proj``, ``backbone.blocks.{i}.attn.qkv``,
+``backbone.blocks.{i}.mlp.fc1``, ``backbone.norm``, ``box_head.conv1_ctr``...) so the ViT and head of
+OSTrack-family checkpoints load into it (see :mod:`rgbx_tracker_ros.models.checkpoint`).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from dataclasses import dataclass
+from typing import Dict, Optional
+
+import torch
+from timm.layers import PatchEmbed
+from timm.models.vision_transformer import Block
+from torch import nn
+
+from .center_head import CenterHead
+from .meta_merger import MetaMerger
+from .moe import DualMoE
+from .registry import register_variant
+
+
+@dataclass
+class TrackerOutput:
+    """Network output for a batch of template/search pairs.
+
+    Attributes:
+        score_map: (B, 1, Hf, Wf) target-centre probability.
+        size_map: (B, 2, Hf, Wf) (w, h) normalised to the search crop.
+        offset_map: (B, 2, Hf, Wf) sub-cell centre offsets (cells).
+        aux: auxiliary training terms summed over blocks: 'dis', 'balance' (scalars) and
+            'm_route' (B, E_M) mean M-MoE routing per sample, averaged over blocks. Empty in eval mode.
+    """
+
+    score_map: torch.Tensor
+    size_map: torch.Tensor
+    offset_map: torch.Tensor
+    aux: Dict[str, torch.Tensor]
+
+
+class Backbone(nn.Module):
+    """Shared patch embedding + Meta Merger + ViT blocks with Dual MoE FFNs.
+
+    Args:
+        template_size: template crop side (pixels), a multiple of ``patch_size``.
+        search_size: search crop side (pixels), a multiple of ``patch_size``.
+        patch_size: ViT patch side (pixels).
+        embed_dim, depth, num_heads, mlp_ratio: ViT width, blocks, heads and FFN ratio.
+        num_t_experts, num_m_experts, top_k, expert_rank: Dual MoE settings.
+        drop_path_rate: stochastic depth, linearly increasing over blocks.
+    """
+
+    def __init__(self, template_size: int, search_size: int, patch_size: int, embed_dim: int,
+                 depth: int, num_heads: int, mlp_ratio: float, num_t_experts: int,
+                 num_m_experts: int, top_k: int, expert_rank: int,
+                 drop_path_rate: float = 0.0) -> None:
+        super().__init__()
+        for name, side in (('template_size', template_size), ('search_size', search_size)):
+            if side % patch_size:
+                raise ValueError(f'{name}={side} must be a multiple of patch_size={patch_size}')
+        self.patch_size = patch_size
+        self.grid_z = template_size // patch_size
+        self.grid_x = search_size // patch_size
+        self.patch_embed = PatchEmbed(img_size=None, patch_size=patch_size, in_chans=3,
+                                      embed_dim=embed_dim, strict_img_size=False)
+        self.merger = MetaMerger(embed_dim)
+        self.pos_embed_z = nn.Parameter(torch.zeros(1, self.grid_z ** 2, embed_dim))
+        self.pos_embed_x = nn.Parameter(torch.zeros(1, self.grid_x ** 2, embed_dim))
+        nn.init.trunc_normal_(self.pos_embed_z, std=0.02)
+        nn.init.trunc_normal_(self.pos_embed_x, std=0.02)
+        mlp_layer = functools.partial(DualMoE, num_t_experts=num_t_experts,
+                                      num_m_experts=num_m_experts, top_k=top_k,
+                                      expert_rank=expert_rank)
+        rates = torch.linspace(0, drop_path_rate, depth).tolist()
+        self.blocks = nn.ModuleList([
+            Block(embed_dim, num_heads, mlp_ratio, qkv_bias=True, drop_path=rates[i],
+                  norm_layer=functools.partial(nn.LayerNorm, eps=1e-6), mlp_layer=mlp_layer)
+            for i in range(depth)])
+        self.norm = nn.LayerNorm(embed_dim, eps=1e-6)
+        self.apply(_init_vit_weights)
+
+    def embed(self, rgb: torch.Tensor, x: Optional[torch.Tensor],
+              x_mask: Optional[torch.Tensor]) -> torch.Tensor:
+        """(B, 3, H, W) RGB and optional X crops -> (B, N, D) merged tokens."""
+        b = rgb.shape[0]
+        feats = self.patch_embed(rgb if x is None else torch.cat([rgb, x], 0))
+        side = rgb.shape[-1] // self.patch_size
+        maps = feats.transpose(1, 2).reshape(feats.shape[0], -1, rgb.shape[-2] // self.patch_size,
+                                              side)
+        merged = self.merger(maps[:b], None if x is None else maps[b:], x_mask)
+        return merged.flatten(2).transpose(1, 2)
+
+    def forward(self, template_rgb: torch.Tensor, search_rgb: torch.Tensor,
+                template_x: Optional[torch.Tensor] = None,
+                search_x: Optional[torch.Tensor] = None,
+                template_x_mask: Optional[torch.Tensor] = None,
+                search_x_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Return (B, Nx, D) normalised search tokens."""
+        z = self.embed(template_rgb, template_x, template_x_mask) + self.pos_embed_z
+        x = self.embed(search_rgb, search_x, search_x_mask) + self.pos_embed_x
+        tokens = torch.cat([z, x], dim=1)
+        for block in self.blocks:
+            tokens = block(tokens)
+        return self.norm(tokens[:, z.shape[1]:])
+
+
+class RgbxViT(nn.Module):
+    """The tracker network: :class:`Backbone` + :class:`~.center_head.CenterHead`.
+
+    Args:
+        template_size: template crop side (pixels); 2x the target size per OSTrack.
+        search_size: search crop side (pixels); 4x the target size.
+        head_channels: width of the center head's first conv.
+        **backbone_args: see :class:`Backbone`.
+
+    Forward:
+        template_rgb (B, 3, Ht, Wt), search_rgb (B, 3, Hs, Ws): ImageNet-normalised crops.
+        template_x, search_x: the X crops (same shapes) or None when X is missing for the batch.
+        template_x_mask, search_x_mask: optional (B,) 1/0 per sample, 0 = X missing.
+    Returns:
+        :class:`TrackerOutput` with maps of side ``search_size / patch_size``.
+    """
+
+    def __init__(self, template_size: int = 112, search_size: int = 224, patch_size: int = 16,
+                 embed_dim: int = 192, depth: int = 6, num_heads: int = 3,
+                 mlp_ratio: float = 4.0, num_t_experts: int = 4, num_m_experts: int = 4,
+                 top_k: int = 2, expert_rank: int = 48, head_channels: int = 128,
+                 drop_path_rate: float = 0.0) -> None:
+        super().__init__()
+        self.template_size = template_size
+        self.search_size = search_size
+        self.backbone = Backbone(template_size, search_size, patch_size, embed_dim, depth,
+                                 num_heads, mlp_ratio, num_t_experts, num_m_experts, top_k,
+                                 expert_rank, drop_path_rate)
+        self.box_head = CenterHead(embed_dim, head_channels)
+
+    @property
+    def feat_size(self) -> int:
+        """Side Hf = Wf of the score map (cells)."""
+        return self.backbone.grid_x
+
+    def forward(self, template_rgb: torch.Tensor, search_rgb: torch.Tensor,
+                template_x: Optional[torch.Tensor] = None,
+                search_x: Optional[torch.Tensor] = None,
+                template_x_mask: Optional[torch.Tensor] = None,
+                search_x_mask: Optional[torch.Tensor] = None) -> TrackerOutput:
+        tokens = self.backbone(template_rgb, search_rgb, template_x, search_x,
+                               template_x_mask, search_x_mask)
+        b, n, d = tokens.shape
+        side = self.feat_size
+        score, size, offset = self.box_head(tokens.transpose(1, 2).reshape(b, d, side, side))
+        return TrackerOutput(score, size, offset, self._collect_aux())
+
+    def _collect_aux(self) -> Dict[str, torch.Tensor]:
+        if not self.training:
+            return {}
+        auxes = [blk.mlp.aux for blk in self.backbone.blocks if blk.mlp.aux]
+        if not auxes:
+            return {}
+        return {
+            'dis': torch.stack([a['dis'] for a in auxes]).mean(),
+            'balance': torch.stack([a['balance'] for a in auxes]).mean(),
+            'm_route': torch.stack([a['m_route'] for a in auxes]).mean(0),
+        }
+
+
+def _init_vit_weights(module: nn.Module) -> None:
+    if isinstance(module, nn.Linear) and not hasattr(module, '_keep_init'):
+        nn.init.trunc_normal_(module.weight, std=0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
+
+
+def _variant(name: str, build: bool, defaults: dict, overrides: dict):
+    """Build the model, or (build=False) return its full constructor arguments."""
+    args = dict(defaults, **overrides)
+    if build:
+        return RgbxViT(**args)
+    params = inspect.signature(RgbxViT.__init__).parameters
+    full = {k: p.default for k, p in params.items() if k != 'self'}
+    return dict(full, **args)
+
+
+# --- registered variants: each only fills constructor arguments -------------------------------
+# Paper sizes (OneTrackerV2 B224/B384/L224/L384): template 2x -> 112/192, search 4x -> 224/384.
+
+@register_variant
+def b224(build: bool = True, **kw):
+    """ViT-B width (768, 12 blocks, 12 heads), search 224 / template 112."""
+    return _variant('b224', build, dict(embed_dim=768, depth=12, num_heads=12, expert_rank=64,
+                                        head_channels=256), kw)
+
+
+@register_variant
+def b384(build: bool = True, **kw):
+    """ViT-B width, search 384 / template 192."""
+    return _variant('b384', build, dict(embed_dim=768, depth=12, num_heads=12, expert_rank=64,
+                                        head_channels=256, template_size=192,
+                                        search_size=384), kw)
+
+
+@register_variant
+def l224(build: bool = True, **kw):
+    """ViT-L width (1024, 24 blocks, 16 heads), search 224 / template 112."""
+    return _variant('l224', build, dict(embed_dim=1024, depth=24, num_heads=16, expert_rank=64,
+                                        head_channels=256), kw)
+
+
+@register_variant
+def l384(build: bool = True, **kw):
+    """ViT-L width, search 384 / template 192."""
+    return _variant('l384', build, dict(embed_dim=1024, depth=24, num_heads=16, expert_rank=64,
+                                        head_channels=256, template_size=192,
+                                        search_size=384), kw)
+
+
+@register_variant
+def s224(build: bool = True, **kw):
+    """CPU variant: ViT-S width (384, 8 blocks, 6 heads), search 224 / template 112."""
+    return _variant('s224', build, dict(embed_dim=384, depth=8, num_heads=6, expert_rank=64,
+                                        head_channels=192), kw)
+
+
+@register_variant
+def t224(build: bool = True, **kw):
+    """CPU variant: ViT-Ti width (192, 6 blocks, 3 heads), search 224 / template 112."""
+    return _variant('t224', build, dict(embed_dim=192, depth=6, num_heads=3, expert_rank=48,
+                                        head_channels=128), kw)
+
+
+@register_variant
+def test_tiny(build: bool = True, **kw):
+    """Test-only variant: width 64, 2 blocks, search 128 / template 64; random weights."""
+    return _variant('test_tiny', build, dict(embed_dim=64, depth=2, num_heads=2, expert_rank=16,
+                                             num_t_experts=2, num_m_experts=2, top_k=1,
+                                             head_channels=32, template_size=64,
+                                             search_size=128), kw)
