@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Benchmarks (``make bench``): model-only FPS per variant, node end-to-end latency, peak memory.
+
+Prints markdown tables. Targets on this project's reference CPU (2 cores): t224 >= 30 FPS
+model-only, node >= 20 Hz on 640x512 RGB + thermal at 30 Hz. Timings are wall-clock medians after
+warm-up; ``--quick`` shortens every measurement. CUDA (and fp16) rows appear when a GPU is present.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from rgbx_tracker_ros.models import create_model, list_variants  # noqa: E402
+
+CPU_ITERS = {'t224': 60, 's224': 30, 'b224': 10, 'b384': 4, 'l224': 4, 'l384': 2}
+
+
+def time_model(name: str, device: torch.device, iters: int, half: bool = False) -> dict:
+    """Median forward time (ms) of variant ``name`` with RGB + X at batch 1."""
+    model = create_model(name).eval().to(device)
+    dtype = torch.float16 if half else torch.float32
+    model = model.to(dtype)
+    ts, ss = model.template_size, model.search_size
+    z = torch.rand(1, 3, ts, ts, device=device, dtype=dtype)
+    x = torch.rand(1, 3, ss, ss, device=device, dtype=dtype)
+    times = []
+    with torch.inference_mode():
+        for i in range(iters + 2):
+            if device.type == 'cuda':
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            model(z, x, z, x)
+            if device.type == 'cuda':
+                torch.cuda.synchronize()
+            if i >= 2:
+                times.append(time.perf_counter() - t0)
+    params = sum(p.numel() for p in model.parameters()) / 1e6
+    ms = statistics.median(times) * 1000
+    row = {'variant': name, 'device': device.type + (' fp16' if half else ''),
+           'params_M': params, 'ms': ms, 'fps': 1000 / ms}
+    if device.type == 'cuda':
+        row['gpu_mem_MB'] = torch.cuda.max_memory_allocated() / 2 ** 20
+    del model
+    return row
+
+
+def model_table(quick: bool, variants) -> list:
+    rows = []
+    for name in variants:
+        iters = max(2, CPU_ITERS.get(name, 10) // (4 if quick else 1))
+        rows.append(time_model(name, torch.device('cpu'), iters))
+        print(f'  {name} cpu: {rows[-1]["fps"]:.1f} FPS', flush=True)
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+            rows.append(time_model(name, torch.device('cuda'), 50))
+            torch.cuda.reset_peak_memory_stats()
+            rows.append(time_model(name, torch.device('cuda'), 50, half=True))
+    return rows
+
+
+def node_latency(seconds: float) -> dict:
+    """Run the tracker node as a process and feed it 640x512 RGB + thermal at 30 Hz."""
+    env = dict(os.environ)
+    env.setdefault('ROS_DOMAIN_ID', str(150 + os.getpid() % 50))
+    cmd = [sys.executable, str(REPO / 'bench' / 'node_latency.py'), '--seconds', str(seconds)]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 180)
+    if out.returncode != 0:
+        return {'error': (out.stderr or out.stdout)[-2000:]}
+    line = [ln for ln in out.stdout.splitlines() if ln.startswith('RESULT ')][-1]
+    return dict(kv.split('=', 1) for kv in line[len('RESULT '):].split())
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('--quick', action='store_true', help='fewer iterations')
+    parser.add_argument('--variants', nargs='*',
+                        default=[v for v in list_variants() if not v.startswith('test_')])
+    parser.add_argument('--node-seconds', type=float, default=20.0)
+    parser.add_argument('--skip-node', action='store_true')
+    args = parser.parse_args(argv)
+    torch.set_num_threads(os.cpu_count() or 1)
+    print(f'machine: {os.cpu_count()} CPU cores, torch {torch.__version__}, CUDA '
+          f'{"yes: " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no"}')
+    order = ['t224', 's224', 'b224', 'b384', 'l224', 'l384']
+    variants = sorted(args.variants, key=lambda v: order.index(v) if v in order else 99)
+    print('model-only forward (batch 1, RGB + X):', flush=True)
+    rows = model_table(args.quick, variants)
+    print('\n| variant | device | params (M) | ms / frame | FPS | GPU mem (MB) |')
+    print('|---|---|---|---|---|---|')
+    for r in rows:
+        print(f'| {r["variant"]} | {r["device"]} | {r["params_M"]:.1f} | {r["ms"]:.1f} | '
+              f'{r["fps"]:.1f} | {r.get("gpu_mem_MB", float("nan")):.0f} |')
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f'\npeak RSS of the model benchmark process: {peak_rss:.0f} MB')
+    if not args.skip_node:
+        print('\nnode end-to-end (tracker_node process, t224 demo checkpoint, 640x512 rgb8 + mono16 '
+              'thermal published at 30 Hz):', flush=True)
+        res = node_latency(args.node_seconds)
+        if 'error' in res:
+            print('node benchmark failed:\n' + res['error'])
+            return 1
+        print('\n| published | answered | output rate (Hz) | latency median (ms) | '
+              'latency p95 (ms) | node peak RSS (MB) |')
+        print('|---|---|---|---|---|---|')
+        print(f'| {res["published"]} | {res["answered"]} | {float(res["rate_hz"]):.1f} | '
+              f'{float(res["lat_med_ms"]):.1f} | {float(res["lat_p95_ms"]):.1f} | '
+              f'{float(res["node_rss_mb"]):.0f} |')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
