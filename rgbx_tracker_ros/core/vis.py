@@ -1,0 +1,115 @@
+"""Drawing of tracking results for debug images and annotated videos (ROS-free, OpenCV).
+
+Boxes are (x, y, w, h) in pixels with a top-left origin, as everywhere in this package.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Iterable, Sequence
+
+import cv2
+import numpy as np
+
+_logger = logging.getLogger(__name__)
+
+# Colours are RGB (the images drawn on are RGB order).
+_COLOUR_RGBX = (40, 220, 60)      # green: tracking with both modalities
+_COLOUR_RGB_ONLY = (255, 160, 0)  # orange: X missing, tracking on RGB alone
+_COLOUR_NO_TARGET = (220, 40, 40)
+_COLOUR_GT = (0, 170, 255)        # light blue: ground truth (annotated videos)
+
+
+def _state_colour(state_text: str) -> tuple[int, int, int]:
+    text = state_text.lower()
+    if 'rgb only' in text or 'rgb alone' in text:
+        return _COLOUR_RGB_ONLY
+    return _COLOUR_RGBX
+
+
+def _finite_box(box_xywh) -> np.ndarray | None:
+    if box_xywh is None:
+        return None
+    box = np.asarray(box_xywh, dtype=np.float64).reshape(-1)
+    if box.size != 4 or not np.all(np.isfinite(box)) or box[2] <= 0 or box[3] <= 0:
+        return None
+    return box
+
+
+def draw_track(rgb: np.ndarray, box_xywh: Sequence[float] | np.ndarray | None, score: float | None,
+               state_text: str, trail: Iterable[Sequence[float]] | None = None,
+               gt_xywh: Sequence[float] | np.ndarray | None = None) -> np.ndarray:
+    """Return a copy of ``rgb`` with the tracked box, its score, the modality state and a trail.
+
+    Args:
+        rgb: (H, W, 3) uint8 RGB-order image, or (H, W) uint8 (drawn on as gray replicated to 3
+            channels).
+        box_xywh: the tracked box (x, y, w, h) in pixels, top-left origin; None (or a non-finite /
+            empty box) draws 'no target'.
+        score: the tracker's confidence in [0, 1], or None.
+        state_text: modality state shown in the corner, e.g. 'RGB-X' or 'RGB only'. Text containing
+            'RGB only' is drawn in orange, anything else in green.
+        trail: optional recent box centres (cx, cy) in pixels, oldest first, drawn as a polyline.
+        gt_xywh: optional ground-truth box (x, y, w, h) drawn thin in light blue (videos).
+
+    Returns:
+        (H, W, 3) uint8 RGB image; the input is not modified.
+
+    Raises:
+        ValueError: if ``rgb`` is not an (H, W) or (H, W, 3) uint8 array.
+    """
+    img = np.asarray(rgb)
+    if img.dtype != np.uint8 or img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] != 3):
+        raise ValueError(f'draw_track needs an (H, W, 3) or (H, W) uint8 image, got shape '
+                         f'{img.shape} dtype {img.dtype}; encode the frame first '
+                         f'(core.modality.encode_rgb)')
+    out = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB) if img.ndim == 2 else img.copy()
+    h_img, w_img = out.shape[:2]
+    scale = max(0.35, min(h_img, w_img) / 600.0)
+    thick = max(1, int(round(min(h_img, w_img) / 300.0)))
+    colour = _state_colour(state_text)
+
+    gt = _finite_box(gt_xywh)
+    if gt is not None:
+        p1 = (int(round(gt[0])), int(round(gt[1])))
+        p2 = (int(round(gt[0] + gt[2])), int(round(gt[1] + gt[3])))
+        cv2.rectangle(out, p1, p2, _COLOUR_GT, 1, cv2.LINE_AA)
+
+    if trail is not None:
+        pts = np.asarray([p for p in trail if p is not None and np.all(np.isfinite(p))],
+                         dtype=np.float64).reshape(-1, 2)
+        if len(pts) >= 2:
+            cv2.polylines(out, [np.round(pts).astype(np.int32).reshape(-1, 1, 2)], False, colour,
+                          thick, cv2.LINE_AA)
+
+    box = _finite_box(box_xywh)
+    if box is not None:
+        p1 = (int(round(box[0])), int(round(box[1])))
+        p2 = (int(round(box[0] + box[2])), int(round(box[1] + box[3])))
+        cv2.rectangle(out, p1, p2, colour, thick + 1, cv2.LINE_AA)
+        label = f'{score:.2f}' if score is not None and np.isfinite(score) else ''
+        if label:
+            (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+            ty = p1[1] - 3 if p1[1] - th - base - 3 >= 0 else p2[1] + th + 3
+            tx = min(max(p1[0], 0), max(w_img - tw, 0))
+            cv2.rectangle(out, (tx, ty - th - 2), (tx + tw + 2, ty + base - 1), (0, 0, 0), -1)
+            cv2.putText(out, label, (tx + 1, ty), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thick,
+                        cv2.LINE_AA)
+        status = state_text
+    else:
+        status = f'{state_text} | no target'
+        colour = _COLOUR_NO_TARGET if 'only' not in state_text.lower() else colour
+
+    (tw, th), base = cv2.getTextSize(status, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+    cv2.rectangle(out, (0, 0), (tw + 8, th + base + 8), (0, 0, 0), -1)
+    cv2.putText(out, status, (4, th + 4), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thick,
+                cv2.LINE_AA)
+    return out
+
+
+def box_centre(box_xywh) -> tuple[float, float] | None:
+    """Centre (cx, cy) in pixels of an (x, y, w, h) box, or None for a missing/invalid box."""
+    box = _finite_box(box_xywh)
+    if box is None:
+        return None
+    return float(box[0] + box[2] / 2.0), float(box[1] + box[3] / 2.0)

@@ -1,0 +1,289 @@
+"""``rgbx-player``: replay a bag to the tracker node in lockstep and record its answers.
+
+Per frame k (bag order) the player publishes ``/clock`` (the frame stamp), then the X image
+(``x/image_raw``, or raw events on ``x/events``; unless frame k is in ``--withhold-x``) and
+the RGB image, each exactly as stored in the bag, and
+waits until the node's ``~/detections`` answer with that RGB stamp arrives (or ``--timeout``
+seconds pass: a missed answer, counted, never a hang). Before the first frame with a valid ground
+truth (GT not 0,0,0,0) it sends that GT box as a ``vision_msgs/Detection2D`` with the frame's
+stamp on the node's ``~/init``, and waits for a non-empty answer for that frame.
+
+Outputs in ``--out DIR``:
+
+- ``results.csv``: one row per frame: frame (1-based), stamp_ns, x_published, answered, has_box,
+  x, y, w, h, score, x_state (the node's 'RGB-X' / 'RGB only' for that frame, from its
+  diagnostics), round_trip_ms, gt_present, gt_x, gt_y, gt_w, gt_h;
+- ``diagnostics.jsonl``: every ``/diagnostics`` status of the node (level, message, values);
+- ``summary.json``: counts and settings.
+
+Frame numbers in ``--withhold-x START:END`` are 1-based and inclusive (frame 1 = the first RGB
+frame in the bag, as in RGBT234 file names). Exit status 0 after a replay (with a one-line
+summary), 2 when the bag cannot be read or the node never shows up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import Image, PointCloud2
+from std_msgs.msg import Header
+from vision_msgs.msg import Detection2D, Detection2DArray
+
+from rgbx_tracker_ros.ros.bag_io import BagFrame, read_bag_frames
+from rgbx_tracker_ros.ros.conversions import (
+    box_to_detection, detections_to_result, ns_to_stamp, stamp_to_ns)
+
+RESULT_FIELDS = ('frame', 'stamp_ns', 'x_published', 'answered', 'has_box', 'x', 'y', 'w', 'h',
+                 'score', 'x_state', 'round_trip_ms', 'gt_present', 'gt_x', 'gt_y', 'gt_w',
+                 'gt_h')
+
+
+def parse_span(text: str | None) -> tuple[int, int] | None:
+    """'START:END' (1-based, inclusive frame numbers) -> (start, end); None/'' -> None.
+
+    Raises:
+        argparse.ArgumentTypeError: malformed span or END < START.
+    """
+    if not text:
+        return None
+    try:
+        a, b = (int(v) for v in text.split(':'))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'--withhold-x expects START:END frame numbers (1-based, inclusive), got {text!r}')
+    if a < 1 or b < a:
+        raise argparse.ArgumentTypeError(f'--withhold-x {text!r}: need 1 <= START <= END')
+    return a, b
+
+
+class LockstepPlayer(Node):
+    """The player node: publishers for the images, /clock and init; answer and diagnostics
+    subscriptions (all reliable, so nothing is lost between two processes)."""
+
+    def __init__(self, tracker_node: str) -> None:
+        super().__init__('rgbx_player')
+        node = '/' + tracker_node.strip('/')
+        self.tracker_node = node
+        reliable = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
+                              reliability=ReliabilityPolicy.RELIABLE)
+        deep = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=200,
+                          reliability=ReliabilityPolicy.RELIABLE)
+        self.rgb_pub = self.create_publisher(Image, 'rgb/image_raw', reliable)
+        self.x_pub = self.create_publisher(Image, 'x/image_raw', reliable)
+        self.events_pub = self.create_publisher(PointCloud2, 'x/events', reliable)
+        self.clock_pub = self.create_publisher(Clock, '/clock', reliable)
+        self.init_pub = self.create_publisher(Detection2D, f'{node}/init', reliable)
+        self.det_sub = self.create_subscription(Detection2DArray, f'{node}/detections',
+                                                self._on_detections, deep)
+        self.diag_sub = self.create_subscription(DiagnosticArray, '/diagnostics',
+                                                 self._on_diagnostics, deep)
+        self.answers: dict[int, tuple[Detection2DArray, float]] = {}
+        self.diagnostics: list[dict[str, Any]] = []
+        self.transitions: dict[int, str] = {}     # first stamp of a state -> state
+
+    def _on_detections(self, msg: Detection2DArray) -> None:
+        self.answers[stamp_to_ns(msg.header.stamp)] = (msg, time.monotonic())
+
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        for st in msg.status:
+            if not st.name.startswith(self.tracker_node):
+                continue
+            values = {kv.key: kv.value for kv in st.values}
+            self.diagnostics.append({
+                'stamp_ns': stamp_to_ns(msg.header.stamp), 'received_s': time.time(),
+                'level': int.from_bytes(st.level, 'little') if isinstance(st.level, bytes)
+                else int(st.level),
+                'name': st.name, 'message': st.message, 'values': values})
+            since = values.get('x_state_since_stamp_ns')
+            state = values.get('x_state')
+            if since is not None and state in ('RGB-X', 'RGB only') and int(since) > 0:
+                self.transitions[int(since)] = state
+
+    def state_at(self, stamp_ns: int) -> str:
+        """The node's X state for the frame with ``stamp_ns`` (from diagnostics transitions)."""
+        best = None
+        for since in sorted(self.transitions):
+            if since <= stamp_ns:
+                best = self.transitions[since]
+        return best or ''
+
+
+def _spin_until(executor: SingleThreadedExecutor, cond, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        if time.monotonic() >= deadline:
+            return False
+        executor.spin_once(timeout_sec=0.005)
+    return True
+
+
+def replay(bag: Path, out_dir: Path, withhold: tuple[int, int] | None = None,
+           timeout_s: float = 5.0, wait_s: float = 60.0, tracker_node: str = 'tracker_node',
+           send_init: bool = True) -> dict[str, Any]:
+    """Replay ``bag`` to the node in lockstep; write results.csv / diagnostics.jsonl /
+    summary.json into ``out_dir`` and return the summary dict (rclpy must be initialised).
+
+    Raises:
+        RuntimeError: when the node's subscriptions / publishers do not appear within ``wait_s``.
+    """
+    frames: list[BagFrame] = read_bag_frames(bag)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    player = LockstepPlayer(tracker_node)
+    executor = SingleThreadedExecutor()
+    executor.add_node(player)
+    log = player.get_logger()
+    has_x = any(f.x_raw is not None for f in frames)
+    x_pub = (player.events_pub if any(f.x_type.endswith('PointCloud2') for f in frames)
+             else player.x_pub)
+    try:
+        ok = _spin_until(executor, lambda: (
+            player.rgb_pub.get_subscription_count() > 0
+            and player.det_sub.get_publisher_count() > 0
+            and (not send_init or player.init_pub.get_subscription_count() > 0)), wait_s)
+        if not ok:
+            raise RuntimeError(
+                f'tracker node {player.tracker_node} not found within {wait_s} s (no subscriber '
+                f'on {player.rgb_pub.topic_name} / no publisher on {player.det_sub.topic_name}); '
+                f'is it running with the same ROS_DOMAIN_ID?')
+        if has_x and not _spin_until(executor, lambda: x_pub.get_subscription_count() > 0, 2.0):
+            log.warning(f'nobody subscribes {x_pub.topic_name}: the node runs RGB only')
+        _spin_until(executor, lambda: False, 0.3)  # let both sides finish matching
+
+        init_index = next((f.index for f in frames if f.gt_present), None) if send_init else None
+        rows = []
+        missed = 0
+        withheld_n = 0
+        t_start = time.monotonic()
+        for f in frames:
+            number = f.index + 1
+            withheld = withhold is not None and withhold[0] <= number <= withhold[1]
+            player.clock_pub.publish(Clock(clock=ns_to_stamp(f.stamp_ns)))
+            is_init = init_index is not None and f.index == init_index
+            if is_init:
+                header = Header(stamp=ns_to_stamp(f.stamp_ns), frame_id='')
+                player.init_pub.publish(box_to_detection(f.gt_xywh, 1.0, header))
+            send_x = f.x_raw is not None and not withheld
+            withheld_n += int(f.x_raw is not None and withheld)
+            t0 = time.monotonic()
+            if send_x:
+                x_pub.publish(f.x_raw)
+            player.rgb_pub.publish(f.rgb_raw)
+
+            def answered(stamp=f.stamp_ns, need_box=is_init) -> bool:
+                got = player.answers.get(stamp)
+                return got is not None and (not need_box or len(got[0].detections) > 0)
+
+            _spin_until(executor, answered, timeout_s)
+            got = player.answers.get(f.stamp_ns)
+            if got is None:
+                missed += 1
+                log.warning(f'frame {number} (stamp {f.stamp_ns}): no answer within {timeout_s} s')
+                box, score, rtt = None, None, math.nan
+            else:
+                box, score = detections_to_result(got[0])
+                rtt = (got[1] - t0) * 1e3
+            rows.append({'frame': number, 'stamp_ns': f.stamp_ns, 'x_published': int(send_x),
+                         'answered': int(got is not None), 'has_box': int(box is not None),
+                         'box': box, 'score': score, 'round_trip_ms': rtt,
+                         'gt_present': int(f.gt_present), 'gt': f.gt_xywh})
+        elapsed = time.monotonic() - t_start
+
+        # the node's last state and counters: wait for a diagnostics message after the last frame
+        last_stamp = frames[-1].stamp_ns
+        _spin_until(executor, lambda: any(
+            d['values'].get('last_stamp_ns') == str(last_stamp) for d in player.diagnostics[-3:]),
+            max(timeout_s, 2.5))
+    finally:
+        executor.remove_node(player)
+        player.destroy_node()
+
+    with open(out_dir / 'results.csv', 'w', newline='') as fh:
+        writer = csv.DictWriter(fh, fieldnames=RESULT_FIELDS)
+        writer.writeheader()
+        for r in rows:
+            box = r['box'] if r['box'] is not None else [math.nan] * 4
+            writer.writerow({
+                'frame': r['frame'], 'stamp_ns': r['stamp_ns'], 'x_published': r['x_published'],
+                'answered': r['answered'], 'has_box': r['has_box'],
+                'x': f'{box[0]:.3f}', 'y': f'{box[1]:.3f}', 'w': f'{box[2]:.3f}',
+                'h': f'{box[3]:.3f}',
+                'score': '' if r['score'] is None else f'{r["score"]:.4f}',
+                'x_state': player.state_at(r['stamp_ns']) if r['answered'] else '',
+                'round_trip_ms': f'{r["round_trip_ms"]:.2f}', 'gt_present': r['gt_present'],
+                'gt_x': f'{r["gt"][0]:.3f}', 'gt_y': f'{r["gt"][1]:.3f}',
+                'gt_w': f'{r["gt"][2]:.3f}', 'gt_h': f'{r["gt"][3]:.3f}'})
+    with open(out_dir / 'diagnostics.jsonl', 'w') as fh:
+        for d in player.diagnostics:
+            fh.write(json.dumps(d) + '\n')
+    rtts = np.array([r['round_trip_ms'] for r in rows], dtype=np.float64)
+    summary = {
+        'bag': str(bag), 'frames': len(rows), 'answered': len(rows) - missed, 'missed': missed,
+        'with_box': sum(r['has_box'] for r in rows), 'x_withheld_frames': withheld_n,
+        'withhold_x': list(withhold) if withhold else None,
+        'init_frame': None if init_index is None else init_index + 1,
+        'round_trip_ms_mean': float(np.nanmean(rtts)) if np.isfinite(rtts).any() else None,
+        'elapsed_s': elapsed, 'diagnostics_messages': len(player.diagnostics),
+        'last_diagnostics': player.diagnostics[-1] if player.diagnostics else None,
+    }
+    (out_dir / 'summary.json').write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``rgbx-player`` (see the module docstring)."""
+    from rclpy.utilities import remove_ros_args
+
+    args_all = sys.argv if argv is None else ['rgbx-player', *argv]
+    parser = argparse.ArgumentParser(
+        prog='rgbx-player', description='Replay a bag to tracker_node in lockstep and record '
+                                        'its detections (results.csv, diagnostics.jsonl).')
+    parser.add_argument('bag', type=Path, help='rosbag2 folder written by rgbx-make-bag')
+    parser.add_argument('--out', type=Path, required=True, help='output folder')
+    parser.add_argument('--withhold-x', type=parse_span, default=None, metavar='START:END',
+                        help='do not publish X for these frames (1-based, inclusive)')
+    parser.add_argument('--timeout', type=float, default=5.0,
+                        help='seconds to wait for each answer (default 5)')
+    parser.add_argument('--wait', type=float, default=60.0,
+                        help='seconds to wait for the node to appear (default 60)')
+    parser.add_argument('--node', default='tracker_node',
+                        help='fully qualified name of the tracker node (default tracker_node)')
+    parser.add_argument('--no-init', action='store_true',
+                        help='do not send the GT box on ~/init (node uses initial_box)')
+    args = parser.parse_args(remove_ros_args(args_all)[1:])
+    if not args.bag.exists():
+        print(f'rgbx-player: bag {args.bag} does not exist', file=sys.stderr)
+        return 2
+    rclpy.init(args=args_all)
+    try:
+        summary = replay(args.bag, args.out, args.withhold_x, args.timeout, args.wait, args.node,
+                         send_init=not args.no_init)
+    except (RuntimeError, ValueError, OSError) as exc:
+        print(f'rgbx-player: {exc}', file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        rclpy.try_shutdown()
+    print(f'rgbx-player: {summary["frames"]} frames, {summary["answered"]} answered, '
+          f'{summary["missed"]} missed, {summary["with_box"]} with a box, X withheld on '
+          f'{summary["x_withheld_frames"]} frames, mean round trip '
+          f'{summary["round_trip_ms_mean"] or float("nan"):.1f} ms -> {args.out / "results.csv"}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""tracker_node + rgbx-player as separate processes on a small generated thermal bag.
+
+One replay (module fixture, own random ROS_DOMAIN_ID, tiny test variant with random weights: this
+checks plumbing, not tracking quality) of 30 frames at 160x128 with X withheld on frames 10-17
+and frame 24's RGB sent with a wrong encoding (a 32FC1 depth image on the RGB topic).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+
+from rgbx_tracker_ros.cli.demo import read_results, replay_bag, stop_process
+from rgbx_tracker_ros.data.synthetic import generate_sequence
+from rgbx_tracker_ros.ros.bag_io import synthetic_source, write_bag
+
+pytestmark = pytest.mark.ros
+
+N_FRAMES = 30
+WITHHELD = (10, 17)          # 1-based, inclusive
+BAD_FRAME = 24               # 1-based
+
+
+@pytest.fixture(scope='module')
+def replay(tmp_path_factory) -> dict:
+    tmp = tmp_path_factory.mktemp('node_replay')
+    seq = generate_sequence('thermal', N_FRAMES, 160, 128, seed=5, num_occlusions=0)
+    source = synthetic_source(seq)
+    good_rgb = source.rgb
+    source.rgb = lambda k: ((np.ones((128, 160), np.float32), '32FC1') if k == BAD_FRAME - 1
+                            else good_rgb(k))
+    info = write_bag(source, tmp / 'synth.bag', rate_hz=10.0)
+    run = tmp / 'run'
+    params = {'variant': 'test_tiny', 'checkpoint': 'none', 'device': 'cpu',
+              'modality': 'thermal', 'qos_reliability': 'reliable', 'x_timeout': 0.4,
+              'diagnostics_period': 0.5, 'use_sim_time': True}
+    summary, node = replay_bag(tmp / 'synth.bag', run, params,
+                               withhold_x=f'{WITHHELD[0]}:{WITHHELD[1]}', answer_timeout_s=2.0,
+                               wait_s=120.0, domain_id=random.SystemRandom().randint(1, 100),
+                               keep_node=True)
+    alive_after_replay = node.poll() is None
+    code = stop_process(node)
+    diags = [json.loads(line) for line in (run / 'diagnostics.jsonl').read_text().splitlines()]
+    return {'seq': seq, 'stamps': info.stamps_ns, 'summary': summary,
+            'results': read_results(run / 'results.csv'), 'diagnostics': diags,
+            'alive': alive_after_replay, 'exit_code': code,
+            'node_log': (run / 'node.log').read_text()}
+
+
+def _frames(mask: np.ndarray) -> list[int]:
+    return [int(i) + 1 for i in np.flatnonzero(mask)]
+
+
+def test_every_good_frame_is_answered_with_its_rgb_stamp(replay) -> None:
+    res = replay['results']
+    np.testing.assert_array_equal(res['stamps_ns'], replay['stamps'])
+    # answered = a Detection2DArray whose header stamp equals the RGB frame's arrived
+    assert _frames(~res['answered']) == [BAD_FRAME]
+    assert replay['summary']['missed'] == 1 and replay['summary']['answered'] == N_FRAMES - 1
+    # the player sent the GT of frame 1 on ~/init: frame 1's answer is that box, score 1
+    np.testing.assert_allclose(res['boxes'][0], replay['seq'].boxes_xywh[0], atol=1e-6)
+    assert res['scores'][0] == pytest.approx(1.0)
+    # every answered frame carries one finite box (tiny random model: no quality claim)
+    assert np.all(np.isfinite(res['boxes'][res['answered']]))
+    assert _frames(~res['x_published']) == list(range(WITHHELD[0], WITHHELD[1] + 1))
+
+
+def test_x_withheld_stretch_falls_back_to_rgb_and_recovers(replay) -> None:
+    state = replay['results']['x_state']
+    withheld = list(range(WITHHELD[0], WITHHELD[1] + 1))
+    assert [state[f - 1] for f in withheld] == ['RGB only'] * len(withheld)
+    # frame 1 may be RGB-only (X cannot be expected before the first X frame arrives)
+    for f in [*range(2, WITHHELD[0]), *range(WITHHELD[1] + 1, N_FRAMES + 1)]:
+        if f != BAD_FRAME:
+            assert state[f - 1] == 'RGB-X', f'frame {f}: {state[f - 1]!r}'
+    diags = replay['diagnostics']
+    warn = [d for d in diags if d['values']['x_state'] == 'RGB only']
+    assert warn and all(d['level'] == 1 for d in warn)
+    assert 'RGB alone' in warn[0]['message']
+    assert int(warn[0]['values']['x_state_since_stamp_ns']) == replay['stamps'][WITHHELD[0] - 1]
+    # logged once per change, not per frame: X is lost in the withheld stretch and during the
+    # player's 2 s wait for the rejected frame 24 (no X published meanwhile), and at the end
+    log = replay['node_log']
+    assert log.count('X resumed') == 2
+    assert 2 <= log.count('X lost') <= 3
+
+
+def test_diagnostics_count_pairs_drops_and_the_bad_frame(replay) -> None:
+    last = replay['diagnostics'][-1]['values']
+    n_only = len(range(WITHHELD[0], WITHHELD[1] + 1))
+    processed = N_FRAMES - 1
+    assert int(last['frames_processed']) == processed
+    assert int(last['rgb_only_frames']) in (n_only, n_only + 1)
+    assert int(last['synchronized_pairs']) == processed - int(last['rgb_only_frames'])
+    assert int(last['frames_in.rgb']) == N_FRAMES
+    assert int(last['frames_in.x']) == N_FRAMES - n_only
+    assert int(last['bad_frames.rgb.encoding']) == 1 and int(last['bad_frames_total']) == 1
+    assert int(last['dropped_total']) == sum(int(v) for k, v in last.items()
+                                             if k.startswith('dropped.'))
+    assert last['device'] == 'cpu' and float(last['latency_ms_mean_total']) > 0
+    assert float(last['rate_hz.rgb']) > 0
+    assert any('bad frame' in d['message'] for d in replay['diagnostics'])
+    assert 'bad frame #1 on rgb (encoding)' in replay['node_log']
+
+
+def test_node_keeps_running_and_exits_cleanly(replay) -> None:
+    assert replay['alive'], 'tracker_node died during the replay'
+    assert replay['exit_code'] == 0
