@@ -39,6 +39,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED = REPO_ROOT.parent / 'shared'
 TNO = SHARED / 'data' / 'real' / 'tno_nato_camp'
 PARAMS_FILE = REPO_ROOT / 'config' / 'tracker.yaml'
+# The TNO footage skips between frames 9->10 and 19->20 (1-based): the person jumps 95-135 px,
+# beyond a local search region, so the replay re-initialises there (SOURCES.md: three segments).
+TNO_CUTS = '10,20'
 
 
 def default_params_file() -> Path | None:
@@ -129,7 +132,8 @@ def replay_bag(bag: Path, out_dir: Path, node_params: dict[str, Any],
                withhold_x: str | None = None, answer_timeout_s: float = 5.0,
                wait_s: float = 120.0, domain_id: int | None = None,
                params_file: Path | None = PARAMS_FILE,
-               keep_node: bool = False) -> tuple[dict[str, Any], subprocess.Popen | None]:
+               keep_node: bool = False,
+               reinit_at: str = '') -> tuple[dict[str, Any], subprocess.Popen | None]:
     """Run the node and the lockstep player as two processes on ``bag``.
 
     Logs go to ``out_dir/node.log`` and ``out_dir/player.log``; the player writes results.csv,
@@ -145,6 +149,7 @@ def replay_bag(bag: Path, out_dir: Path, node_params: dict[str, Any],
         domain_id: ROS_DOMAIN_ID for both (random when None).
         params_file: the node's YAML parameters file.
         keep_node: leave the node running and return its Popen (the caller stops it).
+        reinit_at: '10,20': 1-based frames where the player sends the GT box on ~/init again.
 
     Returns:
         (the player's summary dict, the node's Popen if ``keep_node`` else None).
@@ -159,6 +164,8 @@ def replay_bag(bag: Path, out_dir: Path, node_params: dict[str, Any],
                   str(out_dir), '--timeout', str(answer_timeout_s), '--wait', str(wait_s)]
     if withhold_x:
         player_cmd += ['--withhold-x', withhold_x]
+    if reinit_at:
+        player_cmd += ['--reinit-at', reinit_at]
     with open(node_log, 'w') as nlog, open(player_log, 'w') as plog:
         node = subprocess.Popen(node_command(node_params, params_file), env=env, cwd=REPO_ROOT,
                                 stdout=nlog, stderr=subprocess.STDOUT)
@@ -293,6 +300,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--rate', type=float, default=10.0, help='bag frame rate in Hz')
     parser.add_argument('--withhold-x', default='12:22',
                         help='frames (1-based, inclusive) without X in the second run')
+    parser.add_argument('--reinit-at', default=None, metavar='N[,N...]',
+                        help='1-based frames where the tracker is re-initialised from GT; default '
+                             f'{TNO_CUTS} for {TNO.name} (its footage skips there, see '
+                             '../shared/data/real/SOURCES.md), none otherwise')
     parser.add_argument('--no-video', action='store_true', help='skip the annotated videos')
     args = parser.parse_args(argv)
 
@@ -312,6 +323,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f'rgbx-demo: {TNO} not found; generating a synthetic thermal sequence instead')
             seq_dir = write_synthetic_sequence(out)
     seq = load_sequence(seq_dir)
+    reinit_at = args.reinit_at
+    if reinit_at is None:
+        reinit_at = TNO_CUTS if seq.name == TNO.name else ''
     span = parse_span(args.withhold_x)
     if span[1] > seq.num_frames:
         parser.error(f'--withhold-x {args.withhold_x}: {seq.name} has {seq.num_frames} frames')
@@ -339,10 +353,12 @@ def main(argv: list[str] | None = None) -> int:
         if run_dir.exists():
             shutil.rmtree(run_dir)
         what = 'RGB + X' if withhold is None else f'X withheld on frames {withhold}'
+        if reinit_at:
+            what += f'; re-initialised from GT at frames {reinit_at} (sequence cuts)'
         print(f'rgbx-demo: run {name!r} ({what}): tracker_node + rgbx-player ...', flush=True)
         try:
             summary, _ = replay_bag(bag, run_dir, node_params, withhold,
-                                    params_file=default_params_file())
+                                    params_file=default_params_file(), reinit_at=reinit_at)
         except DemoError as exc:
             print(f'rgbx-demo: {exc}', file=sys.stderr)
             return 1

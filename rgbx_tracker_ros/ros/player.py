@@ -52,6 +52,23 @@ RESULT_FIELDS = ('frame', 'stamp_ns', 'x_published', 'answered', 'has_box', 'x',
                  'gt_h')
 
 
+def parse_frames(text: str | None) -> tuple[int, ...]:
+    """'10,20' -> (10, 20): 1-based frame numbers; '' -> ().
+
+    Raises:
+        argparse.ArgumentTypeError: not a comma-separated list of positive integers.
+    """
+    if not text:
+        return ()
+    try:
+        frames = tuple(int(v) for v in text.split(','))
+    except ValueError:
+        frames = (0,)
+    if any(n < 1 for n in frames):
+        raise argparse.ArgumentTypeError(f'{text!r}: expected 1-based frame numbers like 10,20')
+    return frames
+
+
 def parse_span(text: str | None) -> tuple[int, int] | None:
     """'START:END' (1-based, inclusive frame numbers) -> (start, end); None/'' -> None.
 
@@ -133,9 +150,12 @@ def _spin_until(executor: SingleThreadedExecutor, cond, timeout_s: float) -> boo
 
 def replay(bag: Path, out_dir: Path, withhold: tuple[int, int] | None = None,
            timeout_s: float = 5.0, wait_s: float = 60.0, tracker_node: str = 'tracker_node',
-           send_init: bool = True) -> dict[str, Any]:
+           send_init: bool = True, reinit_at: tuple[int, ...] = ()) -> dict[str, Any]:
     """Replay ``bag`` to the node in lockstep; write results.csv / diagnostics.jsonl /
     summary.json into ``out_dir`` and return the summary dict (rclpy must be initialised).
+
+    ``reinit_at``: 1-based frame numbers where the ground-truth box is sent on ``~/init`` again
+    (e.g. the cuts of a temporally sparse recording); frames without a GT box are skipped.
 
     Raises:
         RuntimeError: when the node's subscriptions / publishers do not appear within ``wait_s``.
@@ -172,7 +192,8 @@ def replay(bag: Path, out_dir: Path, withhold: tuple[int, int] | None = None,
             number = f.index + 1
             withheld = withhold is not None and withhold[0] <= number <= withhold[1]
             player.clock_pub.publish(Clock(clock=ns_to_stamp(f.stamp_ns)))
-            is_init = init_index is not None and f.index == init_index
+            is_init = init_index is not None and (
+                f.index == init_index or (number in reinit_at and f.gt_present))
             if is_init:
                 header = Header(stamp=ns_to_stamp(f.stamp_ns), frame_id='')
                 player.init_pub.publish(box_to_detection(f.gt_xywh, 1.0, header))
@@ -235,6 +256,7 @@ def replay(bag: Path, out_dir: Path, withhold: tuple[int, int] | None = None,
         'with_box': sum(r['has_box'] for r in rows), 'x_withheld_frames': withheld_n,
         'withhold_x': list(withhold) if withhold else None,
         'init_frame': None if init_index is None else init_index + 1,
+        'reinit_at': [n for n in reinit_at if 0 < n <= len(frames) and frames[n - 1].gt_present],
         'round_trip_ms_mean': float(np.nanmean(rtts)) if np.isfinite(rtts).any() else None,
         'elapsed_s': elapsed, 'diagnostics_messages': len(player.diagnostics),
         'last_diagnostics': player.diagnostics[-1] if player.diagnostics else None,
@@ -261,6 +283,9 @@ def main(argv: list[str] | None = None) -> int:
                         help='seconds to wait for the node to appear (default 60)')
     parser.add_argument('--node', default='tracker_node',
                         help='fully qualified name of the tracker node (default tracker_node)')
+    parser.add_argument('--reinit-at', type=parse_frames, default=(), metavar='N[,N...]',
+                        help='also send the GT box on ~/init at these frames (1-based), e.g. '
+                             'where the recording skips')
     parser.add_argument('--no-init', action='store_true',
                         help='do not send the GT box on ~/init (node uses initial_box)')
     args = parser.parse_args(remove_ros_args(args_all)[1:])
@@ -270,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     rclpy.init(args=args_all)
     try:
         summary = replay(args.bag, args.out, args.withhold_x, args.timeout, args.wait, args.node,
-                         send_init=not args.no_init)
+                         send_init=not args.no_init, reinit_at=args.reinit_at)
     except (RuntimeError, ValueError, OSError) as exc:
         print(f'rgbx-player: {exc}', file=sys.stderr)
         return 2
