@@ -21,6 +21,7 @@ from a source you trust), because unpickling can run code.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple, Union
@@ -74,9 +75,11 @@ def save_checkpoint(path: Union[str, Path], model: torch.nn.Module, variant: str
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    tmp = path.with_name(path.name + '.tmp')
     torch.save({'format': FORMAT, 'variant': variant,
                 'model_args': dict(model_args or variant_args(variant)),
-                'state_dict': state, 'meta': dict(meta or {})}, path)
+                'state_dict': state, 'meta': dict(meta or {})}, tmp)
+    os.replace(tmp, path)   # readers (a running node, a test) never see a half-written file
     return path
 
 
