@@ -69,6 +69,10 @@ setup(
             'rgbx-demo = rgbx_tracker_ros.cli.demo:main',
             'rgbx-train = rgbx_tracker_ros.cli.train:main',
             'rgbx-eval = rgbx_tracker_ros.cli.evaluate:main',
+            'rgbx-launch = rgbx_tracker_ros.cli.launch:main',
+            'rgbx-select = rgbx_tracker_ros.cli.select:main',
+            'rgbx-record = rgbx_tracker_ros.ros.recorder:main',
+            'rgbx-eval-run = rgbx_tracker_ros.cli.eval_run:main',
         ],
     },
 )

@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Benchmarks (``make bench``): model-only FPS per variant, node end-to-end latency, peak memory.
+"""Benchmarks (``make bench``): model-only FPS per variant, node end-to-end latency, peak memory,
+accuracy on the real sequences against peer trackers (bench/accuracy.py) and time-per-frame
+scaling with resolution and variant size (bench/scaling.py).
 
 Prints markdown tables. Targets on this project's reference CPU (2 cores): t224 >= 30 FPS
 model-only, node >= 20 Hz on 640x512 RGB + thermal at 30 Hz. Timings are wall-clock medians after
@@ -89,8 +91,16 @@ def main(argv=None) -> int:
                         default=[v for v in list_variants() if not v.startswith('test_')])
     parser.add_argument('--node-seconds', type=float, default=20.0)
     parser.add_argument('--skip-node', action='store_true')
+    parser.add_argument('--skip-accuracy', action='store_true',
+                        help='skip bench/accuracy.py (real sequences, ours vs OpenCV peers)')
+    parser.add_argument('--skip-scaling', action='store_true',
+                        help='skip bench/scaling.py (time vs resolution and variant size)')
+    parser.add_argument('--only', choices=['accuracy', 'scaling'], default=None,
+                        help='run only that part')
     args = parser.parse_args(argv)
     torch.set_num_threads(os.cpu_count() or 1)
+    if args.only:
+        return extra_parts(args, accuracy=args.only == 'accuracy', scaling=args.only == 'scaling')
     print(f'machine: {os.cpu_count()} CPU cores, torch {torch.__version__}, CUDA '
           f'{"yes: " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no"}')
     order = ['t224', 's224', 'b224', 'b384', 'l224', 'l384']
@@ -110,6 +120,7 @@ def main(argv=None) -> int:
         res = node_latency(args.node_seconds)
         if 'error' in res:
             print('node benchmark failed:\n' + res['error'])
+            extra_parts(args, not args.skip_accuracy, not args.skip_scaling)
             return 1
         print('\n| published | answered | output rate (Hz) | latency median (ms) | '
               'latency p95 (ms) | node peak RSS (MB) |')
@@ -117,7 +128,29 @@ def main(argv=None) -> int:
         print(f'| {res["published"]} | {res["answered"]} | {float(res["rate_hz"]):.1f} | '
               f'{float(res["lat_med_ms"]):.1f} | {float(res["lat_p95_ms"]):.1f} | '
               f'{float(res["node_rss_mb"]):.0f} |')
-    return 0
+    return extra_parts(args, not args.skip_accuracy, not args.skip_scaling)
+
+
+def extra_parts(args, accuracy: bool, scaling: bool) -> int:
+    """Run bench/accuracy.py and bench/scaling.py as child processes (their tables go to stdout).
+
+    Returns 0 when every part that ran succeeded, else 1.
+    """
+    rc = 0
+    parts = []
+    if accuracy:
+        parts.append(('accuracy on the real sequences (ours vs OpenCV peers)',
+                      [str(REPO / 'bench' / 'accuracy.py')]))
+    if scaling:
+        parts.append(('scaling: time per frame vs resolution and variant size',
+                      [str(REPO / 'bench' / 'scaling.py')] + (['--quick'] if args.quick else [])))
+    for title, cmd in parts:
+        print(f'\n{title}:', flush=True)
+        done = subprocess.run([sys.executable] + cmd, cwd=REPO)
+        if done.returncode != 0:
+            print(f'{title}: failed (exit {done.returncode})')
+            rc = 1
+    return rc
 
 
 if __name__ == '__main__':

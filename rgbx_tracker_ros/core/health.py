@@ -22,6 +22,8 @@ ERROR = 2
 
 STATE_RGBX = 'RGB-X'
 STATE_RGB_ONLY = 'RGB only'
+#: debug-image state: X present and the RGB frame dark (the tracker follows X).
+STATE_X_ONLY = 'X only'
 
 
 class RateMeter:

@@ -16,6 +16,7 @@ _logger = logging.getLogger(__name__)
 # Colours are RGB (the images drawn on are RGB order).
 _COLOUR_RGBX = (40, 220, 60)      # green: tracking with both modalities
 _COLOUR_RGB_ONLY = (255, 160, 0)  # orange: X missing, tracking on RGB alone
+_COLOUR_X_ONLY = (190, 80, 255)   # violet: RGB dark, tracking follows X
 _COLOUR_NO_TARGET = (220, 40, 40)
 _COLOUR_GT = (0, 170, 255)        # light blue: ground truth (annotated videos)
 
@@ -24,6 +25,8 @@ def _state_colour(state_text: str) -> tuple[int, int, int]:
     text = state_text.lower()
     if 'rgb only' in text or 'rgb alone' in text:
         return _COLOUR_RGB_ONLY
+    if 'x only' in text:
+        return _COLOUR_X_ONLY
     return _COLOUR_RGBX
 
 
@@ -48,7 +51,7 @@ def draw_track(rgb: np.ndarray, box_xywh: Sequence[float] | np.ndarray | None, s
             empty box) draws 'no target'.
         score: the tracker's confidence in [0, 1], or None.
         state_text: modality state shown in the corner, e.g. 'RGB-X' or 'RGB only'. Text containing
-            'RGB only' is drawn in orange, anything else in green.
+            'RGB only' is drawn in orange, 'X only' in violet, anything else in green.
         trail: optional recent box centres (cx, cy) in pixels, oldest first, drawn as a polyline.
         gt_xywh: optional ground-truth box (x, y, w, h) drawn thin in light blue (videos).
 

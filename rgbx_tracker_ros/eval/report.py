@@ -536,3 +536,119 @@ def write_report(out_dir: str | Path, sequences: Sequence | list[Sequence],
     result.paths['report'].write_text(_markdown(result, seqs, title), encoding='utf-8')
     _logger.info('report written to %s', result.paths['report'])
     return result
+
+
+# --------------------------------------------------------------------------- attribute splits
+
+#: LasHeR challenge attributes in the column order of ``AttriSeqsTxt/<sequence>.txt`` (used
+#: when the dataset has no ``Attributes_order.txt``).
+LASHER_ATTRIBUTES = ('NO', 'PO', 'TO', 'HO', 'MB', 'LI', 'HI', 'AIV', 'LR', 'DEF', 'BC', 'SA',
+                     'CM', 'TC', 'FL', 'OV', 'FM', 'SV', 'ARC')
+
+
+def _flags(path: Path) -> np.ndarray:
+    text = path.read_text(encoding='utf-8', errors='replace')
+    try:
+        return np.asarray([float(v) for v in text.replace(',', ' ').split()], dtype=np.float64)
+    except ValueError:
+        raise ReportError(f'attribute file {path}: expected 0/1 numbers') from None
+
+
+def sequence_attributes(seq: Sequence) -> set[str]:
+    """Challenge attributes of ``seq`` found next to it on disk (sequence-level, as the
+    benchmark toolkits split results).
+
+    Sources, all optional, merged:
+
+    - ``<sequence>/<NAME>.tag``: one 0/1 per frame (VOT / DepthTrack / RGBT234 style); the
+      sequence has NAME when any frame is flagged.
+    - ``<dataset>/attr_txt/<NAME>.txt`` + ``<dataset>/attr_txt/SequencesName.txt`` (RGBT234 /
+      RGBT210 toolkit): one 0/1 per sequence, in the order of ``SequencesName.txt``.
+    - ``<dataset>/AttriSeqsTxt/<sequence>.txt`` (LasHeR toolkit): one row of 0/1 flags in the
+      order of ``<dataset>/Attributes_order.txt`` (default :data:`LASHER_ATTRIBUTES`).
+
+    ``<dataset>`` is the parent folder of the sequence folder (``attributes['root']``).
+
+    Raises:
+        ReportError: an attribute file that is not 0/1 numbers, or whose length does not match.
+    """
+    root = seq.attributes.get('root')
+    if not root:
+        return set()
+    root = Path(root)
+    found: set[str] = set()
+    if root.is_dir():
+        for tag in sorted(root.glob('*.tag')):
+            flags = _flags(tag)
+            if len(flags) != seq.num_frames:
+                raise ReportError(f'{tag} has {len(flags)} flags for {seq.num_frames} frames')
+            if np.any(flags > 0):
+                found.add(tag.stem)
+    dataset = root.parent
+    attr_dir = dataset / 'attr_txt'
+    names_file = attr_dir / 'SequencesName.txt'
+    if names_file.is_file():
+        names = [n.strip() for n in names_file.read_text(encoding='utf-8').split()]
+        if seq.name in names:
+            index = names.index(seq.name)
+            for path in sorted(attr_dir.glob('*.txt')):
+                if path.name == 'SequencesName.txt':
+                    continue
+                flags = _flags(path)
+                if index < len(flags) and flags[index] > 0:
+                    found.add(path.stem)
+    lasher = dataset / 'AttriSeqsTxt' / f'{seq.name}.txt'
+    if lasher.is_file():
+        order_file = dataset / 'Attributes_order.txt'
+        order = LASHER_ATTRIBUTES
+        if order_file.is_file():
+            order = tuple(v for v in order_file.read_text(encoding='utf-8')
+                          .replace(',', ' ').split())
+        flags = _flags(lasher)
+        if len(flags) != len(order):
+            raise ReportError(f'{lasher} has {len(flags)} flags for {len(order)} attributes '
+                              f'({", ".join(order)})')
+        found.update(name for name, flag in zip(order, flags) if flag > 0)
+    return found
+
+
+@dataclass
+class AttributeScore:
+    """Scores of one run averaged over the sequences that have one attribute (fractions)."""
+
+    attribute: str
+    run: str
+    sequences: list[str]
+    pr: float
+    npr: float
+    sr: float
+    curves: metrics.Curves
+
+
+def attribute_splits(result: ReportResult,
+                     attributes: Mapping[str, set[str]]) -> list[AttributeScore]:
+    """Per attribute and run: the per-sequence curves of ``result`` averaged over the sequences
+    that have the attribute (each sequence weighs the same, as in the RGBT234 / LasHeR
+    toolkits' attribute evaluation).
+
+    Args:
+        result: from :func:`evaluate_runs` / :func:`write_report`.
+        attributes: sequence name -> its attribute names (e.g. :func:`sequence_attributes`).
+
+    Returns:
+        Rows sorted by attribute name, runs in ``result`` order; attributes that no scored
+        sequence has are left out.
+    """
+    names = sorted({a for attrs in attributes.values() for a in attrs})
+    out: list[AttributeScore] = []
+    for attr in names:
+        with_attr = [s for s, attrs in attributes.items() if attr in attrs]
+        for run_name in result.overall:
+            rows = [r for r in result.rows if r.run == run_name and r.sequence in with_attr]
+            if not rows:
+                continue
+            avg = metrics.average_curves([r.curves for r in rows])
+            out.append(AttributeScore(attribute=attr, run=run_name,
+                                      sequences=[r.sequence for r in rows],
+                                      pr=avg.pr, npr=avg.npr, sr=avg.sr, curves=avg))
+    return out

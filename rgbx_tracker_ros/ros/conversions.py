@@ -12,6 +12,7 @@ pure-numpy part is usable where only ``rosbags`` is installed.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -282,6 +283,36 @@ def detections_to_result(msg: Any) -> tuple[np.ndarray | None, float | None]:
         return None, None
     det = next((d for d in msg.detections if d.id == TARGET_ID), msg.detections[0])
     return detection_to_box_xywh(det), detection_score(det)
+
+
+def select_detection(msg: Any, class_id: str = '') -> Any | None:
+    """Pick the target from a detector's ``vision_msgs/Detection2DArray``.
+
+    Args:
+        msg: the array (rclpy or rosbags message).
+        class_id: keep only detections with a hypothesis of this class id (compared as
+            stripped strings, so COCO ids work as '0' or 0); '' = any class.
+
+    Returns:
+        the detection with the highest matching hypothesis score (ties: the first), or None
+        when no detection matches or a detection's box is not finite and positive in size.
+    """
+    want = str(class_id).strip()
+    best, best_score = None, -math.inf
+    for det in msg.detections:
+        box = detection_to_box_xywh(det)
+        if not (np.all(np.isfinite(box)) and box[2] > 0 and box[3] > 0):
+            continue
+        hyps = [h for h in det.results
+                if not want or str(h.hypothesis.class_id).strip() == want]
+        if want and not hyps:
+            continue
+        score = max((float(h.hypothesis.score) for h in hyps), default=0.0)
+        if not math.isfinite(score):
+            score = 0.0
+        if best is None or score > best_score:
+            best, best_score = det, score
+    return best
 
 
 # ------------------------------------------------------------------------------- raw events

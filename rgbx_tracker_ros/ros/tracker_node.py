@@ -14,17 +14,32 @@ Publishes, each with the header of the RGB frame it answers:
   centre/size in pixels, ``results[0].hypothesis`` class id 'target' and score, id 'target'), or
   an empty array when no target is tracked;
 - ``~/debug_image`` (``sensor_msgs/Image`` rgb8, only while someone subscribes): the RGB frame
-  with box, score, modality state and a short trail;
+  with box, score, modality state ('RGB-X', 'RGB only' without X, 'X only' when the RGB frame is
+  dark, below ``rgb_dark_level``) and a short trail;
+- ``~/target_marker`` (``visualization_msgs/MarkerArray``, modality depth with ``camera_info``
+  'x' or 'rgb'): a box at the target's 3D position (median depth inside the box, pinhole
+  back-projection with the camera_info intrinsics, :mod:`rgbx_tracker_ros.core.depth`) in the
+  camera_info's frame_id, plus a score/distance label; a DELETEALL marker without a target;
 - ``/diagnostics`` (``diagnostic_msgs/DiagnosticArray``) every ``diagnostics_period`` seconds and
-  at once when the X state changes: input rates, synchronized pairs, frames dropped and why, bad
-  frames and why, X state, latency, device, score.
+  at once when the X state changes: input rates (WARN below half of ``expected_rate_*``),
+  synchronized pairs, frames dropped and why, bad frames and why, X state, latency, device,
+  score.
 
 Initialisation: the ``initial_box`` parameter ([x, y, w, h] pixels, applied on the first frame),
 or a ``vision_msgs/Detection2D`` on ``~/init`` whose header stamp names the frame the box refers
 to: stamp 0 = the next frame; the last processed frame = re-initialise on it (cached) and publish
 its detection again; a future stamp = when that frame (or the first later one) is processed; an
 older stamp = the next frame, with a warning. This makes initialisation deterministic when a
-player replays a bag in lockstep.
+player replays a bag in lockstep. ``~/init_from_detections`` (``vision_msgs/Detection2DArray``
+from a detector) does the same with the detection of class ``init_class_id`` (or any class when
+empty) that has the highest score, stamp from the array header. ``~/reset``
+(``std_srvs/Trigger``) drops the target: detections stay empty until the next init.
+
+Parameters are declared with descriptors (ranges; read-only where a restart is needed: model,
+device, modality, QoS, camera_info). ``slop``, ``x_timeout``, ``x_grace``, ``score_threshold``,
+``init_class_id``, ``rgb_dark_level`` and the expected rates are validated by the parameter
+callback (e.g. ``slop`` must stay below ``x_timeout``; a rejected change keeps the old value and
+says why) and applied to the running node.
 
 While X is missing, an RGB frame is held ``x_grace`` seconds (arrival clock) before it is
 released alone, so that an X frame sent together with it but delivered a moment later still
@@ -52,23 +67,30 @@ import cv2
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
+from rcl_interfaces.msg import (
+    FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult)
 from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import Image, PointCloud2
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import Header
+from std_srvs.srv import Trigger
 from vision_msgs.msg import Detection2D, Detection2DArray
+from visualization_msgs.msg import Marker, MarkerArray
 
 from rgbx_tracker_ros.core import health as health_mod
+from rgbx_tracker_ros.core.depth import (
+    check_intrinsics, DepthError, depth_to_metres, target_position)
 from rgbx_tracker_ros.core.modality import encode_rgb, encode_x, EVENT_DTYPE, events_to_frame
 from rgbx_tracker_ros.core.sync import FramePair, FramePairer
 from rgbx_tracker_ros.core.types import Modality, parse_modality
 from rgbx_tracker_ros.core.vis import box_centre, draw_track
 from rgbx_tracker_ros.ros.conversions import (
-    array_to_image, detection_to_box_xywh, ImageConversionError, image_to_array,
-    ns_to_stamp, pointcloud_to_events, result_to_detections, stamp_to_ns)
+    array_to_image, detection_score, detection_to_box_xywh, ImageConversionError,
+    image_to_array, ns_to_stamp, pointcloud_to_events, result_to_detections, select_detection,
+    stamp_to_ns)
 
 NODE_NAME = 'tracker_node'
 DEFAULT_CHECKPOINT_NAME = 't224_demo.pt'
@@ -79,7 +101,12 @@ _MAX_PENDING = 8
 
 @dataclasses.dataclass(frozen=True)
 class NodeParams:
-    """Validated node parameters (see :func:`declare_parameters` for their meaning)."""
+    """Validated node parameters (see :func:`declare_parameters` for their meaning).
+
+    ``slop``, ``x_timeout``, ``x_grace``, ``score_threshold``, ``init_class_id``,
+    ``rgb_dark_level`` and the expected rates may change at run time (parameter callback); the
+    others need a restart (read-only parameters).
+    """
 
     variant: str
     checkpoint: str
@@ -93,6 +120,17 @@ class NodeParams:
     score_threshold: float
     qos_reliability: str
     diagnostics_period: float
+    qos_depth: int = 5
+    init_class_id: str = ''
+    camera_info: str = 'none'
+    expected_rate_rgb: float = 0.0
+    expected_rate_x: float = 0.0
+    rgb_dark_level: float = 12.0
+
+
+#: Parameters applied at run time through the parameter callback (the rest are read-only).
+RUNTIME_PARAMETERS = ('slop', 'x_timeout', 'x_grace', 'score_threshold', 'init_class_id',
+                      'rgb_dark_level', 'expected_rate_rgb', 'expected_rate_x')
 
 
 def _range(lo: float, hi: float) -> list[FloatingPointRange]:
@@ -100,75 +138,109 @@ def _range(lo: float, hi: float) -> list[FloatingPointRange]:
 
 
 def declare_parameters(node: Node) -> None:
-    """Declare the parameters with descriptions and ranges (defaults: config/tracker.yaml)."""
+    """Declare the parameters with descriptions, ranges and read-only flags (defaults:
+    config/tracker.yaml). Read-only ones need a node restart; the others are validated and
+    applied at run time (see :data:`RUNTIME_PARAMETERS`)."""
     d = node.declare_parameter
+    restart = ' (read-only: restart the node to change it)'
     d('variant', 't224', ParameterDescriptor(
         description="model variant (t224, s224, b224, b384, l224, l384, or a test_* variant); "
-                    "a checkpoint's own variant takes precedence", read_only=True))
+                    "a checkpoint's own variant takes precedence" + restart, read_only=True))
     d('checkpoint', '', ParameterDescriptor(
         description=f"path to a .pt checkpoint; empty = the package's checkpoints/"
-                    f"{DEFAULT_CHECKPOINT_NAME}; '{RANDOM_WEIGHTS}' = random weights (tests only)",
-        read_only=True))
+                    f"{DEFAULT_CHECKPOINT_NAME}; '{RANDOM_WEIGHTS}' = random weights (tests "
+                    f"only)" + restart, read_only=True))
     d('device', 'auto', ParameterDescriptor(
-        description="inference device: auto (CUDA when available, else CPU), cpu, cuda, cuda:N",
-        read_only=True))
+        description="inference device: auto (CUDA when available, else CPU), cpu, cuda, cuda:N"
+                    + restart, read_only=True))
     d('modality', 'thermal', ParameterDescriptor(
-        description="X modality on x/image_raw: thermal, depth, event, or rgb (no X topic)",
-        read_only=True))
+        description="X modality on x/image_raw: thermal, depth, event, or rgb (no X topic)"
+                    + restart, read_only=True))
     d('event_input', 'frame', ParameterDescriptor(
         description="modality event only: 'frame' = rendered event frames on x/image_raw; "
                     "'raw' = raw events (sensor_msgs/PointCloud2 with fields x, y, t in "
-                    "microseconds, p) on x/events, rendered per RGB frame interval",
+                    "microseconds, p) on x/events, rendered per RGB frame interval" + restart,
         read_only=True))
     d('slop', 0.02, ParameterDescriptor(
-        description='largest |t_x - t_rgb| between header stamps of a pair, seconds',
-        floating_point_range=_range(0.0, 1.0), read_only=True))
+        description='largest |t_x - t_rgb| between header stamps of a pair, s; < x_timeout '
+                    '(changeable at run time)', floating_point_range=_range(0.0, 1.0)))
     d('x_timeout', 0.5, ParameterDescriptor(
-        description='seconds without X (arrival clock) before tracking on RGB alone; > slop',
-        floating_point_range=_range(0.001, 60.0), read_only=True))
+        description='seconds without X (arrival clock) before tracking on RGB alone; > slop '
+                    '(changeable at run time)', floating_point_range=_range(0.001, 60.0)))
     d('x_grace', 0.03, ParameterDescriptor(
         description='while X is missing, hold an RGB frame this long (arrival clock) so that an '
                     'X frame sent with it but delivered just after it can still pair, s',
-        floating_point_range=_range(0.0, 1.0), read_only=True))
+        floating_point_range=_range(0.0, 1.0)))
     d('initial_box', None, ParameterDescriptor(
         description='[x, y, w, h] pixels (top-left origin) of the target in the first frame; '
-                    'empty = wait for a vision_msgs/Detection2D on ~/init',
+                    'empty = wait for ~/init or ~/init_from_detections' + restart,
         dynamic_typing=True, read_only=True))
     d('score_threshold', 0.0, ParameterDescriptor(
         description='publish an empty Detection2DArray when the score is below this (the '
-                    'tracker keeps tracking)', floating_point_range=_range(0.0, 1.0),
-        read_only=True))
+                    'tracker keeps tracking; changeable at run time)',
+        floating_point_range=_range(0.0, 1.0)))
+    d('init_class_id', '', ParameterDescriptor(
+        description='~/init_from_detections picks the highest-scoring detection of this class '
+                    "id (e.g. 'person' or a COCO id); '' = the highest-scoring detection"))
     d('qos_reliability', 'best_effort', ParameterDescriptor(
-        description='reliability of the image subscriptions: best_effort (sensor data) or '
-                    'reliable', read_only=True))
+        description='reliability of the input subscriptions: best_effort (sensor data) or '
+                    'reliable' + restart, read_only=True))
+    d('qos_depth', 5, ParameterDescriptor(
+        description='history depth of the input subscriptions (messages)' + restart,
+        integer_range=[IntegerRange(from_value=1, to_value=1000, step=1)], read_only=True))
+    d('camera_info', 'none', ParameterDescriptor(
+        description="modality depth: intrinsics for the 3D target marker (~/target_marker) "
+                    "from 'x' (x/camera_info, the depth camera) or 'rgb' (rgb/camera_info, "
+                    "depth aligned to colour); 'none' = no marker" + restart, read_only=True))
+    d('expected_rate_rgb', 0.0, ParameterDescriptor(
+        description='expected RGB rate, Hz: diagnostics WARN below half of it (0 = no check)',
+        floating_point_range=_range(0.0, 10000.0)))
+    d('expected_rate_x', 0.0, ParameterDescriptor(
+        description='expected X message rate, Hz: diagnostics WARN below half of it (0 = no '
+                    'check)', floating_point_range=_range(0.0, 1e6)))
+    d('rgb_dark_level', 12.0, ParameterDescriptor(
+        description="mean RGB intensity (0-255) below which a frame counts as dark: with X the "
+                    "debug image then says 'X only' (0 = never)",
+        floating_point_range=_range(0.0, 255.0)))
     d('diagnostics_period', 1.0, ParameterDescriptor(
-        description='seconds between /diagnostics messages (steady clock)',
+        description='seconds between /diagnostics messages (steady clock)' + restart,
         floating_point_range=_range(0.05, 60.0), read_only=True))
 
 
-def read_parameters(node: Node) -> NodeParams:
-    """Read and validate the declared parameters.
+def validate_parameters(values: dict[str, Any]) -> NodeParams:
+    """Validate a complete set of parameter values (name -> value) into :class:`NodeParams`.
 
     Raises:
         ValueError: naming the parameter, the value received and what is valid.
     """
-    g = node.get_parameter
-    device = str(g('device').value).strip().lower()
+    g = values.__getitem__
+    device = str(g('device')).strip().lower()
     if not (device in ('auto', 'cpu', 'cuda') or device.startswith('cuda:')):
         raise ValueError(f"parameter device={device!r}: expected auto, cpu, cuda or cuda:N")
-    reliability = str(g('qos_reliability').value).strip().lower().replace('-', '_')
+    reliability = str(g('qos_reliability')).strip().lower().replace('-', '_')
     if reliability not in ('best_effort', 'reliable'):
         raise ValueError(f'parameter qos_reliability={reliability!r}: expected best_effort or '
                          f'reliable')
-    event_input = str(g('event_input').value).strip().lower()
+    event_input = str(g('event_input')).strip().lower()
     if event_input not in ('frame', 'raw'):
         raise ValueError(f"parameter event_input={event_input!r}: expected 'frame' or 'raw'")
-    slop = float(g('slop').value)
-    x_timeout = float(g('x_timeout').value)
+    camera_info = str(g('camera_info')).strip().lower() or 'none'
+    if camera_info not in ('none', 'rgb', 'x'):
+        raise ValueError(f"parameter camera_info={camera_info!r}: expected 'none', 'rgb' or "
+                         f"'x'")
+    slop = float(g('slop'))
+    x_timeout = float(g('x_timeout'))
     if not 0.0 <= slop < x_timeout:
         raise ValueError(f'parameters slop={slop} and x_timeout={x_timeout}: need '
                          f'0 <= slop < x_timeout (seconds)')
-    raw_box = g('initial_box').value
+    numbers = {n: float(g(n)) for n in ('x_grace', 'score_threshold', 'expected_rate_rgb',
+                                        'expected_rate_x', 'rgb_dark_level',
+                                        'diagnostics_period')}
+    bad = [f'{n}={v}' for n, v in numbers.items() if not math.isfinite(v) or v < 0]
+    if bad or numbers['score_threshold'] > 1.0:
+        raise ValueError(f'parameters {", ".join(bad) or "score_threshold"}: need finite '
+                         f'values >= 0 (score_threshold in [0, 1])')
+    raw_box = g('initial_box')
     box = None
     if raw_box is not None and not isinstance(raw_box, str) and len(raw_box) > 0:
         vals = [float(v) for v in raw_box]
@@ -180,12 +252,30 @@ def read_parameters(node: Node) -> NodeParams:
     elif isinstance(raw_box, str) and raw_box.strip():
         raise ValueError(f'parameter initial_box={raw_box!r}: expected a list [x, y, w, h]')
     return NodeParams(
-        variant=str(g('variant').value), checkpoint=str(g('checkpoint').value).strip(),
-        device=device, modality=parse_modality(str(g('modality').value)),
+        variant=str(g('variant')), checkpoint=str(g('checkpoint')).strip(),
+        device=device, modality=parse_modality(str(g('modality'))),
         event_input=event_input, slop=slop,
-        x_timeout=x_timeout, x_grace=float(g('x_grace').value), initial_box=box,
-        score_threshold=float(g('score_threshold').value),
-        qos_reliability=reliability, diagnostics_period=float(g('diagnostics_period').value))
+        x_timeout=x_timeout, x_grace=numbers['x_grace'], initial_box=box,
+        score_threshold=numbers['score_threshold'],
+        qos_reliability=reliability, diagnostics_period=numbers['diagnostics_period'],
+        qos_depth=int(g('qos_depth')), init_class_id=str(g('init_class_id')).strip(),
+        camera_info=camera_info, expected_rate_rgb=numbers['expected_rate_rgb'],
+        expected_rate_x=numbers['expected_rate_x'], rgb_dark_level=numbers['rgb_dark_level'])
+
+
+PARAMETER_NAMES = ('variant', 'checkpoint', 'device', 'modality', 'event_input', 'slop',
+                   'x_timeout', 'x_grace', 'initial_box', 'score_threshold', 'init_class_id',
+                   'qos_reliability', 'qos_depth', 'camera_info', 'expected_rate_rgb',
+                   'expected_rate_x', 'rgb_dark_level', 'diagnostics_period')
+
+
+def read_parameters(node: Node) -> NodeParams:
+    """Read and validate the declared parameters.
+
+    Raises:
+        ValueError: naming the parameter, the value received and what is valid.
+    """
+    return validate_parameters({n: node.get_parameter(n).value for n in PARAMETER_NAMES})
 
 
 def default_checkpoint() -> Path | None:
@@ -231,12 +321,82 @@ class _Frame:
     header: Any              # std_msgs/Header of the message
     image: np.ndarray        # (H, W, 3) uint8 encoded for the tracker
     arrival_ns: int          # monotonic arrival time
+    depth_m: np.ndarray | None = None   # (H, W) float32 metres (depth X with a marker)
 
 
 @dataclasses.dataclass
 class _InitRequest:
     stamp_ns: int
-    box_xywh: np.ndarray
+    box_xywh: np.ndarray | None     # None: a ~/reset request
+
+
+@dataclasses.dataclass(frozen=True)
+class _Intrinsics:
+    k: np.ndarray                   # (3, 3) pinhole matrix
+    size_wh: tuple[int, int]        # image size the intrinsics belong to, pixels
+    frame_id: str
+
+
+def _set_pairer_timing(pairer: FramePairer, slop_s: float, x_timeout_s: float) -> None:
+    """Change a running pairer's slop and x_timeout (seconds; validated by the caller)."""
+    setter = getattr(pairer, 'set_timing', None)
+    if setter is not None:
+        setter(slop_s, x_timeout_s)
+        return
+    with pairer._lock:  # noqa: SLF001 - core.sync.FramePairer has no public setter yet
+        pairer.slop_s = float(slop_s)
+        pairer.x_timeout_s = float(x_timeout_s)
+        pairer._slop_ns = int(round(slop_s * 1e9))
+        pairer._timeout_ns = int(round(x_timeout_s * 1e9))
+
+
+def view_state(rgb: np.ndarray, used_x: bool, dark_level: float) -> str:
+    """The modality state shown on the debug image: 'RGB-X', 'RGB only' (no X frame), or
+    'X only' (X present and the RGB frame is dark: mean intensity (0-255) below
+    ``dark_level``; the model then effectively follows X)."""
+    if not used_x:
+        return health_mod.STATE_RGB_ONLY
+    if dark_level > 0 and float(rgb[::4, ::4].mean()) < dark_level:
+        return health_mod.STATE_X_ONLY
+    return health_mod.STATE_RGBX
+
+
+_MARKER_COLOURS = {health_mod.STATE_RGBX: (0.16, 0.86, 0.24),
+                   health_mod.STATE_RGB_ONLY: (1.0, 0.63, 0.0),
+                   health_mod.STATE_X_ONLY: (0.75, 0.3, 1.0)}
+
+
+def target_markers(header: Header, position: Any, score: float | None,
+                   state: str = '') -> MarkerArray:
+    """``visualization_msgs/MarkerArray`` for the 3D target: a CUBE (namespace 'target', id 0)
+    at ``position.xyz`` sized ``position.size_xyz`` (metres) and a TEXT_VIEW_FACING label
+    (id 1) with score and distance, both with ``header``; a single DELETEALL marker when
+    ``position`` (a :class:`rgbx_tracker_ros.core.depth.TargetPosition`) is None."""
+    out = MarkerArray()
+    if position is None:
+        m = Marker(header=header, ns='target', id=0, action=Marker.DELETEALL)
+        out.markers = [m]
+        return out
+    r, g, b = _MARKER_COLOURS.get(state, _MARKER_COLOURS[health_mod.STATE_RGBX])
+    x, y, z = (float(v) for v in position.xyz)
+    cube = Marker(header=header, ns='target', id=0, type=Marker.CUBE, action=Marker.ADD)
+    cube.pose.position.x, cube.pose.position.y, cube.pose.position.z = x, y, z
+    cube.pose.orientation.w = 1.0
+    cube.scale.x, cube.scale.y, cube.scale.z = (float(v) for v in position.size_xyz)
+    cube.color.r, cube.color.g, cube.color.b, cube.color.a = r, g, b, 0.5
+    cube.lifetime.sec = 1
+    text = Marker(header=header, ns='target', id=1, type=Marker.TEXT_VIEW_FACING,
+                  action=Marker.ADD)
+    text.pose.position.x = x
+    text.pose.position.y = y - float(position.size_xyz[1]) / 2.0 - 0.05   # above (y down)
+    text.pose.position.z = z
+    text.pose.orientation.w = 1.0
+    text.scale.z = 0.08
+    text.color.r = text.color.g = text.color.b = text.color.a = 1.0
+    text.text = (f'{score:.2f} ' if score is not None else '') + f'{position.depth_m:.2f} m'
+    text.lifetime.sec = 1
+    out.markers = [cube, text]
+    return out
 
 
 class EventWindowRenderer:
@@ -339,10 +499,16 @@ class TrackerNode(Node):
         self._grace_ns = int(p.x_grace * 1e9) if self._x_expected else 0
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._reset_done = threading.Condition(self._lock)
+        self._resets_requested = 0
+        self._resets_applied = 0
+        self._view_state = ''
+        self._camera_info: _Intrinsics | None = None
+        self._warned_depth = False
 
         reliability = (ReliabilityPolicy.RELIABLE if p.qos_reliability == 'reliable'
                        else ReliabilityPolicy.BEST_EFFORT)
-        image_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5,
+        image_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=p.qos_depth,
                                reliability=reliability, durability=DurabilityPolicy.VOLATILE)
         out_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
                              reliability=ReliabilityPolicy.RELIABLE)
@@ -351,7 +517,13 @@ class TrackerNode(Node):
             Image, '~/debug_image', QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=2,
                                                reliability=ReliabilityPolicy.RELIABLE))
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', out_qos)
+        self._marker_pub = None
+        if p.modality is Modality.DEPTH:
+            self._marker_pub = self.create_publisher(MarkerArray, '~/target_marker', out_qos)
         self._init_sub = self.create_subscription(Detection2D, '~/init', self._on_init, out_qos)
+        self._init_dets_sub = self.create_subscription(
+            Detection2DArray, '~/init_from_detections', self._on_init_detections, out_qos)
+        self._reset_srv = self.create_service(Trigger, '~/reset', self._on_reset)
         # X first: when both are ready in one executor pass, X is pushed before its RGB frame
         self._events = None
         if not self._x_expected:
@@ -363,17 +535,62 @@ class TrackerNode(Node):
         else:
             self._x_sub = self.create_subscription(Image, 'x/image_raw', self._on_x, image_qos)
         self._rgb_sub = self.create_subscription(Image, 'rgb/image_raw', self._on_rgb, image_qos)
+        self._info_sub = None
+        if p.camera_info != 'none':
+            if p.modality is not Modality.DEPTH:
+                self.get_logger().warning(f'camera_info={p.camera_info!r} is only used with '
+                                          f'modality depth (3D marker); ignored')
+            else:
+                # camera_info publishers use reliable or sensor QoS: best effort matches both
+                info_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                                      reliability=ReliabilityPolicy.BEST_EFFORT)
+                self._info_sub = self.create_subscription(
+                    CameraInfo, f'{p.camera_info}/camera_info', self._on_camera_info, info_qos)
         self._diag_timer = self.create_timer(p.diagnostics_period, self._publish_diagnostics,
                                              clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self.add_on_set_parameters_callback(self._validate_parameter_change)
+        self.add_post_set_parameters_callback(self._apply_parameter_change)
         self._worker = threading.Thread(target=self._worker_loop, name='tracker_worker',
                                         daemon=True)
         self._worker.start()
         init_text = (f'initial_box {list(p.initial_box)}' if p.initial_box else
-                     f'waiting for a Detection2D on {self.resolve_topic_name("~/init")}')
+                     f'waiting for a Detection2D on {self.resolve_topic_name("~/init")} or '
+                     f'detections on {self.resolve_topic_name("~/init_from_detections")}')
         self.get_logger().info(
             f'listening on {self._rgb_sub.topic_name}'
             + (f' and {self._x_sub.topic_name}' if self._x_sub else ' (RGB only)')
-            + f' ({p.qos_reliability}); {init_text}')
+            + (f' (+ {self._info_sub.topic_name} for {self._marker_pub.topic_name})'
+               if self._info_sub is not None and self._marker_pub is not None else '')
+            + f' ({p.qos_reliability}, depth {p.qos_depth}); {init_text}')
+
+    # ------------------------------------------------------------ parameters
+    def _validate_parameter_change(self, changes: list[Parameter]) -> SetParametersResult:
+        """Reject a change that would make the parameter set invalid (e.g. slop >= x_timeout);
+        read-only parameters are rejected by rclpy itself from their descriptors."""
+        values = {n: self.get_parameter(n).value for n in PARAMETER_NAMES}
+        for change in changes:
+            if change.name in values:
+                values[change.name] = change.value
+        try:
+            validate_parameters(values)
+        except (ValueError, TypeError) as exc:
+            self.get_logger().warning(f'parameter change rejected: {exc}')
+            return SetParametersResult(successful=False, reason=str(exc))
+        return SetParametersResult(successful=True)
+
+    def _apply_parameter_change(self, changes: list[Parameter]) -> None:
+        names = [c.name for c in changes if c.name in RUNTIME_PARAMETERS]
+        if not names:
+            return
+        new = read_parameters(self)
+        old, self.params = self.params, new
+        if new.slop != old.slop or new.x_timeout != old.x_timeout:
+            _set_pairer_timing(self._pairer, new.slop, new.x_timeout)
+        if new.x_grace != old.x_grace:
+            self._grace_ns = int(new.x_grace * 1e9) if self._x_expected else 0
+        self.get_logger().info('parameters applied: ' + ', '.join(
+            f'{n}={getattr(new, n)!r}' for n in names))
+        self._health.record_event('parameters changed: ' + ', '.join(names))
 
     # ------------------------------------------------------------ callbacks
     def _bad_frame(self, topic: str, reason: str, detail: str) -> None:
@@ -381,12 +598,13 @@ class TrackerNode(Node):
         self.get_logger().warning(f'bad frame #{n} on {topic} ({reason}): {detail}; frame '
                                   f'skipped', throttle_duration_sec=2.0)
 
-    def _decode(self, msg: Image, topic: str) -> np.ndarray | None:
+    def _decode(self, msg: Image, topic: str) -> tuple[np.ndarray, Any] | None:
+        """-> (encoded (H, W, 3) uint8 image, raw array), or None for a bad frame."""
         try:
             arr = image_to_array(msg)
             if topic == 'rgb':
-                return encode_rgb(arr, msg.encoding)
-            return encode_x(arr, msg.encoding, self.params.modality)
+                return encode_rgb(arr, msg.encoding), arr
+            return encode_x(arr, msg.encoding, self.params.modality), arr
         except ImageConversionError as exc:
             self._bad_frame(topic, exc.reason, str(exc))
         except ValueError as exc:  # core.modality.EncodingError and friends
@@ -396,8 +614,9 @@ class TrackerNode(Node):
     def _on_rgb(self, msg: Image) -> None:
         now = time.monotonic_ns()
         self._health.record_input('rgb', now)
-        image = self._decode(msg, 'rgb')
-        if image is not None:
+        decoded = self._decode(msg, 'rgb')
+        if decoded is not None:
+            image = decoded[0]
             stamp = stamp_to_ns(msg.header.stamp)
             if self._events is not None:
                 with self._lock:
@@ -411,10 +630,16 @@ class TrackerNode(Node):
     def _on_x(self, msg: Image) -> None:
         now = time.monotonic_ns()
         self._health.record_input('x', now)
-        image = self._decode(msg, 'x')
-        if image is not None:
-            self._pairer.push_x(stamp_to_ns(msg.header.stamp), _Frame(msg.header, image, now),
-                                now)
+        decoded = self._decode(msg, 'x')
+        if decoded is not None:
+            depth = None
+            if self._marker_pub is not None:
+                try:
+                    depth = depth_to_metres(decoded[1], msg.encoding)
+                except DepthError:
+                    depth = None   # encode_x accepted it: only the marker is skipped
+            self._pairer.push_x(stamp_to_ns(msg.header.stamp),
+                                _Frame(msg.header, decoded[0], now, depth), now)
             self._wake.set()
 
     def _on_events(self, msg: PointCloud2) -> None:
@@ -436,15 +661,62 @@ class TrackerNode(Node):
             header = Header(stamp=ns_to_stamp(stamp), frame_id=frame_id)
             self._pairer.push_x(stamp, _Frame(header, frame, now), now)
 
-    def _on_init(self, msg: Detection2D) -> None:
-        box = detection_to_box_xywh(msg)
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        try:
+            k = check_intrinsics(msg.k)
+        except DepthError as exc:
+            self._bad_frame('camera_info', 'intrinsics', str(exc))
+            return
+        self._camera_info = _Intrinsics(k, (int(msg.width), int(msg.height)),
+                                        msg.header.frame_id)
+
+    def _queue_init(self, stamp_ns: int, box: np.ndarray, source: str) -> None:
         if not (np.all(np.isfinite(box)) and box[2] > 0 and box[3] > 0):
             self._bad_frame('init', 'invalid_box',
-                            f'init box {box.tolist()} needs finite x, y and w, h > 0 (pixels)')
+                            f'{source} box {box.tolist()} needs finite x, y and w, h > 0 '
+                            f'(pixels)')
             return
         with self._lock:
-            self._init_requests.append(_InitRequest(stamp_to_ns(msg.header.stamp), box))
+            self._init_requests.append(_InitRequest(stamp_ns, box))
         self._wake.set()
+
+    def _on_init(self, msg: Detection2D) -> None:
+        self._queue_init(stamp_to_ns(msg.header.stamp), detection_to_box_xywh(msg), '~/init')
+
+    def _on_init_detections(self, msg: Detection2DArray) -> None:
+        class_id = self.params.init_class_id
+        det = select_detection(msg, class_id)
+        if det is None:
+            have = sorted({h.hypothesis.class_id for d in msg.detections for h in d.results})
+            self._bad_frame('init', 'no_detection',
+                            f'~/init_from_detections: {len(msg.detections)} detection(s), none '
+                            + (f'of class {class_id!r} (classes: {have})' if class_id else
+                               'usable'))
+            return
+        stamp = stamp_to_ns(msg.header.stamp) or stamp_to_ns(det.header.stamp)
+        self.get_logger().info(
+            f'~/init_from_detections: picked {det.id or "a detection"} (class '
+            f'{det.results[0].hypothesis.class_id if det.results else "?"}, score '
+            f'{detection_score(det):.2f}) of {len(msg.detections)}')
+        self._queue_init(stamp, detection_to_box_xywh(det), '~/init_from_detections')
+
+    def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Any:
+        with self._lock:
+            self._resets_requested += 1
+            wanted = self._resets_requested
+            self._init_requests.append(_InitRequest(0, None))
+        self._wake.set()
+        applied = True
+        if self._worker.is_alive() and not self._stop.is_set():
+            with self._reset_done:
+                applied = self._reset_done.wait_for(lambda: self._resets_applied >= wanted,
+                                                    timeout=2.0)
+        response.success = True
+        response.message = ('target dropped; detections stay empty until ~/init or '
+                            '~/init_from_detections' if applied else
+                            'reset queued (the worker is busy); detections stay empty from the '
+                            'next frame on')
+        return response
 
     # --------------------------------------------------------------- worker
     def _worker_loop(self) -> None:
@@ -485,10 +757,28 @@ class TrackerNode(Node):
             self._process(pair)
         self._health.set_pairer_stats(self._pairer.stats)
 
+    def _reset_target(self) -> None:
+        """Drop the target (worker thread): no tracking until the next init."""
+        reset = getattr(self._tracker, 'reset', None)
+        if reset is not None:
+            reset()
+        self._pending_init = None
+        self._initial_box_pending = False
+        self._trail.clear()
+        self._health.record_event('target reset')
+        self.get_logger().info('~/reset: target dropped; waiting for ~/init or '
+                               '~/init_from_detections')
+        with self._reset_done:
+            self._resets_applied += 1
+            self._reset_done.notify_all()
+
     def _handle_init_requests(self) -> None:
         with self._lock:
             requests, self._init_requests = self._init_requests, []
         for req in requests:
+            if req.box_xywh is None:
+                self._reset_target()
+                continue
             last_stamp = self._last[0].stamp_ns if self._last is not None else None
             if req.stamp_ns != 0 and last_stamp is not None and req.stamp_ns == last_stamp:
                 pair, frame, x_img = self._last
@@ -532,6 +822,7 @@ class TrackerNode(Node):
         """Initialise or track on one pair and publish; ``repeat``: the last frame again (a
         re-initialisation on it), published but not counted a second time."""
         box = score = None
+        params = self.params
         if init is not None:
             try:
                 self._tracker.initialize(frame.image, x_img, init.box_xywh)
@@ -552,10 +843,14 @@ class TrackerNode(Node):
                 box = score = None
         tracking = bool(getattr(self._tracker, 'initialized', False))
         out_box = box if (box is not None and score is not None
-                          and score >= self.params.score_threshold) else None
+                          and score >= params.score_threshold) else None
         self._det_pub.publish(result_to_detections(frame.header, out_box, score))
+        if self._marker_pub is not None:
+            self._publish_marker(frame, pair, out_box, score)
         latency = (time.monotonic_ns() - frame.arrival_ns) / 1e9
         used_x = x_img is not None
+        state = view_state(frame.image, used_x, params.rgb_dark_level)
+        self._view_state = state
         if not repeat and self._health.record_result(pair.stamp_ns, latency, score, used_x,
                                                      tracking):
             self._publish_diagnostics()
@@ -563,20 +858,60 @@ class TrackerNode(Node):
             centre = box_centre(out_box)
             if centre is not None:
                 self._trail.append(centre)
-            state = health_mod.STATE_RGBX if used_x else health_mod.STATE_RGB_ONLY
             drawn = draw_track(frame.image, out_box, score, state, trail=list(self._trail))
             self._dbg_pub.publish(array_to_image(drawn, 'rgb8', header=frame.header))
+
+    def _publish_marker(self, frame: _Frame, pair: FramePair, box: np.ndarray | None,
+                        score: float | None) -> None:
+        """~/target_marker for one answered frame (RGB header stamp, camera frame id)."""
+        info = self._camera_info
+        depth = pair.x.depth_m if pair.x is not None else None
+        position = None
+        if box is not None and info is not None and depth is not None:
+            try:
+                position = target_position(depth, box, info.k,
+                                           box_image_wh=(frame.image.shape[1],
+                                                         frame.image.shape[0]),
+                                           k_image_wh=info.size_wh)
+            except DepthError as exc:
+                self._bad_frame('marker', 'depth', str(exc))
+        elif box is not None and info is None and not self._warned_depth:
+            self._warned_depth = True
+            self.get_logger().warning(
+                f'no camera_info on {self._info_sub.topic_name if self._info_sub else "(none)"}'
+                f' yet: ~/target_marker stays empty until intrinsics arrive')
+        frame_id = (info.frame_id if info is not None and info.frame_id else
+                    (pair.x.header.frame_id if pair.x is not None else frame.header.frame_id))
+        header = Header(stamp=frame.header.stamp, frame_id=frame_id)
+        self._marker_pub.publish(target_markers(header, position, score, self._view_state))
 
     # ---------------------------------------------------------- diagnostics
     def _publish_diagnostics(self) -> None:
         self._health.set_pairer_stats(self._pairer.stats)
-        rep = self._health.snapshot(time.monotonic_ns())
+        now = time.monotonic_ns()
+        rep = self._health.snapshot(now)
+        level, message, values = rep.level, rep.message, dict(rep.values)
+        params = self.params
+        values['view'] = self._view_state or 'waiting'
+        values['slop_s'] = f'{params.slop:g}'
+        values['x_timeout_s'] = f'{params.x_timeout:g}'
+        values['score_threshold'] = f'{params.score_threshold:g}'
+        for topic, expected in (('rgb', params.expected_rate_rgb),
+                                ('x', params.expected_rate_x if self._x_expected else 0.0)):
+            if expected <= 0:
+                continue
+            values[f'expected_rate_hz.{topic}'] = f'{expected:g}'
+            rate = float(values.get(f'rate_hz.{topic}', '0') or 0)
+            seen = int(values.get(f'frames_in.{topic}', '0') or 0)
+            if seen >= 3 and rate < 0.5 * expected:
+                level = max(level, health_mod.WARN)
+                message += f'; {topic} at {rate:.1f} Hz, expected {expected:g} Hz'
         status = DiagnosticStatus()
-        status.level = bytes([rep.level])
+        status.level = bytes([level])
         status.name = f'{self.get_fully_qualified_name()}: tracking'
-        status.message = rep.message
+        status.message = message
         status.hardware_id = self._health.device
-        status.values = [KeyValue(key=k, value=v) for k, v in rep.values.items()]
+        status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
         msg = DiagnosticArray()
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.status = [status]

@@ -1,0 +1,54 @@
+"""Launch the RGB-X tracker node for one sensor rig.
+
+    ros2 launch rgbx_tracker_ros tracker.launch.py rig:=rgbt_flir_boson
+    ros2 launch rgbx_tracker_ros tracker.launch.py rig:=rgbd_realsense_d435 namespace:=camera \
+        compute:=gpu use_sim_time:=true
+
+The rig (a name under share/rgbx_tracker_ros/config/rigs/ or a path to a rig .yaml) is loaded
+and validated by rgbx_tracker_ros.core.rig; its node_configuration() gives the node's name,
+namespace, parameters and remappings. rgbx-launch calls the same function, so both start the
+same node. Empty launch arguments keep the rig's values.
+"""
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+ARGUMENTS = (
+    ('rig', 'rgbt_flir_boson', 'rig name (config/rigs/<rig>.yaml) or path to a rig .yaml'),
+    ('namespace', '', "node namespace; '' = the rig's, '/' = the root namespace"),
+    ('use_sim_time', 'false', 'use /clock (true when replaying a bag)'),
+    ('compute', '', "compute profile of the rig: cpu or gpu; '' = the rig's default"),
+    ('variant', '', "model variant override; '' = the rig's"),
+    ('checkpoint', '', "checkpoint override; '' = the rig's, 'none' = random weights"),
+    ('device', '', "device override (auto, cpu, cuda, cuda:N); '' = the rig's"),
+    ('initial_box', '', "target box 'x,y,w,h' in pixels in the first frame; '' = wait for "
+                        "~/init or ~/init_from_detections"),
+)
+
+
+def _tracker_nodes(context, *args, **kwargs):
+    from rgbx_tracker_ros.core.rig import load_rig, node_configuration
+
+    def arg(name):
+        return LaunchConfiguration(name).perform(context)
+
+    rig = load_rig(arg('rig'))
+    cfg = node_configuration(rig, namespace=arg('namespace'), overrides={
+        'use_sim_time': arg('use_sim_time'), 'compute': arg('compute'),
+        'variant': arg('variant'), 'checkpoint': arg('checkpoint'), 'device': arg('device'),
+        'initial_box': arg('initial_box')})
+    node_kwargs = {'package': cfg.package, 'executable': cfg.executable, 'name': cfg.name,
+                   'parameters': [cfg.parameters], 'remappings': cfg.remappings,
+                   'output': 'screen', 'emulate_tty': True}
+    if cfg.namespace:
+        node_kwargs['namespace'] = cfg.namespace
+    return [Node(**node_kwargs)]
+
+
+def generate_launch_description():
+    return LaunchDescription(
+        [DeclareLaunchArgument(name, default_value=default, description=text)
+         for name, default, text in ARGUMENTS]
+        + [OpaqueFunction(function=_tracker_nodes)])

@@ -1,0 +1,583 @@
+"""``rgbx-eval``: run trackers over sequences, datasets or replay bags and write a report.
+
+Usage::
+
+    rgbx-eval PATH [PATH ...] --trackers SPEC [SPEC ...] --out DIR
+              [--protocol auto|lasher|rgbt234|visevent|otb] [--reinit-frames F ...]
+              [--max-frames N] [--device auto|cpu|cuda] [--no-video] [--video-frames N]
+
+``PATH`` is a sequence folder (any layout of :mod:`rgbx_tracker_ros.data.sequences`: RGBT234,
+RGBT210, LasHeR, GTOT, VTUAV, DepthTrack, VisEvent, OTB), a dataset folder holding such
+sequences, or a rosbag2 replay bag as written by ``rgbx-make-bag`` (RGB, X and ``ground_truth``
+topics). ``SPEC`` is a tracker (:func:`rgbx_tracker_ros.eval.peers.parse_tracker_spec`):
+``csrt-rgb``, ``csrt-x``, ``kcf-rgb``, ``mil-x``, ``nano-rgb`` ... (OpenCV peers on the RGB or X
+frames), ``t224:checkpoints/t224_demo.pt`` (ours, RGB + X), ``t224-rgb:checkpoints/...`` (ours, RGB
+only), optionally ``LABEL=SPEC``.
+
+Every tracker is initialised from the GT of the first frame with the target present (and again
+at ``--reinit-frames``: ``9 19`` for every sequence, ``tno_nato_camp:9,19`` for one; 0-based)
+and run to the end. Results are cached in ``DIR/cache/<tracker>/<sequence>.npz``; a rerun only
+computes (tracker, sequence) pairs that are new or whose checkpoint, sequence or options
+changed (``--recompute`` ignores the cache).
+
+Written to ``DIR``:
+
+- ``summary.md``: overall and per-sequence tables (PR@20px, NPR@0.20, SR in percent, FPS of the
+  ``track`` calls, VOT long-term F from the per-frame scores), attribute splits where the
+  dataset has attribute files, links to everything below;
+- ``overall.csv``, ``per_sequence.csv``, ``attributes.csv`` (same numbers, fractions);
+- ``report.md``, ``precision.png``, ``success.png``: all trackers on one figure (averaged over
+  the sequences), with how each number was computed;
+- ``sequences/<name>/``: the same report per sequence plus a short video with every tracker's
+  box (``--video-frames`` frames);
+- ``runs.json``: per (tracker, sequence) whether it was computed or cached, frames, FPS.
+
+Protocols (``--protocol``) are those of :mod:`rgbx_tracker_ros.eval.report`: ``auto`` = VisEvent
+rules for VisEvent folders and LasHeR rules (PR / NPR / SR) for everything else; ``rgbt234``
+gives MPR / MSR over the visible and infrared GT; ``otb`` plain continuous curves.
+
+Exit status: 0 on success, 2 on bad input (unknown tracker, bad path, broken sequence,
+checkpoint that does not load); the message says what was wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from rgbx_tracker_ros.core.types import Modality
+from rgbx_tracker_ros.data.sequences import (
+    Sequence, SequenceError, detect_layout, load_sequence, load_sequences, LAYOUTS)
+from rgbx_tracker_ros.eval import report as rep
+from rgbx_tracker_ros.eval.cache import RunCache, run_key, safe_name, sequence_fingerprint
+from rgbx_tracker_ros.eval.peers import (
+    PeerError, TrackerSpec, build_tracker, parse_tracker_spec, valid_tracker_names)
+from rgbx_tracker_ros.eval.runner import TrackRun, run_sequence
+
+_logger = logging.getLogger('rgbx-eval')
+
+
+class EvaluateError(ValueError):
+    """Bad command-line input for ``rgbx-eval`` (the message says what and how to fix it)."""
+
+
+# --------------------------------------------------------------------------- bag input
+
+@dataclass
+class BagSequence(Sequence):
+    """A :class:`Sequence` read from a replay bag; frames are decoded on demand.
+
+    ``rgb_paths`` / ``x_paths`` hold placeholder paths ``<bag>#<k>``; :meth:`read_rgb` and
+    :meth:`read_x` decode the stored ``sensor_msgs/Image`` messages instead of files.
+    """
+
+    frames: list = field(default_factory=list, repr=False)
+
+    def read_rgb(self, index: int) -> np.ndarray:
+        """Frame ``index`` of the RGB topic in :attr:`rgb_encoding` (as published)."""
+        from rgbx_tracker_ros.ros.bag_io import decode_bag_image
+        return decode_bag_image(self.frames[index].rgb_raw)[0]
+
+    def read_x(self, index: int) -> np.ndarray:
+        """Frame ``index`` of the X topic in :attr:`x_encoding` (as published)."""
+        from rgbx_tracker_ros.ros.bag_io import decode_bag_image
+        if self.x_paths is None:
+            raise SequenceError(f'{self.name}: the bag has no X topic')
+        return decode_bag_image(self.frames[index].x_raw)[0]
+
+
+def is_bag(path: Path) -> bool:
+    """True for a rosbag2 folder (``metadata.yaml``) or a ``.mcap`` / ``.db3`` file in one."""
+    if path.is_dir():
+        return (path / 'metadata.yaml').is_file()
+    return path.suffix in ('.mcap', '.db3') and (path.parent / 'metadata.yaml').is_file()
+
+
+def load_bag_sequence(path: str | Path, modality: Optional[Modality] = None) -> BagSequence:
+    """Read a replay bag (``rgbx-make-bag`` layout) as a sequence.
+
+    Args:
+        path: the bag folder (or its ``.mcap`` file).
+        modality: modality of the X topic; None guesses it from the encoding (16UC1 / 32FC1 ->
+            depth, otherwise thermal).
+
+    Raises:
+        SequenceError: no frames, no ground-truth topic, or X on only some frames.
+    """
+    from rgbx_tracker_ros.ros.bag_io import decode_bag_image, read_bag_frames
+    path = Path(path)
+    bag_dir = path if path.is_dir() else path.parent
+    frames = read_bag_frames(bag_dir)
+    if not frames:
+        raise SequenceError(f'bag {bag_dir} has no RGB frames')
+    present = np.array([f.gt_present for f in frames])
+    if not present.any():
+        raise SequenceError(f'bag {bag_dir} has no ground-truth detections (topic /ground_truth);'
+                            ' rgbx-eval needs GT to score; write the bag with rgbx-make-bag')
+    with_x = [f.x_raw is not None for f in frames]
+    if any(with_x) and not all(with_x):
+        raise SequenceError(f'bag {bag_dir}: {sum(with_x)} of {len(frames)} RGB frames have an X '
+                            'image with the same stamp; rgbx-eval needs X on every frame or '
+                            'on none')
+    rgb0, rgb_enc, _, _ = decode_bag_image(frames[0].rgb_raw)
+    attributes: dict[str, Any] = {'root': None, 'bag': str(bag_dir),
+                                  'image_size_wh': (int(rgb0.shape[1]), int(rgb0.shape[0]))}
+    data_files = sorted(list(bag_dir.glob('*.mcap')) + list(bag_dir.glob('*.db3')))
+    if data_files:
+        attributes['source_file'] = str(data_files[0])
+    x_enc = None
+    if all(with_x):
+        x0, x_enc, _, _ = decode_bag_image(frames[0].x_raw)
+        attributes['x_image_size_wh'] = (int(x0.shape[1]), int(x0.shape[0]))
+        if modality is None:
+            modality = Modality.DEPTH if x_enc in ('16UC1', '32FC1') else Modality.THERMAL
+    gt = np.stack([f.gt_xywh for f in frames]).astype(np.float64)
+    placeholders = [Path(f'{bag_dir}#{k}') for k in range(len(frames))]
+    return BagSequence(name=bag_dir.name, layout='bag',
+                       modality=modality if x_enc else Modality.RGB,
+                       rgb_paths=placeholders, x_paths=list(placeholders) if x_enc else None,
+                       gt_xywh=gt, absent=~present, attributes=attributes,
+                       rgb_encoding=rgb_enc, x_encoding=x_enc, frames=frames)
+
+
+# --------------------------------------------------------------------------- inputs
+
+def collect_sequences(paths: list[str], layout: Optional[str] = None,
+                      modality: Optional[Modality] = None) -> list[Sequence]:
+    """Load every PATH: a sequence folder, a dataset folder of sequences, or a replay bag.
+
+    Raises:
+        EvaluateError: a path that does not exist, or two sequences with the same name.
+        SequenceError: a sequence that fails validation (message names folder and file).
+    """
+    seqs: list[Sequence] = []
+    for text in paths:
+        path = Path(text).expanduser()
+        if not path.exists():
+            raise EvaluateError(f'{path} does not exist; give a sequence folder, a dataset '
+                                'folder of sequences or a rosbag2 replay bag')
+        if is_bag(path):
+            seqs.append(load_bag_sequence(path, modality))
+            continue
+        if not path.is_dir():
+            raise EvaluateError(f'{path} is a file; give a sequence folder, a dataset folder or '
+                                'a rosbag2 bag folder (with metadata.yaml)')
+        try:
+            detected = detect_layout(path)
+        except SequenceError:
+            detected = None
+        if detected is not None:
+            seqs.append(load_sequence(path, layout or detected))
+            continue
+        try:
+            seqs.extend(load_sequences(path, layout))
+        except SequenceError as err:
+            raise EvaluateError(
+                f'{path} is neither a sequence folder nor a dataset of sequences ({err}); '
+                f'known layouts: {", ".join(sorted(LAYOUTS))}') from None
+    names = [s.name for s in seqs]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise EvaluateError(f'sequence names must be unique across the inputs; repeated: {dup}')
+    return seqs
+
+
+def parse_reinit(tokens: list[str], seqs: list[Sequence]) -> dict[str, list[int]]:
+    """``['9', '19', 'seq:3,5']`` -> {sequence: sorted 0-based frames}.
+
+    Plain integers apply to every sequence; ``NAME:F1,F2`` only to sequence NAME.
+
+    Raises:
+        EvaluateError: a token that is not an integer or NAME:INTS, or an unknown NAME.
+    """
+    names = {s.name for s in seqs}
+    out: dict[str, set[int]] = {s.name: set() for s in seqs}
+    for token in tokens or []:
+        try:
+            if ':' in token:
+                name, frames = token.rsplit(':', 1)
+                if name not in names:
+                    raise EvaluateError(f'--reinit-frames {token!r}: no sequence {name!r}; '
+                                        f'sequences: {", ".join(sorted(names))}')
+                out[name].update(int(v) for v in frames.split(',') if v.strip())
+            else:
+                for s in out.values():
+                    s.add(int(token))
+        except ValueError as err:
+            if isinstance(err, EvaluateError):
+                raise
+            raise EvaluateError(f'--reinit-frames {token!r}: expected 0-based frame numbers '
+                                '(e.g. 9 19) or NAME:9,19') from None
+    return {k: sorted(v) for k, v in out.items()}
+
+
+class _Progress:
+    """Wraps a tracker so that every initialize / track call advances a tqdm bar."""
+
+    def __init__(self, tracker: Any, bar: Any) -> None:
+        self._tracker = tracker
+        self._bar = bar
+
+    def initialize(self, rgb, x, box) -> None:
+        self._tracker.initialize(rgb, x, box)
+        self._bar.update(1)
+
+    def track(self, rgb, x=None):
+        out = self._tracker.track(rgb, x)
+        self._bar.update(1)
+        return out
+
+
+# --------------------------------------------------------------------------- tables
+
+def _pct(v: float) -> str:
+    return 'n/a' if v is None or not math.isfinite(v) else f'{100.0 * v:.1f}'
+
+
+def _num(v: float, digits: int = 1) -> str:
+    return 'n/a' if v is None or not math.isfinite(v) else f'{v:.{digits}f}'
+
+
+def _md_table(header: list[str], rows: list[list[str]], right_from: int = 1) -> str:
+    lines = ['| ' + ' | '.join(header) + ' |',
+             '|' + '|'.join('---' if i < right_from else '---:' for i in range(len(header)))
+             + '|']
+    lines += ['| ' + ' | '.join(r) + ' |' for r in rows]
+    return '\n'.join(lines)
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
+    with path.open('w', newline='', encoding='utf-8') as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def _fps(seconds: np.ndarray) -> float:
+    t = seconds[seconds > 0]
+    return float(len(t) / t.sum()) if len(t) else float('nan')
+
+
+@dataclass
+class EvaluationOutput:
+    """What :func:`evaluate` produced (for callers such as the benchmarks and tests).
+
+    Attributes:
+        result: the :class:`report.ReportResult` over all sequences.
+        runs: tracker label -> sequence -> :class:`TrackRun`.
+        computed: (label, sequence) pairs computed in this call.
+        cached: (label, sequence) pairs read from the cache.
+        attributes: attribute split rows (may be empty).
+        paths: name -> written file.
+    """
+
+    result: rep.ReportResult
+    runs: dict[str, dict[str, TrackRun]]
+    computed: list[tuple[str, str]]
+    cached: list[tuple[str, str]]
+    attributes: list[rep.AttributeScore]
+    paths: dict[str, Path]
+
+    def fps(self, label: str, sequence: Optional[str] = None) -> float:
+        """Tracked frames per second of ``track`` calls (all sequences when None)."""
+        runs = self.runs[label]
+        secs = [runs[sequence].seconds] if sequence else [r.seconds for r in runs.values()]
+        return _fps(np.concatenate(secs))
+
+
+def _tables(out: EvaluationOutput, seqs: list[Sequence], out_dir: Path, protocol: str) -> str:
+    result = out.result
+    overall_rows, overall_csv = [], []
+    for label, avg in result.overall.items():
+        s = result.summary[label]
+        fps = out.fps(label)
+        overall_rows.append([label, str(int(s['sequences'])), str(int(s['frames'])),
+                             _pct(avg.pr), _pct(avg.npr), _pct(avg.sr), _num(fps),
+                             _pct(s.get('F', float('nan')))])
+        overall_csv.append([label, int(s['sequences']), int(s['frames']), avg.pr, avg.npr,
+                            avg.sr, fps, s.get('Pr', ''), s.get('Re', ''), s.get('F', '')])
+    seq_rows, seq_csv = [], []
+    for r in result.rows:
+        fps = out.fps(r.run, r.sequence)
+        seq_rows.append([r.run, r.sequence, r.protocol, str(r.num_frames), _pct(r.pr),
+                         _pct(r.npr), _pct(r.sr), _num(fps)])
+        seq_csv.append([r.run, r.sequence, r.protocol, r.num_frames, r.pr, r.npr, r.sr, fps])
+    header_o = ['tracker', 'sequences', 'frames', 'PR@20px', 'NPR@0.20', 'SR', 'FPS', 'VOT-LT F']
+    header_s = ['tracker', 'sequence', 'protocol', 'frames', 'PR@20px', 'NPR@0.20', 'SR', 'FPS']
+    _write_csv(out_dir / 'overall.csv',
+               ['tracker', 'sequences', 'frames', 'PR', 'NPR', 'SR', 'FPS', 'Pr', 'Re', 'F'],
+               overall_csv)
+    _write_csv(out_dir / 'per_sequence.csv',
+               ['tracker', 'sequence', 'protocol', 'frames', 'PR', 'NPR', 'SR', 'FPS'], seq_csv)
+    out.paths['overall_csv'] = out_dir / 'overall.csv'
+    out.paths['per_sequence_csv'] = out_dir / 'per_sequence.csv'
+    md = ['# rgbx-eval summary', '',
+          f'{len(seqs)} sequence(s), {len(result.overall)} tracker(s), protocol {protocol!r} '
+          '(see report.md for how each number is computed). Metrics in percent; FPS = tracked '
+          'frames per second of the tracker calls alone (frame decoding excluded), as measured '
+          'when the run was computed (cached runs keep their timing).', '',
+          '## Overall (mean over sequences)', '', _md_table(header_o, overall_rows),
+          '', '## Per sequence', '', _md_table(header_s, seq_rows, right_from=3)]
+    if out.attributes:
+        att_rows = [[a.attribute, a.run, str(len(a.sequences)), _pct(a.pr), _pct(a.npr),
+                     _pct(a.sr)] for a in out.attributes]
+        _write_csv(out_dir / 'attributes.csv',
+                   ['attribute', 'tracker', 'sequences', 'PR', 'NPR', 'SR'],
+                   [[a.attribute, a.run, len(a.sequences), a.pr, a.npr, a.sr]
+                    for a in out.attributes])
+        out.paths['attributes_csv'] = out_dir / 'attributes.csv'
+        md += ['', '## Attribute splits (mean over the sequences with the attribute)', '',
+               _md_table(['attribute', 'tracker', 'sequences', 'PR@20px', 'NPR@0.20', 'SR'],
+                         att_rows, right_from=2)]
+    md += ['', '## Files', '', '- [report.md](report.md), [precision.png](precision.png), '
+           '[success.png](success.png): all trackers, averaged over the sequences',
+           '- overall.csv, per_sequence.csv' + (', attributes.csv' if out.attributes else ''),
+           '- runs.json: computed / cached per tracker and sequence']
+    for s in seqs:
+        folder = f'sequences/{safe_name(s.name)}'
+        video = out.paths.get(f'video:{s.name}')
+        extra = f', video {folder}/{video.name}' if video else ''
+        md.append(f'- {s.name}: [{folder}/report.md]({folder}/report.md){extra}')
+    text = '\n'.join(md) + '\n'
+    (out_dir / 'summary.md').write_text(text, encoding='utf-8')
+    out.paths['summary'] = out_dir / 'summary.md'
+    return text
+
+
+# --------------------------------------------------------------------------- main work
+
+def evaluate(seqs: list[Sequence], specs: list[TrackerSpec], out_dir: str | Path,
+             protocol: str = 'auto', reinit: Optional[dict[str, list[int]]] = None,
+             max_frames: Optional[int] = None, device: str = 'auto',
+             nano_dir: Optional[str | Path] = None, video: bool = True,
+             video_frames: int = 150, video_fps: float = 10.0, recompute: bool = False,
+             progress: bool = True) -> EvaluationOutput:
+    """Run (or load from the cache) every tracker on every sequence and write the report.
+
+    Args:
+        seqs: sequences (unique names).
+        specs: trackers (unique labels).
+        out_dir: output folder (created); the cache is ``out_dir/cache``.
+        protocol: a :data:`report.PROTOCOLS` entry.
+        reinit: sequence -> 0-based frames where trackers are re-initialised from GT.
+        max_frames: evaluate only the first N frames of each sequence.
+        device: torch device of our trackers.
+        nano_dir: NanoTrack v2 folder (default: ``../shared/peers/nanotrack_v2``).
+        video: write a video per sequence.
+        video_frames: at most this many frames per video.
+        video_fps: frame rate of the videos.
+        recompute: ignore cached results (and overwrite them).
+        progress: show tqdm progress bars (stderr).
+
+    Raises:
+        EvaluateError: duplicate labels, an X-only peer on a sequence without X, bad protocol.
+        PeerError, CheckpointError, SequenceError, ReportError: from the parts.
+    """
+    from tqdm import tqdm
+
+    out_dir = Path(out_dir)
+    if protocol not in rep.PROTOCOLS:
+        raise EvaluateError(f'unknown protocol {protocol!r}; known: {", ".join(rep.PROTOCOLS)}')
+    labels = [s.label for s in specs]
+    dup = sorted({n for n in labels if labels.count(n) > 1})
+    if dup:
+        raise EvaluateError(f'tracker labels must be unique; repeated: {dup} (rename one with '
+                            'LABEL=SPEC)')
+    if not specs:
+        raise EvaluateError(f'no trackers given; valid: {valid_tracker_names()}')
+    if not seqs:
+        raise EvaluateError('no sequences given')
+    no_x = [s.name for s in seqs if not s.has_x]
+    for spec in specs:
+        if spec.needs_x and no_x:
+            raise EvaluateError(f'tracker {spec.label} tracks on X frames but sequence(s) '
+                                f'{", ".join(no_x)} have no X stream; drop the tracker or those '
+                                'sequences (the -rgb peers and our trackers run without X)')
+    out_dir.mkdir(parents=True, exist_ok=True)
+    reinit = reinit or {}
+    cache = RunCache(out_dir / 'cache')
+    runs: dict[str, dict[str, TrackRun]] = {s.label: {} for s in specs}
+    computed: list[tuple[str, str]] = []
+    cached: list[tuple[str, str]] = []
+    log: list[dict[str, Any]] = []
+    seq_prints = {s.name: sequence_fingerprint(s) for s in seqs}
+    jobs = tqdm(total=len(specs) * len(seqs), desc='runs', unit='run', disable=not progress,
+                file=sys.stderr)
+    try:
+        for spec in specs:
+            fingerprint = spec.fingerprint(nano_dir)
+            tracker = None
+            for seq in seqs:
+                n = seq.num_frames if max_frames is None else min(seq.num_frames, max_frames)
+                options = {'use_x': spec.use_x, 'reinit': reinit.get(seq.name, []),
+                           'max_frames': n}
+                key = run_key(fingerprint, seq_prints[seq.name], options)
+                jobs.set_postfix_str(f'{spec.label} on {seq.name}')
+                run = None if recompute else cache.load(spec.label, seq.name, key)
+                hit = run is not None
+                if run is None:
+                    if tracker is None:
+                        tracker = build_tracker(spec, device=device, nano_dir=nano_dir)
+                    t0 = time.perf_counter()
+                    with tqdm(total=max(0, n - seq.first_valid_frame()),
+                              desc=f'{spec.label}/{seq.name}', unit='frame', leave=False,
+                              disable=not progress,
+                              file=sys.stderr) as bar:
+                        run = run_sequence(_Progress(tracker, bar), seq, use_x=spec.use_x,
+                                           reinit_frames=reinit.get(seq.name, ()),
+                                           max_frames=max_frames)
+                    cache.save(spec.label, seq.name, key, run,
+                               meta={'tracker': fingerprint, 'label': spec.label,
+                                     'sequence': seq_prints[seq.name], 'options': options})
+                    cache.misses += 1
+                    computed.append((spec.label, seq.name))
+                    _logger.info('computed %s on %s (%d frames, %.1f s)', spec.label, seq.name,
+                                 n, time.perf_counter() - t0)
+                else:
+                    cache.hits += 1
+                    cached.append((spec.label, seq.name))
+                    _logger.info('cached %s on %s', spec.label, seq.name)
+                runs[spec.label][seq.name] = run
+                log.append({'tracker': spec.label, 'sequence': seq.name,
+                            'status': 'cached' if hit else 'computed', 'frames': n,
+                            'fps': run.fps if math.isfinite(run.fps) else None,
+                            'reinit_frames': options['reinit'],
+                            'use_x': spec.use_x,
+                            'cache_file': str(cache.path(spec.label, seq.name))})
+                jobs.update(1)
+    finally:
+        jobs.close()
+    (out_dir / 'runs.json').write_text(json.dumps(log, indent=2, default=str) + '\n',
+                                       encoding='utf-8')
+
+    # With --max-frames only the first N frames are run and scored (the sequence is cut).
+    scored = [_truncate(s, max_frames) for s in seqs]
+    report_runs = {label: {s.name: rep.SequenceRun(runs[label][s.name].boxes_xywh,
+                                                   runs[label][s.name].scores) for s in scored}
+                   for label in runs}
+    title = 'rgbx-eval: ' + ', '.join(s.name for s in scored[:3]) + \
+        (f' ... ({len(scored)} sequences)' if len(scored) > 3 else '')
+    result = rep.write_report(out_dir, scored, report_runs, protocol=protocol, video=False,
+                              title=title)
+    paths: dict[str, Path] = {k: v for k, v in result.paths.items() if v is not None}
+    paths['runs'] = out_dir / 'runs.json'
+    for seq in scored:
+        sub = out_dir / 'sequences' / safe_name(seq.name)
+        one = rep.write_report(sub, seq, {k: v[seq.name] for k, v in report_runs.items()},
+                               protocol=protocol, video=video, fps=video_fps,
+                               video_max_frames=video_frames,
+                               title=f'rgbx-eval: {seq.name}')
+        paths[f'report:{seq.name}'] = one.paths['report']
+        if one.paths.get('video') is not None:
+            paths[f'video:{seq.name}'] = one.paths['video']
+    attrs = {s.name: rep.sequence_attributes(s) for s in scored}
+    splits = rep.attribute_splits(result, attrs) if any(attrs.values()) else []
+    output = EvaluationOutput(result=result, runs=runs, computed=computed, cached=cached,
+                              attributes=splits, paths=paths)
+    _tables(output, scored, out_dir, protocol)
+    return output
+
+
+def _truncate(seq: Sequence, max_frames: Optional[int]) -> Sequence:
+    """The first ``max_frames`` frames of ``seq`` (the sequence itself when no cap applies)."""
+    if max_frames is None or max_frames >= seq.num_frames:
+        return seq
+    import dataclasses
+    n = int(max_frames)
+    fields = {f.name: getattr(seq, f.name) for f in dataclasses.fields(seq)}
+    fields.update(rgb_paths=seq.rgb_paths[:n],
+                  x_paths=None if seq.x_paths is None else seq.x_paths[:n],
+                  gt_xywh=seq.gt_xywh[:n],
+                  gt_x_xywh=None if seq.gt_x_xywh is None else seq.gt_x_xywh[:n],
+                  absent=seq.absent[:n], annotated=seq.annotated[:n])
+    return type(seq)(**fields)
+
+
+# --------------------------------------------------------------------------- CLI
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``rgbx-eval`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog='rgbx-eval', description=__doc__.split('\n\n')[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog='Trackers: ' + valid_tracker_names() + '.\nSee the module docstring '
+               '(python -m pydoc rgbx_tracker_ros.cli.evaluate) for the output files.')
+    parser.add_argument('paths', nargs='+', metavar='PATH',
+                        help='sequence folder, dataset folder of sequences, or rosbag2 bag')
+    parser.add_argument('--trackers', nargs='+', required=True, metavar='SPEC',
+                        help='trackers, e.g. t224:checkpoints/t224_demo.pt t224-rgb:... '
+                             'csrt-rgb csrt-x kcf-rgb mil-rgb nano-rgb nano-x')
+    parser.add_argument('--out', required=True, help='output folder (cache inside)')
+    parser.add_argument('--protocol', default='auto', choices=rep.PROTOCOLS)
+    parser.add_argument('--reinit-frames', nargs='*', default=[], metavar='F',
+                        help='0-based frames to re-initialise from GT: "9 19" for every '
+                             'sequence, "NAME:9,19" for one')
+    parser.add_argument('--layout', choices=sorted(LAYOUTS), default=None,
+                        help='force a folder layout (default: detect)')
+    parser.add_argument('--modality', choices=[m.value for m in Modality], default=None,
+                        help='X modality of bag inputs (default: from the encoding)')
+    parser.add_argument('--max-frames', type=int, default=None,
+                        help='evaluate only the first N frames of each sequence')
+    parser.add_argument('--device', default='auto', help='torch device of our trackers')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='CPU threads for torch and OpenCV (default: library defaults)')
+    parser.add_argument('--nano-dir', default=None,
+                        help='folder with the NanoTrack v2 ONNX files')
+    parser.add_argument('--no-video', action='store_true', help='skip the per-sequence videos')
+    parser.add_argument('--video-frames', type=int, default=150,
+                        help='frames per video (default 150)')
+    parser.add_argument('--video-fps', type=float, default=10.0)
+    parser.add_argument('--recompute', action='store_true', help='ignore cached results')
+    parser.add_argument('--no-progress', action='store_true', help='no progress bars')
+    parser.add_argument('-q', '--quiet', action='store_true', help='print errors only')
+    return parser
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """Entry point of ``rgbx-eval``; returns the exit status (0 ok, 2 bad input)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format='rgbx-eval: %(message)s')
+    _logger.setLevel(logging.WARNING if args.quiet else logging.INFO)
+    try:
+        if args.max_frames is not None and args.max_frames < 2:
+            raise EvaluateError('--max-frames must be >= 2')
+        if args.threads is not None:
+            if args.threads < 1:
+                raise EvaluateError('--threads must be >= 1')
+            import cv2
+            import torch
+            torch.set_num_threads(args.threads)
+            cv2.setNumThreads(args.threads)
+        specs = [parse_tracker_spec(t) for t in args.trackers]
+        modality = None if args.modality is None else Modality(args.modality)
+        seqs = collect_sequences(args.paths, args.layout, modality)
+        reinit = parse_reinit(args.reinit_frames, seqs)
+        out = evaluate(seqs, specs, args.out, protocol=args.protocol, reinit=reinit,
+                       max_frames=args.max_frames, device=args.device, nano_dir=args.nano_dir,
+                       video=not args.no_video, video_frames=args.video_frames,
+                       video_fps=args.video_fps, recompute=args.recompute,
+                       progress=not args.no_progress)
+    except (ValueError, FileNotFoundError) as err:
+        # PeerError, SequenceError, CheckpointError, ReportError, EvaluateError are ValueErrors.
+        print(f'rgbx-eval: error: {err}', file=sys.stderr)
+        return 2
+    if not args.quiet:
+        print((Path(args.out) / 'summary.md').read_text(encoding='utf-8'))
+        print(f'rgbx-eval: {len(out.computed)} run(s) computed, {len(out.cached)} from the '
+              f'cache; report in {args.out}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

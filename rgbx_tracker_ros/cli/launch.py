@@ -1,0 +1,258 @@
+"""``rgbx-launch``: start a rig's node set without ``ros2 launch`` (pip-only installs, the demo).
+
+The same node configuration as ``launch/tracker.launch.py``: both call
+:func:`rgbx_tracker_ros.core.rig.node_configuration`. Each node runs as its own process
+(``python -m <module> --ros-args -r __node:=... -r __ns:=... -p name:=value -r from:=to``);
+SIGINT / SIGTERM are forwarded to every child, which then shut down cleanly.
+
+Usage::
+
+    rgbx-launch --rig NAME|PATH [--namespace NS] [--use-sim-time] [--variant V]
+                [--checkpoint C] [--device D] [--compute cpu|gpu] [--initial-box X,Y,W,H]
+    rgbx-launch --rig NAME --replay BAG --out DIR [--withhold-x A:B] [--reinit-at N,N]
+    rgbx-launch --list                  # known rigs
+    rgbx-launch --rig NAME --print-config   # the node configuration as JSON, then exit
+
+``--replay`` runs the node set of ``launch/replay.launch.py``: tracker node, ``rgbx-player``
+(lockstep bag replay), ``rgbx-record`` (the node's outputs to ``DIR/recorded``), then
+``rgbx-eval-run`` (report in ``DIR/evaluation``).
+
+The environment is passed through (ROS_DOMAIN_ID, RMW, ...); AMENT_PREFIX_PATH gets this
+interpreter's prefix and PYTHONPATH the source tree, so a venv or a source checkout works. Exit
+status: 0 after a clean stop, 1 when a process failed (its exit code is printed), 2 for bad
+arguments (e.g. an invalid rig: the message names the file and the key).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rgbx_tracker_ros.core.rig import (
+    list_rigs, load_rig, node_configuration, NodeConfig, replay_configuration, RigError,
+    rigs_dirs, source_root)
+
+
+def launch_kwargs(cfg: NodeConfig) -> dict[str, Any]:
+    """A :class:`NodeConfig` as the keyword arguments of ``launch_ros.actions.Node`` (what
+    ``launch/tracker.launch.py`` passes), JSON-friendly."""
+    kw: dict[str, Any] = {'package': cfg.package, 'executable': cfg.executable}
+    if cfg.name:
+        kw['name'] = cfg.name
+    if cfg.namespace:
+        kw['namespace'] = cfg.namespace
+    kw['parameters'] = [dict(cfg.parameters)]
+    kw['remappings'] = [list(r) for r in cfg.remappings]
+    if cfg.arguments:
+        kw['arguments'] = list(cfg.arguments)
+    return kw
+
+
+def child_env() -> dict[str, str]:
+    """The caller's environment plus this interpreter's prefix on AMENT_PREFIX_PATH (message
+    packages of a venv) and the source tree on PYTHONPATH; unbuffered output."""
+    env = dict(os.environ)
+    prefixes = [p for p in env.get('AMENT_PREFIX_PATH', '').split(os.pathsep) if p]
+    if sys.prefix not in prefixes:
+        prefixes.append(sys.prefix)
+    env['AMENT_PREFIX_PATH'] = os.pathsep.join(prefixes)
+    paths = [p for p in env.get('PYTHONPATH', '').split(os.pathsep) if p]
+    if str(source_root()) not in paths:
+        paths.insert(0, str(source_root()))
+    env['PYTHONPATH'] = os.pathsep.join(paths)
+    env['PYTHONUNBUFFERED'] = '1'
+    return env
+
+
+class ProcessGroup:
+    """Child processes started from :class:`NodeConfig` s, stopped together."""
+
+    def __init__(self) -> None:
+        self.procs: list[tuple[str, subprocess.Popen]] = []
+
+    def start(self, cfg: NodeConfig) -> subprocess.Popen:
+        """Start ``cfg`` (``python -m`` of its executable's module) and return the process."""
+        cmd = cfg.command(sys.executable)
+        label = cfg.name or cfg.executable
+        print(f'[rgbx-launch] starting {label}: {" ".join(cmd[1:])}', flush=True)
+        proc = subprocess.Popen(cmd, env=child_env())
+        self.procs.append((label, proc))
+        return proc
+
+    def signal_all(self, sig: int) -> None:
+        """Send ``sig`` to every running child."""
+        for _, proc in self.procs:
+            if proc.poll() is None:
+                try:
+                    proc.send_signal(sig)
+                except ProcessLookupError:
+                    pass
+
+    def stop(self, proc: subprocess.Popen | None = None, timeout_s: float = 10.0) -> None:
+        """SIGINT, then SIGTERM, then SIGKILL (``timeout_s`` apart) to one child or all."""
+        targets = [p for _, p in self.procs] if proc is None else [proc]
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+            alive = [p for p in targets if p.poll() is None]
+            if not alive:
+                return
+            for p in alive:
+                p.send_signal(sig)
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline and any(p.poll() is None for p in alive):
+                time.sleep(0.05)
+
+    def failed(self) -> list[tuple[str, int]]:
+        """(label, exit code) of children that exited with an error (SIGINT exits are not
+        errors)."""
+        bad = []
+        for label, proc in self.procs:
+            code = proc.poll()
+            if code not in (None, 0, -signal.SIGINT, 130):
+                bad.append((label, code))
+        return bad
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    return {'variant': args.variant, 'checkpoint': args.checkpoint, 'device': args.device,
+            'compute': args.compute, 'initial_box': args.initial_box,
+            'use_sim_time': True if args.use_sim_time else None}
+
+
+def _run_live(cfg: NodeConfig) -> int:
+    group = ProcessGroup()
+    stopping = {'flag': False}
+
+    def forward(signum: int, frame: Any) -> None:
+        stopping['flag'] = True
+        group.signal_all(signal.SIGINT)   # rclpy nodes shut down cleanly on SIGINT
+    old_int = signal.signal(signal.SIGINT, forward)
+    old_term = signal.signal(signal.SIGTERM, forward)
+    try:
+        proc = group.start(cfg)
+        while proc.poll() is None:
+            time.sleep(0.1)
+        if stopping['flag']:
+            group.stop()
+    finally:
+        group.stop()
+        signal.signal(signal.SIGINT, old_int)
+        signal.signal(signal.SIGTERM, old_term)
+    bad = group.failed()
+    for label, code in bad:
+        print(f'[rgbx-launch] {label} exited with code {code}', file=sys.stderr)
+    return 1 if bad else 0
+
+
+def _run_replay(args: argparse.Namespace, overrides: dict[str, Any], rig: Any) -> int:
+    out = args.out.resolve()
+    rec = out / 'recorded'
+    if rec.exists():
+        print(f'rgbx-launch: {rec} exists; choose a new --out folder', file=sys.stderr)
+        return 2
+    namespace = '/' if args.namespace is None else args.namespace   # the bag's topic names
+    cfg = replay_configuration(rig, args.replay.resolve(), out, namespace, overrides,
+                               withhold_x=args.withhold_x or '', reinit_at=args.reinit_at or '')
+    group = ProcessGroup()
+    stopping = {'flag': False}
+
+    def forward(signum: int, frame: Any) -> None:
+        stopping['flag'] = True
+        group.signal_all(signal.SIGINT)
+    old_int = signal.signal(signal.SIGINT, forward)
+    old_term = signal.signal(signal.SIGTERM, forward)
+    try:
+        node = group.start(cfg.node)
+        recorder = group.start(cfg.recorder)
+        player = group.start(cfg.player)
+        while player.poll() is None and not stopping['flag']:
+            if node.poll() is not None:
+                print(f'[rgbx-launch] tracker_node exited with code {node.returncode} during '
+                      f'the replay', file=sys.stderr)
+                break
+            time.sleep(0.1)
+        deadline = time.monotonic() + 30.0
+        while recorder.poll() is None and time.monotonic() < deadline and not stopping['flag']:
+            time.sleep(0.1)
+        group.stop(recorder)
+        group.stop(player)
+        group.stop(node)
+        if stopping['flag'] or player.returncode != 0:
+            print(f'[rgbx-launch] replay did not finish (player exit code {player.returncode})',
+                  file=sys.stderr)
+            return 1
+        evaluator = group.start(cfg.evaluator)
+        code = evaluator.wait()
+    finally:
+        group.stop()
+        signal.signal(signal.SIGINT, old_int)
+        signal.signal(signal.SIGTERM, old_term)
+    return 0 if code == 0 else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``rgbx-launch`` (see the module docstring)."""
+    parser = argparse.ArgumentParser(prog='rgbx-launch', description=__doc__.split('\n')[0])
+    parser.add_argument('--rig', help='rig name (see --list) or path to a rig .yaml')
+    parser.add_argument('--list', action='store_true', help='list the known rigs and exit')
+    parser.add_argument('--namespace', default=None,
+                        help="node namespace (default: the rig's, with --replay the root; "
+                             "'/' = root)")
+    parser.add_argument('--use-sim-time', action='store_true', help='use /clock (bag replay)')
+    parser.add_argument('--variant', default=None, help='model variant override')
+    parser.add_argument('--checkpoint', default=None,
+                        help="checkpoint override ('none' = random weights, tests only)")
+    parser.add_argument('--device', default=None, help='device override: auto, cpu, cuda[:N]')
+    parser.add_argument('--compute', default=None,
+                        help="compute profile of the rig: cpu or gpu (default: the rig's)")
+    parser.add_argument('--initial-box', default=None, metavar='X,Y,W,H',
+                        help='target box in the first frame, pixels')
+    parser.add_argument('--print-config', action='store_true',
+                        help='print the node configuration (launch_ros Node kwargs and the '
+                             'command line) as JSON and exit')
+    parser.add_argument('--replay', type=Path, default=None, metavar='BAG',
+                        help='replay BAG: node + player + recorder, then the evaluator')
+    parser.add_argument('--out', type=Path, default=None, help='output folder of --replay')
+    parser.add_argument('--withhold-x', default=None, metavar='A:B',
+                        help='--replay: frames (1-based) the player withholds X for')
+    parser.add_argument('--reinit-at', default=None, metavar='N[,N...]',
+                        help='--replay: frames (1-based) re-initialised from the ground truth')
+    args = parser.parse_args(argv)
+    if args.list:
+        for name in list_rigs():
+            try:
+                desc = load_rig(name).description
+            except RigError as exc:
+                desc = f'INVALID: {exc}'
+            print(f'{name:24s} {desc}')
+        print(f'(searched {", ".join(str(d) for d in rigs_dirs())})')
+        return 0
+    if not args.rig:
+        parser.error('--rig is required (or --list)')
+    if args.replay is not None and args.out is None:
+        parser.error('--replay needs --out DIR')
+    overrides = _overrides(args)
+    try:
+        rig = load_rig(args.rig)
+        cfg = node_configuration(rig, args.namespace, overrides)
+    except RigError as exc:
+        print(f'rgbx-launch: {exc}', file=sys.stderr)
+        return 2
+    if args.print_config:
+        print(json.dumps({'rig': str(rig.path), 'nodes': [launch_kwargs(cfg)],
+                          'commands': [cfg.command(sys.executable)[1:]]}, indent=2))
+        return 0
+    print(f'[rgbx-launch] rig {rig.name} ({rig.description}) from {rig.path}', flush=True)
+    if args.replay is not None:
+        return _run_replay(args, overrides, rig)
+    return _run_live(cfg)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

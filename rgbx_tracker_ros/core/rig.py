@@ -1,0 +1,737 @@
+"""Sensor rigs: ``config/rigs/<rig>.yaml`` -> validated :class:`Rig` -> the tracker node's
+configuration (ROS-free; used by ``launch/*.launch.py`` and ``rgbx-launch`` alike).
+
+A rig file names the two cameras' topics, the X modality, the encodings they publish, their
+expected rates, the synchroniser's ``slop`` / ``x_timeout``, the image QoS and, per compute
+profile (``cpu`` for a laptop CPU, ``gpu`` for a CUDA machine), the model variant, checkpoint and
+device. Example (every key; only ``modality``, ``topics`` and ``compute`` are required)::
+
+    description: FLIR Boson 640 (radiometric, mono16) beside a colour camera
+    modality: thermal            # thermal | depth | event | rgb
+    namespace: rig               # default namespace of the node (--namespace overrides it)
+    event_input: frame           # modality event only: frame | raw
+    topics:                      # relative names resolve inside the namespace
+      rgb: color/image_raw
+      x: boson/image_raw         # not for modality rgb
+      x_camera_info: ...         # or rgb_camera_info: intrinsics for the RGB-D 3D marker
+    encodings: {rgb: bgr8, x: mono16}
+    rates_hz: {rgb: 30.0, x: 30.0}
+    sync: {slop: 0.02, x_timeout: 0.5, x_grace: 0.03}
+    qos: {reliability: best_effort, depth: 5}
+    tracking: {score_threshold: 0.25, init_class_id: person}
+    compute:
+      default: cpu
+      cpu: {variant: t224, checkpoint: '', device: cpu}
+      gpu: {variant: b224, checkpoint: b224_rgbx.pt, device: cuda}
+
+Validation is strict: an unknown key, a missing topic, a variant that is not registered
+(``rgbx_tracker_ros.models.list_variants``), an encoding the modality cannot use
+(``core.modality.RGB_ENCODINGS`` / ``X_ENCODINGS``; raw events use ``events``) or a bad number is
+a :class:`RigError` naming the file and the key.
+
+:func:`node_configuration` is the ONE place that turns a rig (plus launch overrides) into a
+:class:`NodeConfig` (node name, namespace, executable, parameters, remappings); the launch files
+and ``rgbx-launch`` both call it. :func:`replay_configuration` adds the replay processes (player,
+recorder, evaluator) of ``launch/replay.launch.py`` / ``rgbx-launch --replay``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from rgbx_tracker_ros.core.modality import RGB_ENCODINGS, X_ENCODINGS
+from rgbx_tracker_ros.core.types import Modality
+
+_logger = logging.getLogger(__name__)
+
+PACKAGE = 'rgbx_tracker_ros'
+NODE_NAME = 'tracker_node'
+NODE_EXECUTABLE = 'tracker_node'
+NODE_MODULE = 'rgbx_tracker_ros.ros.tracker_node'
+PLAYER_EXECUTABLE = 'rgbx-player'
+RECORDER_EXECUTABLE = 'rgbx-record'
+EVALUATOR_EXECUTABLE = 'rgbx-eval-run'
+#: console script -> module run with ``python -m`` by ``rgbx-launch`` (same entry points).
+EXECUTABLE_MODULES = {
+    NODE_EXECUTABLE: NODE_MODULE,
+    PLAYER_EXECUTABLE: 'rgbx_tracker_ros.ros.player',
+    RECORDER_EXECUTABLE: 'rgbx_tracker_ros.ros.recorder',
+    EVALUATOR_EXECUTABLE: 'rgbx_tracker_ros.cli.eval_run',
+}
+#: Topics of the node (relative names) that a rig remaps.
+NODE_TOPIC_RGB = 'rgb/image_raw'
+NODE_TOPIC_X = 'x/image_raw'
+NODE_TOPIC_EVENTS = 'x/events'
+NODE_TOPIC_RGB_INFO = 'rgb/camera_info'
+NODE_TOPIC_X_INFO = 'x/camera_info'
+RAW_EVENTS_ENCODING = 'events'
+COMPUTE_PROFILES = ('cpu', 'gpu')
+#: keys :func:`node_configuration` accepts in ``overrides`` (launch arguments).
+OVERRIDE_KEYS = ('variant', 'checkpoint', 'device', 'use_sim_time', 'initial_box',
+                 'score_threshold', 'init_class_id', 'compute')
+
+
+class RigError(ValueError):
+    """A rig file (or a launch override) is invalid: the message names the file and the key."""
+
+    def __init__(self, path: str | Path, key: str, problem: str) -> None:
+        self.path = str(path)
+        self.key = key
+        super().__init__(f'rig {self.path}: {key}: {problem}')
+
+
+@dataclasses.dataclass(frozen=True)
+class RigTopics:
+    """Input topics (relative names resolve in the node's namespace; '' = none)."""
+
+    rgb: str
+    x: str = ''
+    rgb_camera_info: str = ''
+    x_camera_info: str = ''
+
+
+@dataclasses.dataclass(frozen=True)
+class ComputeProfile:
+    """Model for one kind of machine: registered variant, checkpoint ('' = the package's demo
+    checkpoint, 'none' = random weights, a file name = under the package's checkpoints/, or a
+    path) and torch device ('auto', 'cpu', 'cuda', 'cuda:N')."""
+
+    variant: str
+    checkpoint: str = ''
+    device: str = 'auto'
+
+
+@dataclasses.dataclass(frozen=True)
+class Rig:
+    """A validated rig (see the module docstring for the file format).
+
+    Attributes:
+        name: the file stem.
+        path: the file it was loaded from.
+        description: free text.
+        modality: the X modality.
+        namespace: default node namespace ('' = root).
+        event_input: 'frame' or 'raw' (modality event), else 'frame'.
+        topics: see :class:`RigTopics`.
+        rgb_encoding / x_encoding: what the cameras publish ('' = no X).
+        rate_rgb_hz / rate_x_hz: expected input rates, Hz (0 = no X).
+        slop / x_timeout / x_grace: synchroniser settings, seconds.
+        qos_reliability: 'best_effort' or 'reliable'; qos_depth: history depth.
+        score_threshold: [0, 1]; init_class_id: detector class picked on ~/init_from_detections.
+        compute: profile name -> :class:`ComputeProfile`; default_compute: profile used by default.
+    """
+
+    name: str
+    path: Path
+    description: str
+    modality: Modality
+    namespace: str
+    event_input: str
+    topics: RigTopics
+    rgb_encoding: str
+    x_encoding: str
+    rate_rgb_hz: float
+    rate_x_hz: float
+    slop: float
+    x_timeout: float
+    x_grace: float
+    qos_reliability: str
+    qos_depth: int
+    score_threshold: float
+    init_class_id: str
+    compute: dict[str, ComputeProfile]
+    default_compute: str
+
+
+@dataclasses.dataclass
+class NodeConfig:
+    """One process of a node set, as ``launch_ros.actions.Node`` takes it.
+
+    Attributes:
+        name: node name ('' = the executable's own).
+        namespace: '' or an absolute namespace like '/rig'.
+        executable: console script of this package (see setup.py).
+        package: the ROS package.
+        parameters: ROS parameters (name -> bool / int / float / str / list).
+        remappings: (from, to) topic remappings, in order.
+        arguments: command-line arguments before ``--ros-args``.
+    """
+
+    name: str
+    namespace: str
+    executable: str
+    package: str = PACKAGE
+    parameters: dict[str, Any] = dataclasses.field(default_factory=dict)
+    remappings: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    arguments: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def fully_qualified_name(self) -> str:
+        """'/ns/name' (or '/name')."""
+        return (self.namespace.rstrip('/') + '/' + self.name) if self.namespace else \
+            '/' + self.name
+
+    def ros_args(self) -> list[str]:
+        """``--ros-args`` arguments that give a process this configuration (``-r __node:=``,
+        ``-r __ns:=``, ``-p name:=value`` with YAML values, ``-r from:=to``); [] when there is
+        nothing to set."""
+        args = ['--ros-args']
+        if self.name:
+            args += ['-r', f'__node:={self.name}']
+        if self.namespace:
+            args += ['-r', f'__ns:={self.namespace}']
+        for key, value in self.parameters.items():
+            args += ['-p', f'{key}:={ros_param_value(value)}']
+        for src, dst in self.remappings:
+            args += ['-r', f'{src}:={dst}']
+        return args if len(args) > 1 else []
+
+    def command(self, python: str) -> list[str]:
+        """``python -m <module> ARGS --ros-args ...``: the same entry point as the console
+        script, runnable from a source tree (``rgbx-launch``).
+
+        Raises:
+            KeyError: for an executable without a module in :data:`EXECUTABLE_MODULES`.
+        """
+        return [python, '-m', EXECUTABLE_MODULES[self.executable], *self.arguments,
+                *self.ros_args()]
+
+
+def ros_param_value(value: Any) -> str:
+    """A parameter value as ``-p name:=VALUE`` text (YAML): strings single-quoted (so 'true' or
+    '1' stay strings), lists in brackets, booleans lower case."""
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, (list, tuple)):
+        return '[' + ','.join(ros_param_value(v) for v in value) + ']'
+    if isinstance(value, (int, float)):
+        return repr(float(value)) if isinstance(value, float) else str(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+# ------------------------------------------------------------------------------ locating rigs
+def package_share_dir() -> Path | None:
+    """The installed share/rgbx_tracker_ros (ament index), or None when not installed."""
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        return Path(get_package_share_directory(PACKAGE))
+    except Exception:  # noqa: BLE001 - ament_index missing or package not in an ament prefix
+        return None
+
+
+def source_root() -> Path:
+    """The source tree root (parent of the ``rgbx_tracker_ros`` package folder)."""
+    return Path(__file__).resolve().parents[2]
+
+
+def rigs_dirs() -> list[Path]:
+    """Folders searched for rig names: share/rgbx_tracker_ros/config/rigs, then the source
+    tree's config/rigs (existing folders only)."""
+    dirs = []
+    share = package_share_dir()
+    if share is not None:
+        dirs.append(share / 'config' / 'rigs')
+    dirs.append(source_root() / 'config' / 'rigs')
+    out: list[Path] = []
+    for d in dirs:
+        if d.is_dir() and all(d.resolve() != o.resolve() for o in out):
+            out.append(d)
+    return out
+
+
+def list_rigs() -> list[str]:
+    """Sorted rig names found in :func:`rigs_dirs`."""
+    return sorted({p.stem for d in rigs_dirs() for p in d.glob('*.yaml')})
+
+
+def resolve_rig(name_or_path: str | Path) -> Path:
+    """A rig name ('rgbt_flir_boson') or a path to a rig YAML file -> the file.
+
+    Raises:
+        RigError: no such file / rig name (the message lists the known rigs).
+    """
+    text = str(name_or_path).strip()
+    if not text:
+        raise RigError('<none>', 'rig', f'no rig given; known rigs: {", ".join(list_rigs())}')
+    path = Path(text).expanduser()
+    if path.suffix in ('.yaml', '.yml') or os.sep in text:
+        if path.is_file():
+            return path
+        raise RigError(path, 'rig', 'no such file')
+    for d in rigs_dirs():
+        cand = d / f'{text}.yaml'
+        if cand.is_file():
+            return cand
+    raise RigError(text, 'rig', f'unknown rig name; known rigs: {", ".join(list_rigs())} '
+                                f'(searched {", ".join(str(d) for d in rigs_dirs())}), or give '
+                                f'a path to a .yaml file')
+
+
+# --------------------------------------------------------------------------------- validation
+_TOP_KEYS = ('description', 'modality', 'namespace', 'event_input', 'topics', 'encodings',
+             'rates_hz', 'sync', 'qos', 'tracking', 'compute')
+_SECTION_KEYS = {
+    'topics': ('rgb', 'x', 'rgb_camera_info', 'x_camera_info'),
+    'encodings': ('rgb', 'x'),
+    'rates_hz': ('rgb', 'x'),
+    'sync': ('slop', 'x_timeout', 'x_grace'),
+    'qos': ('reliability', 'depth'),
+    'tracking': ('score_threshold', 'init_class_id'),
+}
+_PROFILE_KEYS = ('variant', 'checkpoint', 'device')
+
+
+class _Checker:
+    """Typed accessors that raise :class:`RigError` naming the file and the dotted key."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, key: str, problem: str) -> RigError:
+        return RigError(self.path, key, problem)
+
+    def mapping(self, value: Any, key: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise self.fail(key, f'expected a mapping with keys {", ".join(allowed)}, got '
+                                 f'{type(value).__name__} {value!r}')
+        for k in value:
+            if k not in allowed:
+                where = f'{key}.{k}' if key else str(k)
+                raise self.fail(where, f'unknown key; valid keys here: {", ".join(allowed)}')
+        return dict(value)
+
+    def string(self, value: Any, key: str, default: str | None = None) -> str:
+        if value is None:
+            if default is None:
+                raise self.fail(key, 'missing (required)')
+            return default
+        if not isinstance(value, str):
+            raise self.fail(key, f'expected a string, got {type(value).__name__} {value!r}')
+        return value.strip()
+
+    def number(self, value: Any, key: str, default: float, lo: float, hi: float,
+               lo_open: bool = False) -> float:
+        if value is None:
+            return float(default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(key, f'expected a number, got {type(value).__name__} {value!r}')
+        v = float(value)
+        ok = math.isfinite(v) and (v > lo if lo_open else v >= lo) and v <= hi
+        if not ok:
+            lo_txt = f'> {lo}' if lo_open else f'>= {lo}'
+            raise self.fail(key, f'{value!r} is out of range: need {lo_txt} and <= {hi}')
+        return v
+
+    def integer(self, value: Any, key: str, default: int, lo: int, hi: int) -> int:
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(key, f'expected an integer, got {type(value).__name__} {value!r}')
+        if not lo <= value <= hi:
+            raise self.fail(key, f'{value} is out of range [{lo}, {hi}]')
+        return int(value)
+
+    def choice(self, value: Any, key: str, default: str, valid: tuple[str, ...]) -> str:
+        v = self.string(value, key, default).lower()
+        if v not in valid:
+            raise self.fail(key, f'{value!r} is not one of {", ".join(valid)}')
+        return v
+
+
+def known_variants() -> list[str]:
+    """Registered model variants (imports the models package, i.e. torch)."""
+    from rgbx_tracker_ros.models import list_variants
+    return list_variants()
+
+
+def check_variant(variant: str, path: str | Path, key: str) -> str:
+    """Return ``variant`` if registered.
+
+    Raises:
+        RigError: naming ``path`` and ``key`` and listing the registered variants.
+    """
+    variants = known_variants()
+    if variant not in variants:
+        raise RigError(path, key, f'unknown model variant {variant!r}; registered variants: '
+                                  f'{", ".join(variants)}')
+    return variant
+
+
+def check_device(device: str, path: str | Path, key: str) -> str:
+    """Return the lower-cased device if it is auto, cpu, cuda or cuda:N.
+
+    Raises:
+        RigError: otherwise.
+    """
+    d = str(device).strip().lower()
+    if d in ('auto', 'cpu', 'cuda') or (d.startswith('cuda:') and d[5:].isdigit()):
+        return d
+    raise RigError(path, key, f'device {device!r}: expected auto, cpu, cuda or cuda:N')
+
+
+def rig_from_dict(data: Any, path: str | Path) -> Rig:
+    """Validate a parsed rig mapping (see :func:`load_rig`).
+
+    Raises:
+        RigError: naming ``path`` and the offending key.
+    """
+    path = Path(path)
+    c = _Checker(path)
+    top = c.mapping(data, '', _TOP_KEYS)
+    if 'modality' not in top:
+        raise c.fail('modality', 'missing (required): thermal, depth, event or rgb')
+    try:
+        modality = Modality(c.string(top['modality'], 'modality').lower())
+    except ValueError:
+        raise c.fail('modality', f'{top["modality"]!r} is not one of '
+                                 f'{", ".join(m.value for m in Modality)}') from None
+    has_x = modality is not Modality.RGB
+    event_input = c.choice(top.get('event_input'), 'event_input', 'frame', ('frame', 'raw'))
+    if 'event_input' in top and modality is not Modality.EVENT:
+        raise c.fail('event_input', f'only for modality event (this rig is {modality.value})')
+    raw_events = modality is Modality.EVENT and event_input == 'raw'
+
+    if 'topics' not in top:
+        raise c.fail('topics', 'missing (required): a mapping with rgb (and x) topic names')
+    topics_d = c.mapping(top['topics'], 'topics', _SECTION_KEYS['topics'])
+    rgb_topic = c.string(topics_d.get('rgb'), 'topics.rgb')
+    if not rgb_topic:
+        raise c.fail('topics.rgb', 'missing (required): the colour image topic')
+    x_topic = c.string(topics_d.get('x'), 'topics.x', '')
+    if has_x and not x_topic:
+        raise c.fail('topics.x', f'missing (required for modality {modality.value}): the X '
+                                 + ('events (sensor_msgs/PointCloud2)' if raw_events else
+                                    'image') + ' topic')
+    if not has_x and x_topic:
+        raise c.fail('topics.x', 'modality rgb has no X topic; remove it or set the modality')
+    rgb_info = c.string(topics_d.get('rgb_camera_info'), 'topics.rgb_camera_info', '')
+    x_info = c.string(topics_d.get('x_camera_info'), 'topics.x_camera_info', '')
+    if rgb_info and x_info:
+        raise c.fail('topics.x_camera_info', 'give rgb_camera_info or x_camera_info, not both')
+    if (rgb_info or x_info) and modality is not Modality.DEPTH:
+        key = 'topics.rgb_camera_info' if rgb_info else 'topics.x_camera_info'
+        raise c.fail(key, f'camera_info is used for the RGB-D 3D marker only (modality depth, '
+                          f'this rig is {modality.value})')
+    if x_info and not has_x:
+        raise c.fail('topics.x_camera_info', 'no X camera on an RGB-only rig')
+    for key, value in (('topics.rgb', rgb_topic), ('topics.x', x_topic),
+                       ('topics.rgb_camera_info', rgb_info), ('topics.x_camera_info', x_info)):
+        if value and (any(ch.isspace() for ch in value) or '//' in value
+                      or value.endswith('/')):
+            raise c.fail(key, f'{value!r} is not a valid ROS topic name')
+
+    enc = c.mapping(top.get('encodings'), 'encodings', _SECTION_KEYS['encodings'])
+    rgb_enc = c.string(enc.get('rgb'), 'encodings.rgb', 'rgb8')
+    if rgb_enc not in RGB_ENCODINGS:
+        raise c.fail('encodings.rgb', f'{rgb_enc!r} is not an RGB encoding the tracker reads; '
+                                      f'valid: {", ".join(RGB_ENCODINGS)}')
+    if has_x:
+        valid_x = (RAW_EVENTS_ENCODING,) if raw_events else tuple(X_ENCODINGS[modality])
+        x_enc = c.string(enc.get('x'), 'encodings.x', valid_x[0])
+        if x_enc not in valid_x:
+            raise c.fail('encodings.x', f'{x_enc!r} is not valid for modality {modality.value}'
+                                        + (' with raw events' if raw_events else '')
+                                        + f'; valid: {", ".join(valid_x)}')
+    else:
+        if enc.get('x'):
+            raise c.fail('encodings.x', 'modality rgb has no X encoding')
+        x_enc = ''
+
+    rates = c.mapping(top.get('rates_hz'), 'rates_hz', _SECTION_KEYS['rates_hz'])
+    rate_rgb = c.number(rates.get('rgb'), 'rates_hz.rgb', 30.0, 0.0, 10000.0, lo_open=True)
+    if not has_x and rates.get('x') is not None:
+        raise c.fail('rates_hz.x', 'modality rgb has no X camera')
+    rate_x = c.number(rates.get('x'), 'rates_hz.x', rate_rgb, 0.0, 1e6, lo_open=True) \
+        if has_x else 0.0
+
+    sync = c.mapping(top.get('sync'), 'sync', _SECTION_KEYS['sync'])
+    slop = c.number(sync.get('slop'), 'sync.slop', 0.02, 0.0, 1.0)
+    x_timeout = c.number(sync.get('x_timeout'), 'sync.x_timeout', 0.5, 0.001, 60.0)
+    if not x_timeout > slop:
+        raise c.fail('sync.x_timeout', f'{x_timeout} must be greater than sync.slop ({slop})')
+    x_grace = c.number(sync.get('x_grace'), 'sync.x_grace', 0.03, 0.0, 1.0)
+
+    qos = c.mapping(top.get('qos'), 'qos', _SECTION_KEYS['qos'])
+    reliability = c.choice(qos.get('reliability'), 'qos.reliability', 'best_effort',
+                           ('best_effort', 'reliable'))
+    depth = c.integer(qos.get('depth'), 'qos.depth', 5, 1, 1000)
+
+    tracking = c.mapping(top.get('tracking'), 'tracking', _SECTION_KEYS['tracking'])
+    score_threshold = c.number(tracking.get('score_threshold'), 'tracking.score_threshold',
+                               0.0, 0.0, 1.0)
+    init_class_id = tracking.get('init_class_id', '')
+    if isinstance(init_class_id, (int, float)) and not isinstance(init_class_id, bool):
+        init_class_id = str(init_class_id)   # COCO ids given as numbers
+    init_class_id = c.string(init_class_id, 'tracking.init_class_id', '')
+
+    if 'compute' not in top:
+        raise c.fail('compute', f'missing (required): profiles {", ".join(COMPUTE_PROFILES)} '
+                                f'with variant, checkpoint, device')
+    compute_d = c.mapping(top['compute'], 'compute', (*COMPUTE_PROFILES, 'default'))
+    profiles: dict[str, ComputeProfile] = {}
+    for prof in COMPUTE_PROFILES:
+        if prof not in compute_d:
+            continue
+        key = f'compute.{prof}'
+        pd = c.mapping(compute_d[prof], key, _PROFILE_KEYS)
+        variant = check_variant(c.string(pd.get('variant'), f'{key}.variant'), path,
+                                f'{key}.variant')
+        ckpt = c.string(pd.get('checkpoint'), f'{key}.checkpoint', '')
+        device = check_device(c.string(pd.get('device'), f'{key}.device', 'auto'), path,
+                              f'{key}.device')
+        if prof == 'cpu' and device.startswith('cuda'):
+            raise c.fail(f'{key}.device', f'{device!r} in the cpu profile; use cpu or auto')
+        profiles[prof] = ComputeProfile(variant, ckpt, device)
+    if not profiles:
+        raise c.fail('compute', f'needs at least one profile: {", ".join(COMPUTE_PROFILES)}')
+    default = c.string(compute_d.get('default'), 'compute.default', next(iter(profiles)))
+    if default not in profiles:
+        raise c.fail('compute.default', f'{default!r} is not a profile of this rig '
+                                        f'({", ".join(profiles)})')
+    namespace = c.string(top.get('namespace'), 'namespace', '')
+    if namespace and (any(ch.isspace() for ch in namespace) or '//' in namespace):
+        raise c.fail('namespace', f'{namespace!r} is not a valid ROS namespace')
+
+    return Rig(name=path.stem, path=path,
+               description=c.string(top.get('description'), 'description', ''),
+               modality=modality, namespace=namespace, event_input=event_input,
+               topics=RigTopics(rgb_topic, x_topic, rgb_info, x_info),
+               rgb_encoding=rgb_enc, x_encoding=x_enc, rate_rgb_hz=rate_rgb, rate_x_hz=rate_x,
+               slop=slop, x_timeout=x_timeout, x_grace=x_grace, qos_reliability=reliability,
+               qos_depth=depth, score_threshold=score_threshold, init_class_id=init_class_id,
+               compute=profiles, default_compute=default)
+
+
+def load_rig(path: str | Path) -> Rig:
+    """Load and validate a rig YAML file.
+
+    Args:
+        path: a rig file, or a rig name resolved with :func:`resolve_rig`.
+
+    Returns:
+        the validated :class:`Rig`.
+
+    Raises:
+        RigError: unreadable file, YAML syntax error, unknown key, missing topic, unknown model
+            variant, invalid encoding for the modality, out-of-range number; the message names
+            the file and the key.
+    """
+    file = resolve_rig(path)
+    try:
+        data = yaml.safe_load(file.read_text())
+    except OSError as exc:
+        raise RigError(file, '<file>', f'cannot read: {exc}') from None
+    except yaml.YAMLError as exc:
+        raise RigError(file, '<file>', f'not valid YAML: {exc}') from None
+    if data is None:
+        raise RigError(file, '<file>', 'empty file')
+    return rig_from_dict(data, file)
+
+
+# ----------------------------------------------------------------------- node configuration
+def _namespace(text: str) -> str:
+    text = str(text).strip().strip('/')
+    return '/' + text if text else ''
+
+
+def _resolve_checkpoint(value: str) -> str:
+    """A bare file name -> the package's checkpoints/<name> (share dir, else source tree) when
+    it exists there; everything else unchanged ('' and 'none' are the node's own values)."""
+    if not value or value.lower() == 'none' or os.sep in value or value.startswith('~'):
+        return value
+    for base in (package_share_dir(), source_root()):
+        if base is not None and (base / 'checkpoints' / value).is_file():
+            return str(base / 'checkpoints' / value)
+    return value
+
+
+def _truthy(value: Any, key: str, path: str | Path) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ('true', '1', 'yes', 'on'):
+        return True
+    if text in ('false', '0', 'no', 'off', ''):
+        return False
+    raise RigError(path, key, f'{value!r}: expected true or false')
+
+
+def _parse_box(value: Any, path: str | Path) -> list[float] | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str):
+        text = value.strip().strip('[]')
+        parts = [p for p in text.replace(',', ' ').split() if p]
+    else:
+        parts = list(value)
+    try:
+        box = [float(v) for v in parts]
+    except (TypeError, ValueError):
+        box = []
+    if len(box) != 4 or not all(math.isfinite(v) for v in box) or box[2] <= 0 or box[3] <= 0:
+        raise RigError(path, 'initial_box', f'{value!r}: expected x,y,w,h pixels with w, h > 0')
+    return box
+
+
+def node_configuration(rig: Rig, namespace: str | None = None,
+                       overrides: Mapping[str, Any] | None = None) -> NodeConfig:
+    """The tracker node's configuration for ``rig`` (the one function both the launch files and
+    ``rgbx-launch`` use).
+
+    Args:
+        rig: a loaded :class:`Rig`.
+        namespace: node namespace; None or '' = the rig's ``namespace`` ('/' = the root).
+        overrides: launch-argument overrides; keys from :data:`OVERRIDE_KEYS`. Values that are
+            None or '' mean "no override" (launch arguments default to ''). ``compute`` picks
+            the profile ('cpu' / 'gpu'; default: the rig's ``compute.default``); ``variant``,
+            ``checkpoint``, ``device`` override that profile; ``use_sim_time`` is a bool or
+            'true'/'false'; ``initial_box`` 'x,y,w,h' pixels or a list.
+
+    Returns:
+        :class:`NodeConfig` for executable ``tracker_node``: parameters (modality, event_input,
+        slop, x_timeout, x_grace, qos_reliability, qos_depth, score_threshold, init_class_id,
+        camera_info, expected_rate_rgb, expected_rate_x, variant, checkpoint, device,
+        use_sim_time[, initial_box]) and remappings of the node's relative input topics to the
+        rig's topics.
+
+    Raises:
+        RigError: unknown override key, unknown compute profile or variant, bad device / box.
+    """
+    ov = {k: v for k, v in dict(overrides or {}).items()
+          if v is not None and not (isinstance(v, str) and not v.strip())}
+    for key in ov:
+        if key not in OVERRIDE_KEYS:
+            raise RigError(rig.path, key, f'unknown override; valid: {", ".join(OVERRIDE_KEYS)}')
+    profile_name = str(ov.get('compute', rig.default_compute)).strip().lower()
+    if profile_name not in rig.compute:
+        raise RigError(rig.path, 'compute', f'profile {profile_name!r} is not in this rig '
+                                            f'(profiles: {", ".join(rig.compute)})')
+    profile = rig.compute[profile_name]
+    variant = str(ov.get('variant', profile.variant)).strip()
+    if 'variant' in ov:
+        check_variant(variant, rig.path, 'variant')
+    device = check_device(str(ov.get('device', profile.device)), rig.path, 'device')
+    checkpoint = _resolve_checkpoint(str(ov.get('checkpoint', profile.checkpoint)).strip())
+    camera_info = ('rgb' if rig.topics.rgb_camera_info else
+                   'x' if rig.topics.x_camera_info else 'none')
+    score = ov.get('score_threshold', rig.score_threshold)
+    try:
+        score = float(score)
+    except (TypeError, ValueError):
+        score = math.nan
+    if not 0.0 <= score <= 1.0:
+        raise RigError(rig.path, 'score_threshold', f'{ov.get("score_threshold")!r}: expected '
+                                                    f'a number in [0, 1]')
+    params: dict[str, Any] = {
+        'modality': rig.modality.value,
+        'event_input': rig.event_input,
+        'slop': rig.slop,
+        'x_timeout': rig.x_timeout,
+        'x_grace': rig.x_grace,
+        'qos_reliability': rig.qos_reliability,
+        'qos_depth': rig.qos_depth,
+        'score_threshold': score,
+        'init_class_id': str(ov.get('init_class_id', rig.init_class_id)),
+        'camera_info': camera_info,
+        'expected_rate_rgb': rig.rate_rgb_hz,
+        'expected_rate_x': rig.rate_x_hz,
+        'variant': variant,
+        'checkpoint': checkpoint,
+        'device': device,
+        'use_sim_time': _truthy(ov.get('use_sim_time', False), 'use_sim_time', rig.path),
+    }
+    box = _parse_box(ov.get('initial_box'), rig.path)
+    if box is not None:
+        params['initial_box'] = box
+    remaps: list[tuple[str, str]] = [(NODE_TOPIC_RGB, rig.topics.rgb)]
+    if rig.modality is not Modality.RGB:
+        raw = rig.modality is Modality.EVENT and rig.event_input == 'raw'
+        remaps.append((NODE_TOPIC_EVENTS if raw else NODE_TOPIC_X, rig.topics.x))
+    if rig.topics.rgb_camera_info:
+        remaps.append((NODE_TOPIC_RGB_INFO, rig.topics.rgb_camera_info))
+    if rig.topics.x_camera_info:
+        remaps.append((NODE_TOPIC_X_INFO, rig.topics.x_camera_info))
+    remaps = [(a, b) for a, b in remaps if a != b]
+    ns = _namespace(namespace) if namespace else _namespace(rig.namespace)
+    if namespace is not None and str(namespace).strip() == '/':
+        ns = ''
+    return NodeConfig(name=NODE_NAME, namespace=ns, executable=NODE_EXECUTABLE,
+                      parameters=params, remappings=remaps)
+
+
+@dataclasses.dataclass
+class ReplayConfig:
+    """The replay node set: tracker node, lockstep player, recorder and evaluator.
+
+    ``concurrent`` start together (node, recorder, player); ``evaluator`` runs after the
+    recorder has exited (it stops by itself once the player has written ``summary.json``).
+    """
+
+    node: NodeConfig
+    player: NodeConfig
+    recorder: NodeConfig
+    evaluator: NodeConfig
+    out_dir: Path
+
+    @property
+    def concurrent(self) -> list[NodeConfig]:
+        """Processes started at once, in start order."""
+        return [self.node, self.recorder, self.player]
+
+
+def replay_configuration(rig: Rig, bag: str | Path, out_dir: str | Path,
+                         namespace: str | None = None,
+                         overrides: Mapping[str, Any] | None = None,
+                         withhold_x: str = '', reinit_at: str = '',
+                         answer_timeout_s: float = 5.0) -> ReplayConfig:
+    """The node of :func:`node_configuration` (on sim time, reliable QoS, topics as in a replay
+    bag: ``rgb/image_raw``, ``x/image_raw`` / ``x/events``) plus the player, recorder and
+    evaluator processes of ``launch/replay.launch.py`` / ``rgbx-launch --replay``.
+
+    Args:
+        rig: the rig whose node settings (modality, sync, model) are used.
+        bag: replay bag folder (``rgbx-make-bag`` layout, with ground truth).
+        out_dir: output folder: the player's results.csv / diagnostics.jsonl / summary.json,
+            the recorder's ``recorded/`` bag and the evaluator's report.
+        namespace: as in :func:`node_configuration`.
+        overrides: as in :func:`node_configuration` (``use_sim_time`` is forced true).
+        withhold_x: player's 'START:END' (1-based frames without X), '' = none.
+        reinit_at: player's '10,20' re-initialisation frames, '' = none.
+        answer_timeout_s: the player's wait per answer (s).
+
+    Raises:
+        RigError: see :func:`node_configuration`.
+    """
+    ov = dict(overrides or {})
+    ov['use_sim_time'] = True
+    node = node_configuration(rig, namespace, ov)
+    node.remappings = []                   # bag topics are the node's own names
+    node.parameters['qos_reliability'] = 'reliable'
+    node.parameters['camera_info'] = 'none'
+    out = Path(out_dir)
+    player_args = [str(bag), '--out', str(out), '--node', node.fully_qualified_name,
+                   '--timeout', f'{answer_timeout_s:g}', '--wait', '120']
+    if withhold_x:
+        player_args += ['--withhold-x', withhold_x]
+    if reinit_at:
+        player_args += ['--reinit-at', reinit_at]
+    player = NodeConfig(name='rgbx_player', namespace=node.namespace,
+                        executable=PLAYER_EXECUTABLE, arguments=player_args)
+    recorder = NodeConfig(
+        name='rgbx_recorder', namespace=node.namespace, executable=RECORDER_EXECUTABLE,
+        arguments=[str(out / 'recorded'), '--node', node.fully_qualified_name,
+                   '--stop-when', str(out / 'summary.json'), '--idle-timeout', '60'])
+    evaluator = NodeConfig(
+        name='', namespace='', executable=EVALUATOR_EXECUTABLE,
+        arguments=[str(bag), '--recorded', str(out / 'recorded'), '--out',
+                   str(out / 'evaluation'), '--node', node.fully_qualified_name])
+    return ReplayConfig(node, player, recorder, evaluator, out)

@@ -1,0 +1,64 @@
+"""config/rviz/tracker.rviz parses as rviz2 YAML and names only topics the tracker node (RGB-D
+rig, its default namespace) publishes, with the matching message types."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+import rclpy
+import yaml
+from rclpy.context import Context
+from rclpy.parameter import Parameter
+
+from rgbx_tracker_ros.core.rig import load_rig, node_configuration
+
+pytestmark = pytest.mark.ros
+
+REPO = Path(__file__).resolve().parents[1]
+RVIZ = REPO / 'config' / 'rviz' / 'tracker.rviz'
+DISPLAY_TYPES = {'rviz_default_plugins/Image': 'sensor_msgs/msg/Image',
+                 'rviz_default_plugins/MarkerArray': 'visualization_msgs/msg/MarkerArray'}
+
+
+def _topic_displays(displays: list[dict]) -> list[tuple[str, str]]:
+    out = []
+    for d in displays:
+        topic = d.get('Topic')
+        if isinstance(topic, dict):
+            out.append((d['Class'], topic['Value']))
+        elif isinstance(topic, str):
+            out.append((d['Class'], topic))
+        out += _topic_displays(d.get('Displays', []))       # display groups
+    return out
+
+
+def test_rviz_topics_are_published_by_the_node() -> None:
+    cfg = yaml.safe_load(RVIZ.read_text())
+    manager = cfg['Visualization Manager']
+    displays = _topic_displays(manager['Displays'])
+    classes = {c for c, _ in displays}
+    assert classes == set(DISPLAY_TYPES), classes          # debug image + 3D marker
+    rig = load_rig('rgbd_realsense_d435')
+    conf = node_configuration(rig, overrides={'variant': 'test_tiny', 'checkpoint': 'none'})
+    assert manager['Global Options']['Fixed Frame'] == 'camera_color_optical_frame'
+
+    from rgbx_tracker_ros.ros.tracker_node import TrackerNode
+
+    ctx = Context()
+    rclpy.init(context=ctx, domain_id=random.SystemRandom().randint(1, 100))
+    params = {**conf.parameters, 'device': 'cpu'}
+    node = TrackerNode(context=ctx, namespace=conf.namespace, parameter_overrides=[
+        Parameter(k, value=v) for k, v in params.items() if k != 'use_sim_time'])
+    try:
+        published = {}
+        for pub in node.publishers:
+            published[pub.topic_name] = pub.msg_type
+        for cls, topic in displays:
+            assert topic in published, f'rviz names {topic}; the node publishes {published}'
+            msg = published[topic]
+            assert f'{msg.__module__.split(".")[0]}/msg/{msg.__name__}' == DISPLAY_TYPES[cls]
+    finally:
+        node.destroy_node()
+        rclpy.shutdown(context=ctx)
