@@ -34,8 +34,9 @@ export PIP_NO_INPUT := 1
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 BENCH_ARGS ?=
-# The lead finalises the t224 demo training recipe here (epochs, data, seed, ...).
-TRAIN_ARGS ?=
+# The recipe of the committed checkpoints/t224_demo.pt (README, "The demo model").
+TRAIN_ARGS ?= --data-root ../shared/data/train --iterations 1500 --batch-size 16 --lr 5e-4 \
+	--warmup 100 --synthetic-ratio 0.5 --checkpoint-every 50 --threads 1 --seed 1
 JUNIT_XML ?= build/test-results/pytest.xml
 
 .PHONY: help venv test demo bench train clean distclean
