@@ -85,10 +85,12 @@ def _detections(stamp: int, dets: list[tuple[list[float], str, float]]) -> Detec
 
 def test_descriptors_mark_restart_parameters_read_only(node) -> None:
     read_only = {name for name in ('variant', 'checkpoint', 'device', 'modality', 'event_input',
-                                   'qos_reliability', 'qos_depth', 'camera_info', 'initial_box')
+                                   'qos_reliability', 'qos_depth', 'torch_threads', 'camera_info',
+                                   'initial_box')
                  if node.describe_parameter(name).read_only}
     assert read_only == {'variant', 'checkpoint', 'device', 'modality', 'event_input',
-                         'qos_reliability', 'qos_depth', 'camera_info', 'initial_box'}
+                         'qos_reliability', 'qos_depth', 'torch_threads', 'camera_info',
+                         'initial_box'}
     for name in ('slop', 'x_timeout', 'score_threshold', 'init_class_id'):
         assert not node.describe_parameter(name).read_only, name
     rng = node.describe_parameter('score_threshold').floating_point_range[0]

@@ -57,6 +57,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import math
+import os
 import sys
 import threading
 import time
@@ -121,6 +122,7 @@ class NodeParams:
     qos_reliability: str
     diagnostics_period: float
     qos_depth: int = 5
+    torch_threads: int = 0
     init_class_id: str = ''
     camera_info: str = 'none'
     expected_rate_rgb: float = 0.0
@@ -185,6 +187,11 @@ def declare_parameters(node: Node) -> None:
     d('qos_reliability', 'best_effort', ParameterDescriptor(
         description='reliability of the input subscriptions: best_effort (sensor data) or '
                     'reliable' + restart, read_only=True))
+    d('torch_threads', 0, ParameterDescriptor(
+        description='CPU threads for inference; 0 = all cores but one (left to image callbacks '
+                    'and DDS: on a small CPU more threads compete with them and lower the output '
+                    'rate)' + restart, integer_range=[IntegerRange(from_value=0, to_value=256,
+                                                                  step=1)], read_only=True))
     d('qos_depth', 5, ParameterDescriptor(
         description='history depth of the input subscriptions (messages)' + restart,
         integer_range=[IntegerRange(from_value=1, to_value=1000, step=1)], read_only=True))
@@ -258,14 +265,15 @@ def validate_parameters(values: dict[str, Any]) -> NodeParams:
         x_timeout=x_timeout, x_grace=numbers['x_grace'], initial_box=box,
         score_threshold=numbers['score_threshold'],
         qos_reliability=reliability, diagnostics_period=numbers['diagnostics_period'],
-        qos_depth=int(g('qos_depth')), init_class_id=str(g('init_class_id')).strip(),
+        qos_depth=int(g('qos_depth')), torch_threads=int(g('torch_threads')),
+        init_class_id=str(g('init_class_id')).strip(),
         camera_info=camera_info, expected_rate_rgb=numbers['expected_rate_rgb'],
         expected_rate_x=numbers['expected_rate_x'], rgb_dark_level=numbers['rgb_dark_level'])
 
 
 PARAMETER_NAMES = ('variant', 'checkpoint', 'device', 'modality', 'event_input', 'slop',
                    'x_timeout', 'x_grace', 'initial_box', 'score_threshold', 'init_class_id',
-                   'qos_reliability', 'qos_depth', 'camera_info', 'expected_rate_rgb',
+                   'qos_reliability', 'qos_depth', 'torch_threads', 'camera_info', 'expected_rate_rgb',
                    'expected_rate_x', 'rgb_dark_level', 'diagnostics_period')
 
 
@@ -476,6 +484,8 @@ class TrackerNode(Node):
         if ckpt is None:
             self.get_logger().warning(f"checkpoint '{RANDOM_WEIGHTS}': variant {p.variant} "
                                       f'with RANDOM weights (for tests; tracking is meaningless)')
+        import torch
+        torch.set_num_threads(p.torch_threads or max(1, (os.cpu_count() or 1) - 1))
         t0 = time.monotonic()
         self._tracker = RgbxTracker.from_checkpoint(ckpt, variant=p.variant, device=p.device)
         self.get_logger().info(
