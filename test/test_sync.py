@@ -240,3 +240,16 @@ def test_concurrent_pushes_and_pops_lose_nothing():
     assert len(released) == s['paired'] + s['rgb_only']
     assert rgb_accounted(p) == n
     assert all(q.x_missing or abs(q.x_stamp_ns - q.stamp_ns) <= ms(2) for q in released)
+
+
+def test_set_timing_changes_pairing_at_run_time_and_validates():
+    p = make(slop=2)
+    p.push_x(ms(1000), 'x1000', now_ns=ms(1))
+    p.push_rgb(ms(1005), 'rgb1005', now_ns=ms(2))
+    p.set_timing(slop_s=0.010, x_timeout_s=0.5)          # 5 ms apart now pairs
+    p.push_x(ms(1040), 'x1040', now_ns=ms(3))
+    pairs = p.pop_ready(now_ns=ms(4))
+    assert [(f.rgb, f.x) for f in pairs] == [('rgb1005', 'x1000')]
+    with pytest.raises(ValueError, match='x_timeout_s must be > slop_s'):
+        p.set_timing(slop_s=0.5, x_timeout_s=0.1)
+    assert (p.slop_s, p.x_timeout_s) == (0.010, 0.5)      # a rejected change changes nothing

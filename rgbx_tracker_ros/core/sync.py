@@ -137,18 +137,11 @@ class FramePairer:
     """
 
     def __init__(self, slop_s: float, x_timeout_s: float, max_pending: int = 8) -> None:
-        if not slop_s >= 0.0:
-            raise ValueError(f'slop_s must be >= 0 seconds, got {slop_s!r}')
-        if not x_timeout_s > slop_s:
-            raise ValueError(f'x_timeout_s must be > slop_s ({slop_s} s), got {x_timeout_s!r}')
         if int(max_pending) != max_pending or max_pending < 1:
             raise ValueError(f'max_pending must be an integer >= 1, got {max_pending!r}')
-        self.slop_s = float(slop_s)
-        self.x_timeout_s = float(x_timeout_s)
         self.max_pending = int(max_pending)
-        self._slop_ns = int(round(self.slop_s * _NS_PER_S))
-        self._timeout_ns = int(round(self.x_timeout_s * _NS_PER_S))
         self._lock = threading.Lock()
+        self.set_timing(slop_s, x_timeout_s)
         self._rgb: list[_RgbFrame] = []      # pending, sorted by stamp
         self._x: list[_XFrame] = []          # buffered, sorted by stamp
         self._x_stamps: list[int] = []       # mirror of self._x stamps for bisect
@@ -180,6 +173,22 @@ class FramePairer:
         """(pending RGB frames, buffered X frames); for diagnostics."""
         with self._lock:
             return len(self._rgb), len(self._x)
+
+    def set_timing(self, slop_s: float, x_timeout_s: float) -> None:
+        """Set the pairing slop and the X timeout (seconds); safe while frames flow.
+
+        Raises:
+            ValueError: unless 0 <= slop_s < x_timeout_s.
+        """
+        if not slop_s >= 0.0:
+            raise ValueError(f'slop_s must be >= 0 seconds, got {slop_s!r}')
+        if not x_timeout_s > slop_s:
+            raise ValueError(f'x_timeout_s must be > slop_s ({slop_s} s), got {x_timeout_s!r}')
+        with self._lock:
+            self.slop_s = float(slop_s)
+            self.x_timeout_s = float(x_timeout_s)
+            self._slop_ns = int(round(self.slop_s * _NS_PER_S))
+            self._timeout_ns = int(round(self.x_timeout_s * _NS_PER_S))
 
     def drain_events(self) -> list[str]:
         """Return and clear the state-change messages queued since the last call (oldest first)."""

@@ -345,19 +345,6 @@ class _Intrinsics:
     frame_id: str
 
 
-def _set_pairer_timing(pairer: FramePairer, slop_s: float, x_timeout_s: float) -> None:
-    """Change a running pairer's slop and x_timeout (seconds; validated by the caller)."""
-    setter = getattr(pairer, 'set_timing', None)
-    if setter is not None:
-        setter(slop_s, x_timeout_s)
-        return
-    with pairer._lock:  # noqa: SLF001 - core.sync.FramePairer has no public setter yet
-        pairer.slop_s = float(slop_s)
-        pairer.x_timeout_s = float(x_timeout_s)
-        pairer._slop_ns = int(round(slop_s * 1e9))
-        pairer._timeout_ns = int(round(x_timeout_s * 1e9))
-
-
 def view_state(rgb: np.ndarray, used_x: bool, dark_level: float) -> str:
     """The modality state shown on the debug image: 'RGB-X', 'RGB only' (no X frame), or
     'X only' (X present and the RGB frame is dark: mean intensity (0-255) below
@@ -595,7 +582,7 @@ class TrackerNode(Node):
         new = read_parameters(self)
         old, self.params = self.params, new
         if new.slop != old.slop or new.x_timeout != old.x_timeout:
-            _set_pairer_timing(self._pairer, new.slop, new.x_timeout)
+            self._pairer.set_timing(new.slop, new.x_timeout)
         if new.x_grace != old.x_grace:
             self._grace_ns = int(new.x_grace * 1e9) if self._x_expected else 0
         self.get_logger().info('parameters applied: ' + ', '.join(
