@@ -36,6 +36,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from ..core.boxes import iou_xywh
+
 #: Centre-error thresholds in pixels (0..50); PR is read at 20 px (index 20).
 PR_THRESHOLDS_PX = np.arange(51, dtype=np.float64)
 #: Normalised centre-error thresholds 0:0.01:0.5; NPR is read at 0.20 (index 20).
@@ -148,18 +150,13 @@ def iou_inclusive(a_xywh: np.ndarray, b_xywh: np.ndarray) -> np.ndarray:
 
 
 def iou_continuous(a_xywh: np.ndarray, b_xywh: np.ndarray) -> np.ndarray:
-    """(T,) IoU of continuous boxes [x, x + w) x [y, y + h); 0 where the union is empty."""
+    """(T,) IoU of continuous boxes [x, x + w) x [y, y + h); 0 where the union is empty, NaN where
+    either box has a NaN coordinate (:func:`rgbx_tracker_ros.core.boxes.iou_xywh` plus NaN rows)."""
     a = np.asarray(a_xywh, dtype=np.float64)
     b = np.asarray(b_xywh, dtype=np.float64)
-    iw = np.clip(np.minimum(a[:, 0] + a[:, 2], b[:, 0] + b[:, 2])
-                 - np.maximum(a[:, 0], b[:, 0]), 0.0, None)
-    ih = np.clip(np.minimum(a[:, 1] + a[:, 3], b[:, 1] + b[:, 3])
-                 - np.maximum(a[:, 1], b[:, 1]), 0.0, None)
-    inter = iw * ih
-    union = a[:, 2] * a[:, 3] + b[:, 2] * b[:, 3] - inter
     with np.errstate(invalid='ignore', divide='ignore'):
-        iou = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
-    return np.where(np.isnan(inter) | np.isnan(union), np.nan, iou)
+        iou = iou_xywh(a, b)
+    return np.where(np.isnan(a).any(-1) | np.isnan(b).any(-1), np.nan, iou)
 
 
 # --------------------------------------------------------------------------- curve helpers
