@@ -14,6 +14,21 @@ import cv2
 import numpy as np
 
 
+def crop_window(box_xywh, factor: float) -> Tuple[int, int, int]:
+    """Top-left corner and side (pixels) of the square crop around ``box_xywh``.
+
+    ``side = ceil(sqrt(w * h) * factor)``, ``x1 = round(x + w / 2 - side / 2)`` (same for y).
+
+    Raises:
+        ValueError: if the box is degenerate (side < 1).
+    """
+    x, y, w, h = [float(v) for v in box_xywh]
+    side = math.ceil(math.sqrt(max(w, 0.0) * max(h, 0.0)) * factor)
+    if side < 1:
+        raise ValueError(f'box {box_xywh!r} is too small to crop (side {side} px)')
+    return round(x + 0.5 * w - side * 0.5), round(y + 0.5 * h - side * 0.5), side
+
+
 def crop_square(images: Sequence[np.ndarray], box_xywh, factor: float,
                 output_size: int) -> Tuple[list, float]:
     """Crop the same square region from every image (identical geometry for RGB and X).
@@ -31,16 +46,11 @@ def crop_square(images: Sequence[np.ndarray], box_xywh, factor: float,
     Raises:
         ValueError: if the box is degenerate (crop side < 1) or the images differ in size.
     """
-    x, y, w, h = [float(v) for v in box_xywh]
-    side = math.ceil(math.sqrt(max(w, 0.0) * max(h, 0.0)) * factor)
-    if side < 1:
-        raise ValueError(f'box {box_xywh!r} is too small to crop (side {side} px)')
+    x1, y1, side = crop_window(box_xywh, factor)
     h_img, w_img = images[0].shape[:2]
     if any(im.shape[:2] != (h_img, w_img) for im in images):
         raise ValueError('all images cropped together must have the same height and width, got '
                          + ', '.join(str(im.shape[:2]) for im in images))
-    x1 = round(x + 0.5 * w - side * 0.5)
-    y1 = round(y + 0.5 * h - side * 0.5)
     # Intersection of the crop window with the image; the rest stays black (zero padding).
     sx1, sy1 = max(x1, 0), max(y1, 0)
     sx2, sy2 = min(x1 + side, w_img), min(y1 + side, h_img)

@@ -27,7 +27,7 @@ from typing import List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from ..core.crop import crop_square
+from ..core.crop import crop_square, crop_window
 from ..core.types import Modality
 
 _logger = logging.getLogger(__name__)
@@ -82,12 +82,9 @@ def box_in_crop(box_xywh: np.ndarray, crop_box_xywh: np.ndarray, factor: float,
                 output_size: int) -> np.ndarray:
     """Normalised (cx, cy, w, h) of ``box_xywh`` inside the crop made around ``crop_box_xywh``.
 
-    Mirrors the arithmetic of :func:`~rgbx_tracker_ros.core.crop.crop_square`.
+    Uses the crop window of :func:`~rgbx_tracker_ros.core.crop.crop_square`.
     """
-    cx, cy, cw, ch = crop_box_xywh
-    side = math.ceil(math.sqrt(cw * ch) * factor)
-    x1 = round(cx + 0.5 * cw - side * 0.5)
-    y1 = round(cy + 0.5 * ch - side * 0.5)
+    x1, y1, side = crop_window(crop_box_xywh, factor)
     scale = output_size / side
     x, y, w, h = box_xywh
     out = np.array([(x + w / 2 - x1) * scale, (y + h / 2 - y1) * scale, w * scale, h * scale])
