@@ -12,7 +12,7 @@ import pytest
 
 from rgbx_tracker_ros.core.modality import (
     EVENT_DTYPE, EVENT_NEGATIVE_RGB, EVENT_POSITIVE_RGB, EncodingError, encode_rgb, encode_x,
-    events_to_frame, load_events_npy, render_events)
+    events_to_frame, load_events_npy, normalize_thermal16, render_events)
 from rgbx_tracker_ros.core.types import Modality
 
 REAL = Path(__file__).resolve().parents[1].parent / 'shared' / 'data' / 'real'
@@ -277,6 +277,22 @@ def test_tno_mono16_person_stays_brightest():
         # the stretch keeps the order of the mono8 picture
         corr = np.corrcoef(grey[10:, 10:].ravel(), ir[10:, 10:].astype(np.float32).ravel())[0, 1]
         assert corr > 0.98
+
+
+def test_mono16_stretch_matches_numpy_percentiles():
+    """The histogram percentiles and lookup table equal np.percentile + float arithmetic."""
+    ir = _read(TNO / 'infrared' / '00015i.png')
+    rng = np.random.default_rng(3)
+    frames = [ir.astype(np.uint16) * 180 + 4000,
+              rng.normal(21000, 2500, (512, 640)).clip(0, 65535).astype(np.uint16),
+              rng.integers(0, 65536, (7, 9), dtype=np.uint16),
+              np.array([[0, 65535]], np.uint16)]
+    for raw16 in frames:
+        for pct in ((1.0, 99.9), (0.0, 100.0), (2.5, 97.5)):
+            lo, hi = np.percentile(raw16, pct)
+            want = np.clip((raw16.astype(np.float32) - np.float32(lo))
+                           * np.float32(255.0 / (hi - lo)) + 0.5, 0, 255).astype(np.uint8)
+            np.testing.assert_array_equal(normalize_thermal16(raw16, pct), want)
 
 
 def test_mono16_constant_frame_gives_zeros_without_warnings():
