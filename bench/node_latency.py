@@ -45,10 +45,12 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument('--seconds', type=float, default=20.0)
     parser.add_argument('--rate', type=float, default=30.0)
+    parser.add_argument('--precision', default='auto', help="the node's precision parameter")
     args = parser.parse_args()
     node_cmd = [sys.executable, '-m', 'rgbx_tracker_ros.ros.tracker_node', '--ros-args',
                 '--params-file', str(REPO / 'config' / 'tracker.yaml'),
-                '-p', 'initial_box:=[200.0, 200.0, 40.0, 60.0]', '-p', 'modality:=thermal']
+                '-p', 'initial_box:=[200.0, 200.0, 40.0, 60.0]', '-p', 'modality:=thermal',
+                '-p', f'precision:={args.precision}']
     proc = subprocess.Popen(node_cmd, cwd=REPO, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     rclpy.init()

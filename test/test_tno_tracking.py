@@ -11,6 +11,7 @@ margin in success (SR, the LasHeR AUC), and keep the centre within 20 px on most
 The RGB-X run must also not be worse than the RGB-only run by more than noise: thermal is where the
 person is visible, so X must not hurt. Numbers are computed, never stored; the margins below are
 the bar, set under what the demo checkpoint reaches so that a broken model, crop or encoding fails.
+The bar holds in float32 and in bfloat16 (the node's 'auto' precision on CPUs with native bf16).
 """
 
 from pathlib import Path
@@ -44,13 +45,14 @@ class KeepInitialBox:
         return self.box.copy(), 0.0
 
 
-@pytest.fixture(scope='module')
-def scores():
+@pytest.fixture(scope='module', params=['fp32', 'bf16'])
+def scores(request):
     if not TNO.is_dir():
         pytest.fail(f'{TNO} is missing: the real evaluation data must sit at ../shared')
     torch.set_num_threads(1)
     seq = load_sequence(TNO)
-    tracker = RgbxTracker.from_checkpoint(CHECKPOINT, device='cpu')
+    tracker = RgbxTracker.from_checkpoint(CHECKPOINT, device='cpu', precision=request.param)
+    assert tracker.precision == request.param
     out = {'static': score_sequence(seq, run_sequence(KeepInitialBox(), seq,
                                                       reinit_frames=CUTS).boxes_xywh)}
     out['rgbx'] = score_sequence(seq, run_sequence(tracker, seq, reinit_frames=CUTS).boxes_xywh)

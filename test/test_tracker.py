@@ -1,12 +1,19 @@
 """RgbxTracker: crop / peak / back-mapping with a scripted network, errors, missing-X path."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 from rgbx_tracker_ros.core.crop import hann2d
-from rgbx_tracker_ros.core.tracker import RgbxTracker, resolve_device
+from rgbx_tracker_ros.core.tracker import (
+    RgbxTracker, cpu_has_native_bf16, resolve_device, resolve_precision)
+from rgbx_tracker_ros.data.synthetic import encode_sequence_x, generate_sequence
+from rgbx_tracker_ros.models import create_model
 from rgbx_tracker_ros.models.rgbx_vit import TrackerOutput
+
+CHECKPOINT = Path(__file__).resolve().parents[1] / 'checkpoints' / 't224_demo.pt'
 
 
 class ScriptedNet(torch.nn.Module):
@@ -19,8 +26,14 @@ class ScriptedNet(torch.nn.Module):
         self.cell, self.size, self.offset = cell, size, offset
         self.calls = []
 
-    def forward(self, z, x, zx=None, xx=None):
-        self.calls.append((zx is not None, xx is not None))
+    def encode_template(self, z, zx=None):
+        """Template 'tokens' that only record whether the template had X."""
+        return torch.tensor([float(zx is not None)])
+
+    def forward(self, z, x, zx=None, xx=None, template_tokens=None):
+        template_had_x = bool(template_tokens[0]) if template_tokens is not None \
+            else zx is not None
+        self.calls.append((template_had_x, xx is not None))
         score = torch.full((1, 1, 8, 8), 0.1)
         score[0, 0, self.cell[1], self.cell[0]] = 0.9
         size = torch.tensor(self.size).view(1, 2, 1, 1).expand(1, 2, 8, 8)
@@ -121,3 +134,66 @@ def test_random_weight_tracker_runs_end_to_end_on_a_synthetic_sequence():
         box, score = trk.track(seq.rgb[i], xs[i] if i < 3 else None)
         assert np.all(np.isfinite(box)) and 0.0 <= score <= 1.0
         assert box[2] >= 10 and box[3] >= 10
+
+
+# ------------------------------------------------------------------------------ precision
+
+AVX512_BF16_CPUINFO = 'processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni\n'
+AVX2_CPUINFO = 'processor\t: 0\nflags\t\t: fpu sse2 avx2 fma\n'
+
+
+def test_cpu_bf16_detection_from_cpuinfo():
+    assert cpu_has_native_bf16(AVX512_BF16_CPUINFO)
+    assert cpu_has_native_bf16('flags : avx2 amx_bf16 amx_tile\n')
+    assert not cpu_has_native_bf16(AVX2_CPUINFO)
+    assert not cpu_has_native_bf16('')
+
+
+def test_resolve_precision():
+    cpu = torch.device('cpu')
+    assert resolve_precision('auto', cpu, AVX512_BF16_CPUINFO) is torch.bfloat16
+    assert resolve_precision('auto', cpu, AVX2_CPUINFO) is None
+    assert resolve_precision('fp32', cpu, AVX512_BF16_CPUINFO) is None
+    assert resolve_precision('BF16', cpu, AVX2_CPUINFO) is torch.bfloat16
+    with pytest.raises(ValueError, match='fp16 needs a CUDA device'):
+        resolve_precision('fp16', cpu)
+    with pytest.raises(ValueError, match='unknown precision'):
+        resolve_precision('int8', cpu)
+
+
+def test_cached_template_tokens_equal_the_full_forward():
+    """encode_template once + template_tokens gives the output of the crops every frame."""
+    torch.manual_seed(0)
+    net = create_model('test_tiny').eval()
+    tz, sx = torch.randn(2, 3, net.template_size, net.template_size), \
+        torch.randn(2, 3, net.search_size, net.search_size)
+    with torch.inference_mode():
+        for zx, xx in ((tz * 0.5, sx * 0.5), (None, sx * 0.5), (tz * 0.5, None), (None, None)):
+            full = net(tz, sx, zx, xx)
+            cached = net(None, sx, None, xx, template_tokens=net.encode_template(tz, zx))
+            for a, b in ((full.score_map, cached.score_map), (full.size_map, cached.size_map),
+                         (full.offset_map, cached.offset_map)):
+                torch.testing.assert_close(a, b)
+        with pytest.raises(ValueError, match='template_tokens'):
+            net(None, sx)
+
+
+def test_bf16_tracks_like_fp32():
+    """bfloat16 autocast finds the same box as float32, frame by frame, with the demo checkpoint
+    on a generated thermal sequence (each step starts both from the true previous box, so the
+    comparison does not compound); boxes stay float64 pixels."""
+    seq = generate_sequence('thermal', 10, 320, 256, seed=5, num_occlusions=0)
+    xs = encode_sequence_x(seq)
+    trackers = {p: RgbxTracker.from_checkpoint(CHECKPOINT, device='cpu', precision=p)
+                for p in ('fp32', 'bf16')}
+    assert [t.precision for t in trackers.values()] == ['fp32', 'bf16']
+    diffs = []
+    for k in range(1, len(seq)):
+        boxes = []
+        for trk in trackers.values():
+            trk.initialize(seq.rgb[k - 1], xs[k - 1], seq.boxes_xywh[k - 1])
+            box, score = trk.track(seq.rgb[k], xs[k])
+            assert box.dtype == np.float64 and 0.0 <= score <= 1.0
+            boxes.append(box)
+        diffs.append(np.abs(boxes[0] - boxes[1]).max())
+    assert np.median(diffs) < 1.0 and max(diffs) < 4.0, diffs

@@ -19,7 +19,8 @@ from vision_msgs.msg import Detection2DArray, ObjectHypothesisWithPose
 from rgbx_tracker_ros.data.synthetic import generate_sequence
 from rgbx_tracker_ros.ros.conversions import (
     array_to_image, box_to_detection, detections_to_result, ns_to_stamp, stamp_to_ns)
-from rgbx_tracker_ros.ros.tracker_node import TrackerNode, view_state
+from rgbx_tracker_ros.ros.tracker_node import (
+    PARAMETER_NAMES, TrackerNode, validate_parameters, view_state)
 
 pytestmark = pytest.mark.ros
 
@@ -85,12 +86,12 @@ def _detections(stamp: int, dets: list[tuple[list[float], str, float]]) -> Detec
 
 def test_descriptors_mark_restart_parameters_read_only(node) -> None:
     read_only = {name for name in ('variant', 'checkpoint', 'device', 'modality', 'event_input',
-                                   'qos_reliability', 'qos_depth', 'torch_threads', 'camera_info',
-                                   'initial_box')
+                                   'qos_reliability', 'qos_depth', 'torch_threads', 'precision',
+                                   'camera_info', 'initial_box')
                  if node.describe_parameter(name).read_only}
     assert read_only == {'variant', 'checkpoint', 'device', 'modality', 'event_input',
-                         'qos_reliability', 'qos_depth', 'torch_threads', 'camera_info',
-                         'initial_box'}
+                         'qos_reliability', 'qos_depth', 'torch_threads', 'precision',
+                         'camera_info', 'initial_box'}
     for name in ('slop', 'x_timeout', 'score_threshold', 'init_class_id'):
         assert not node.describe_parameter(name).read_only, name
     rng = node.describe_parameter('score_threshold').floating_point_range[0]
@@ -98,6 +99,25 @@ def test_descriptors_mark_restart_parameters_read_only(node) -> None:
     res = node.set_parameters([Parameter('variant', value='b224')])[0]
     assert not res.successful
     assert node.get_parameter('variant').value == 'test_tiny'
+
+
+def test_precision_parameter(node) -> None:
+    """'auto' resolves to what the tracker runs (reported in diagnostics); bad values and fp16
+    on a CPU are refused with the parameter's name."""
+    assert node.params.precision == 'auto'
+    assert node._tracker.precision in ('fp32', 'bf16')
+    assert node._health.snapshot(0).values['precision'] == node._tracker.precision
+    values = {n: node.get_parameter(n).value for n in PARAMETER_NAMES}
+    assert validate_parameters(dict(values, precision='BF16')).precision == 'bf16'
+    with pytest.raises(ValueError, match='precision'):
+        validate_parameters(dict(values, precision='int8'))
+    with pytest.raises(ValueError, match='fp16.*CUDA'):
+        validate_parameters(dict(values, precision='fp16'))
+    forced = _make_node(precision='fp32')
+    try:
+        assert forced._tracker.precision == 'fp32' and forced._tracker.autocast_dtype is None
+    finally:
+        _close(forced)
 
 
 def test_parameter_callback_validates_and_applies(node) -> None:

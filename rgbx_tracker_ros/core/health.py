@@ -91,6 +91,7 @@ class TrackerHealth:
         window_s: window in seconds for input rates (> 0).
         x_expected: False for an RGB-only rig (modality 'rgb'): frames without X are then normal
             and do not raise the level to WARN.
+        precision: the network precision in use ('fp32', 'bf16', 'fp16'), reported as is.
 
     Keys reported by :meth:`snapshot` (all values strings): ``x_state`` ('RGB-X' / 'RGB only' /
     'waiting'), ``x_state_since_stamp_ns`` (RGB header stamp of the first frame in that state),
@@ -98,12 +99,14 @@ class TrackerHealth:
     ``rgb_only_frames``, ``frames_processed``, ``dropped.<reason>``, ``dropped_total``,
     ``bad_frames.<topic>.<reason>``, ``bad_frames_total``, ``latency_ms_mean`` /
     ``latency_ms_max`` (since the previous snapshot) and ``latency_ms_mean_total``, ``device``,
-    ``target`` ('tracking' / 'waiting for init'), ``last_score``, ``last_stamp_ns``,
+    ``precision``, ``target`` ('tracking' / 'waiting for init'), ``last_score``, ``last_stamp_ns``,
     ``events`` (the latest state-change messages).
     """
 
-    def __init__(self, device: str, window_s: float = 5.0, x_expected: bool = True) -> None:
+    def __init__(self, device: str, window_s: float = 5.0, x_expected: bool = True,
+                 precision: str = 'fp32') -> None:
         self._lock = threading.Lock()
+        self.precision = str(precision)
         self._x_expected = bool(x_expected)
         self._window_s = float(window_s)
         self.device = str(device)
@@ -251,6 +254,7 @@ class TrackerHealth:
             values['latency_ms_mean_total'] = (f'{1e3 * self._lat_sum / self._lat_n:.1f}'
                                                if self._lat_n else 'nan')
             values['device'] = self.device
+            values['precision'] = self.precision
             values['last_score'] = (f'{self._last_score:.3f}' if math.isfinite(self._last_score)
                                     else 'nan')
             values['last_stamp_ns'] = str(self._last_stamp_ns)

@@ -13,6 +13,8 @@ Images are (H, W, 3) uint8 in RGB channel order; X must already be encoded to 3 
 from __future__ import annotations
 
 import logging
+import platform
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Optional, Tuple, Union
 
@@ -24,6 +26,7 @@ from ..models.center_head import decode_boxes
 from ..models.checkpoint import load_checkpoint
 from .boxes import validate_box_xywh
 from .crop import clip_box, crop_square, hann2d, map_box_back
+from .types import PRECISIONS
 
 _logger = logging.getLogger(__name__)
 
@@ -52,6 +55,57 @@ def resolve_device(device: str = 'auto') -> torch.device:
     return dev
 
 
+_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
+
+
+def cpu_has_native_bf16(cpuinfo: Optional[str] = None) -> bool:
+    """True if this CPU runs bfloat16 matrix products natively (x86 AVX512-BF16 or AMX-BF16,
+    Arm BF16), read from ``/proc/cpuinfo`` (Linux; elsewhere False).
+
+    Args:
+        cpuinfo: the text of ``/proc/cpuinfo`` (for tests); read from the file when None.
+    """
+    if cpuinfo is None:
+        try:
+            with open('/proc/cpuinfo', encoding='utf-8', errors='replace') as f:
+                cpuinfo = f.read()
+        except OSError:
+            return False
+    flags = set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(':')
+        if key.strip().lower() in ('flags', 'features'):
+            flags.update(value.split())
+    arm = platform.machine().lower() in ('aarch64', 'arm64')
+    return bool({'avx512_bf16', 'amx_bf16'} & flags) or (arm and 'bf16' in flags)
+
+
+def resolve_precision(precision: str, device: torch.device,
+                      cpuinfo: Optional[str] = None) -> Optional[torch.dtype]:
+    """Inference precision -> the autocast dtype, or None for plain float32.
+
+    'auto' picks bfloat16 on CUDA devices that support it (float16 on older ones) and on CPUs
+    with native bfloat16 (:func:`cpu_has_native_bf16`), else float32: on such a CPU bfloat16
+    autocast runs t224 about 1.6x faster with score maps within 0.003 of float32 (see
+    BENCHMARKS.md). 'fp32', 'bf16' and 'fp16' force one (fp16 on CPU is slow: CUDA only).
+
+    Raises:
+        ValueError: an unknown precision name, or fp16 asked for on a CPU.
+    """
+    name = (precision or 'auto').strip().lower()
+    if name not in PRECISIONS:
+        raise ValueError(f'unknown precision {precision!r}; use one of {", ".join(PRECISIONS)}')
+    if name == 'fp32':
+        return None
+    if name == 'auto':
+        if device.type == 'cuda':
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.bfloat16 if cpu_has_native_bf16(cpuinfo) else None
+    if name == 'fp16' and device.type != 'cuda':
+        raise ValueError('precision fp16 needs a CUDA device; on a CPU use bf16 or fp32')
+    return _DTYPES[name]
+
+
 def normalize_crops(crops, device: torch.device) -> torch.Tensor:
     """(H, W, 3) uint8 RGB crops -> (B, 3, H, W) float tensor, ImageNet mean/std (trackers.md 1.2)."""
     arr = (np.stack(crops).astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
@@ -66,11 +120,18 @@ class RgbxTracker:
         variant: the variant name, for reporting.
         device: torch device to run on (see :func:`resolve_device`).
         use_window: multiply the score map by a Hanning window before taking the peak.
+        precision: 'auto', 'fp32', 'bf16' or 'fp16': the autocast dtype of the network (see
+            :func:`resolve_precision`); crops, windows and boxes stay float32/float64.
+
+    Raises:
+        ValueError: an unknown device or precision.
     """
 
     def __init__(self, model: torch.nn.Module, variant: str = '',
-                 device: Union[str, torch.device] = 'auto', use_window: bool = True) -> None:
+                 device: Union[str, torch.device] = 'auto', use_window: bool = True,
+                 precision: str = 'fp32') -> None:
         self.device = resolve_device(device) if isinstance(device, str) else device
+        self.autocast_dtype = resolve_precision(precision, self.device)
         self.model = model.to(self.device).eval()
         self.variant = variant
         self.template_size = int(model.template_size)
@@ -78,14 +139,14 @@ class RgbxTracker:
         side = int(model.feat_size)
         self._window = torch.from_numpy(hann2d(side).astype(np.float32)).to(self.device) \
             if use_window else None
-        self._template_rgb: Optional[torch.Tensor] = None
-        self._template_x: Optional[torch.Tensor] = None
+        self._template_tokens: Optional[torch.Tensor] = None
         self._box: Optional[np.ndarray] = None
         self.last_score = 0.0
 
     @classmethod
     def from_checkpoint(cls, checkpoint: Union[str, Path, None], variant: Optional[str] = None,
-                        device: str = 'auto', trust_pickle: bool = False) -> 'RgbxTracker':
+                        device: str = 'auto', trust_pickle: bool = False,
+                        precision: str = 'fp32') -> 'RgbxTracker':
         """Build a tracker from a checkpoint file, or random weights when ``checkpoint`` is None.
 
         Args:
@@ -95,8 +156,10 @@ class RgbxTracker:
             variant: registered variant name.
             device: 'auto', 'cpu', 'cuda' or 'cuda:N'.
             trust_pickle: allow releases that pickle Python objects (trusted files only).
+            precision: network precision, see :func:`resolve_precision`.
 
         Raises:
+            ValueError: an unknown device or precision.
             rgbx_tracker_ros.models.checkpoint.CheckpointError: unusable checkpoint file.
             KeyError: unknown variant.
         """
@@ -110,7 +173,7 @@ class RgbxTracker:
             _logger.warning('no checkpoint given: variant %s runs with RANDOM weights', variant)
             variant = variant or 't224'
             model = create_model(variant)
-        return cls(model, variant, device)
+        return cls(model, variant, device, precision=precision)
 
     @property
     def initialized(self) -> bool:
@@ -124,7 +187,17 @@ class RgbxTracker:
 
     def reset(self) -> None:
         """Drop the target; :meth:`track` raises until :meth:`initialize` is called again."""
-        self._box = self._template_rgb = self._template_x = None
+        self._box = self._template_tokens = None
+
+    @property
+    def precision(self) -> str:
+        """The network's precision in use: 'fp32', 'bf16' or 'fp16'."""
+        return {None: 'fp32', torch.bfloat16: 'bf16', torch.float16: 'fp16'}[self.autocast_dtype]
+
+    def _autocast(self):
+        if self.autocast_dtype is None:
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
     def initialize(self, rgb: np.ndarray, x: Optional[np.ndarray], box_xywh) -> None:
         """Set the target from its box in the first frame.
@@ -141,8 +214,11 @@ class RgbxTracker:
         box = validate_box_xywh(box_xywh, rgb.shape)
         images = [rgb] if x is None else [rgb, x]
         crops, _ = crop_square(images, box, TEMPLATE_FACTOR, self.template_size)
-        self._template_rgb = normalize_crops(crops[:1], self.device)
-        self._template_x = None if x is None else normalize_crops(crops[1:], self.device)
+        template_rgb = normalize_crops(crops[:1], self.device)
+        template_x = None if x is None else normalize_crops(crops[1:], self.device)
+        # The template's embedding, merger and positions are fixed per target: computed once.
+        with torch.inference_mode(), self._autocast():
+            self._template_tokens = self.model.encode_template(template_rgb, template_x)
         self._box = box
 
     @torch.inference_mode()
@@ -169,8 +245,11 @@ class RgbxTracker:
         search_rgb = normalize_crops(crops[:1], self.device)
         search_x = None if x is None else normalize_crops(crops[1:], self.device)
         # Template and search region each merge whatever X they had: either may be RGB-only.
-        out = self.model(self._template_rgb, search_rgb, self._template_x, search_x)
-        boxes, scores = decode_boxes(out.score_map, out.size_map, out.offset_map, self._window)
+        with self._autocast():
+            out = self.model(None, search_rgb, None, search_x,
+                             template_tokens=self._template_tokens)
+        boxes, scores = decode_boxes(out.score_map.float(), out.size_map.float(),
+                                     out.offset_map.float(), self._window)
         box = map_box_back(boxes[0].float().cpu().numpy(), self._box, self.search_size,
                            resize_factor)
         self._box = clip_box(box, rgb.shape[0], rgb.shape[1])

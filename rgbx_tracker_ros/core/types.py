@@ -29,3 +29,8 @@ def parse_modality(name: str) -> Modality:
     except ValueError:
         valid = ', '.join(m.value for m in Modality)
         raise ValueError(f'unknown modality {name!r}; expected one of: {valid}') from None
+
+
+#: Network precisions a tracker accepts (see ``core.tracker.resolve_precision``): 'auto' picks
+#: bfloat16 where the hardware runs it natively, else float32; 'fp16' is for CUDA only.
+PRECISIONS = ('auto', 'fp32', 'bf16', 'fp16')

@@ -103,13 +103,35 @@ class Backbone(nn.Module):
         merged = self.merger(maps[:b], None if x is None else maps[b:], x_mask)
         return merged.flatten(2).transpose(1, 2)
 
-    def forward(self, template_rgb: torch.Tensor, search_rgb: torch.Tensor,
+    def embed_template(self, template_rgb: torch.Tensor, template_x: Optional[torch.Tensor] = None,
+                       template_x_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """(B, 3, Ht, Wt) template crops -> (B, Nz, D) template tokens (merged, with positions).
+
+        These depend on the template alone, so a tracker computes them once per target and
+        passes them to :meth:`forward` as ``template_tokens`` on every frame.
+        """
+        return self.embed(template_rgb, template_x, template_x_mask) + self.pos_embed_z
+
+    def forward(self, template_rgb: Optional[torch.Tensor], search_rgb: torch.Tensor,
                 template_x: Optional[torch.Tensor] = None,
                 search_x: Optional[torch.Tensor] = None,
                 template_x_mask: Optional[torch.Tensor] = None,
-                search_x_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Return (B, Nx, D) normalised search tokens."""
-        z = self.embed(template_rgb, template_x, template_x_mask) + self.pos_embed_z
+                search_x_mask: Optional[torch.Tensor] = None,
+                template_tokens: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Return (B, Nx, D) normalised search tokens.
+
+        ``template_tokens`` (B, Nz, D) from :meth:`embed_template` replace the template crops,
+        which may then be None.
+
+        Raises:
+            ValueError: if neither template crops nor template tokens are given.
+        """
+        if template_tokens is not None:
+            z = template_tokens
+        elif template_rgb is not None:
+            z = self.embed_template(template_rgb, template_x, template_x_mask)
+        else:
+            raise ValueError('give the template crops (template_rgb) or template_tokens')
         x = self.embed(search_rgb, search_x, search_x_mask) + self.pos_embed_x
         tokens = torch.cat([z, x], dim=1)
         for block in self.blocks:
@@ -130,6 +152,8 @@ class RgbxViT(nn.Module):
         template_rgb (B, 3, Ht, Wt), search_rgb (B, 3, Hs, Ws): ImageNet-normalised crops.
         template_x, search_x: the X crops (same shapes) or None when X is missing for the batch.
         template_x_mask, search_x_mask: optional (B,) 1/0 per sample, 0 = X missing.
+        template_tokens: optional (B, Nz, D) from :meth:`encode_template`, used instead of the
+            template crops (template_rgb may then be None).
     Returns:
         :class:`TrackerOutput` with maps of side ``search_size / patch_size``.
     """
@@ -152,13 +176,25 @@ class RgbxViT(nn.Module):
         """Side Hf = Wf of the score map (cells)."""
         return self.backbone.grid_x
 
-    def forward(self, template_rgb: torch.Tensor, search_rgb: torch.Tensor,
+    def encode_template(self, template_rgb: torch.Tensor,
+                        template_x: Optional[torch.Tensor] = None,
+                        template_x_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """(B, 3, Ht, Wt) template crops (X optional) -> (B, Nz, D) template tokens.
+
+        The patch embedding, Meta Merger and position table of the template do not change
+        while a target is tracked: compute them once and pass ``template_tokens`` to
+        :meth:`forward`. The result is the same as giving the crops every frame.
+        """
+        return self.backbone.embed_template(template_rgb, template_x, template_x_mask)
+
+    def forward(self, template_rgb: Optional[torch.Tensor], search_rgb: torch.Tensor,
                 template_x: Optional[torch.Tensor] = None,
                 search_x: Optional[torch.Tensor] = None,
                 template_x_mask: Optional[torch.Tensor] = None,
-                search_x_mask: Optional[torch.Tensor] = None) -> TrackerOutput:
+                search_x_mask: Optional[torch.Tensor] = None,
+                template_tokens: Optional[torch.Tensor] = None) -> TrackerOutput:
         tokens = self.backbone(template_rgb, search_rgb, template_x, search_x,
-                               template_x_mask, search_x_mask)
+                               template_x_mask, search_x_mask, template_tokens)
         b, n, d = tokens.shape
         side = self.feat_size
         score, size, offset = self.box_head(tokens.transpose(1, 2).reshape(b, d, side, side))

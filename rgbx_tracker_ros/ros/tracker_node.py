@@ -23,7 +23,7 @@ Publishes, each with the header of the RGB frame it answers:
 - ``/diagnostics`` (``diagnostic_msgs/DiagnosticArray``) every ``diagnostics_period`` seconds and
   at once when the X state changes: input rates (WARN below half of ``expected_rate_*``),
   synchronized pairs, frames dropped and why, bad frames and why, X state, latency, device,
-  score.
+  precision, score.
 
 Initialisation: the ``initial_box`` parameter ([x, y, w, h] pixels, applied on the first frame),
 or a ``vision_msgs/Detection2D`` on ``~/init`` whose header stamp names the frame the box refers
@@ -36,7 +36,7 @@ empty) that has the highest score, stamp from the array header. ``~/reset``
 (``std_srvs/Trigger``) drops the target: detections stay empty until the next init.
 
 Parameters are declared with descriptors (ranges; read-only where a restart is needed: model,
-device, modality, QoS, camera_info). ``slop``, ``x_timeout``, ``x_grace``, ``score_threshold``,
+device, precision, modality, QoS, camera_info). ``slop``, ``x_timeout``, ``x_grace``, ``score_threshold``,
 ``init_class_id``, ``rgb_dark_level`` and the expected rates are validated by the parameter
 callback (e.g. ``slop`` must stay below ``x_timeout``; a rejected change keeps the old value and
 says why) and applied to the running node.
@@ -86,7 +86,7 @@ from rgbx_tracker_ros.core.depth import (
     check_intrinsics, DepthError, depth_to_metres, target_position)
 from rgbx_tracker_ros.core.modality import encode_rgb, encode_x, EVENT_DTYPE, events_to_frame
 from rgbx_tracker_ros.core.sync import FramePair, FramePairer
-from rgbx_tracker_ros.core.types import Modality, parse_modality
+from rgbx_tracker_ros.core.types import PRECISIONS, Modality, parse_modality
 from rgbx_tracker_ros.core.vis import box_centre, draw_track
 from rgbx_tracker_ros.ros.conversions import (
     array_to_image, detection_score, detection_to_box_xywh, ImageConversionError,
@@ -123,6 +123,7 @@ class NodeParams:
     diagnostics_period: float
     qos_depth: int = 5
     torch_threads: int = 0
+    precision: str = 'auto'
     init_class_id: str = ''
     camera_info: str = 'none'
     expected_rate_rgb: float = 0.0
@@ -155,6 +156,9 @@ def declare_parameters(node: Node) -> None:
     d('device', 'auto', ParameterDescriptor(
         description="inference device: auto (CUDA when available, else CPU), cpu, cuda, cuda:N"
                     + restart, read_only=True))
+    d('precision', 'auto', ParameterDescriptor(
+        description="network precision: auto (bf16 on CUDA and on CPUs with native bfloat16, "
+                    "else fp32), fp32, bf16, fp16 (CUDA only)" + restart, read_only=True))
     d('modality', 'thermal', ParameterDescriptor(
         description="X modality on x/image_raw: thermal, depth, event, or rgb (no X topic)"
                     + restart, read_only=True))
@@ -224,6 +228,13 @@ def validate_parameters(values: dict[str, Any]) -> NodeParams:
     device = str(g('device')).strip().lower()
     if not (device in ('auto', 'cpu', 'cuda') or device.startswith('cuda:')):
         raise ValueError(f"parameter device={device!r}: expected auto, cpu, cuda or cuda:N")
+    precision = str(g('precision')).strip().lower()
+    if precision not in PRECISIONS:
+        raise ValueError(f"parameter precision={precision!r}: expected one of "
+                         f"{', '.join(PRECISIONS)}")
+    if precision == 'fp16' and device == 'cpu':
+        raise ValueError("parameter precision='fp16' needs a CUDA device (device cuda or "
+                         "cuda:N); on a CPU use bf16, fp32 or auto")
     reliability = str(g('qos_reliability')).strip().lower().replace('-', '_')
     if reliability not in ('best_effort', 'reliable'):
         raise ValueError(f'parameter qos_reliability={reliability!r}: expected best_effort or '
@@ -266,6 +277,7 @@ def validate_parameters(values: dict[str, Any]) -> NodeParams:
         score_threshold=numbers['score_threshold'],
         qos_reliability=reliability, diagnostics_period=numbers['diagnostics_period'],
         qos_depth=int(g('qos_depth')), torch_threads=int(g('torch_threads')),
+        precision=precision,
         init_class_id=str(g('init_class_id')).strip(),
         camera_info=camera_info, expected_rate_rgb=numbers['expected_rate_rgb'],
         expected_rate_x=numbers['expected_rate_x'], rgb_dark_level=numbers['rgb_dark_level'])
@@ -273,8 +285,8 @@ def validate_parameters(values: dict[str, Any]) -> NodeParams:
 
 PARAMETER_NAMES = ('variant', 'checkpoint', 'device', 'modality', 'event_input', 'slop',
                    'x_timeout', 'x_grace', 'initial_box', 'score_threshold', 'init_class_id',
-                   'qos_reliability', 'qos_depth', 'torch_threads', 'camera_info', 'expected_rate_rgb',
-                   'expected_rate_x', 'rgb_dark_level', 'diagnostics_period')
+                   'qos_reliability', 'qos_depth', 'torch_threads', 'precision', 'camera_info',
+                   'expected_rate_rgb', 'expected_rate_x', 'rgb_dark_level', 'diagnostics_period')
 
 
 def read_parameters(node: Node) -> NodeParams:
@@ -474,16 +486,18 @@ class TrackerNode(Node):
         import torch
         torch.set_num_threads(p.torch_threads or max(1, (os.cpu_count() or 1) - 1))
         t0 = time.monotonic()
-        self._tracker = RgbxTracker.from_checkpoint(ckpt, variant=p.variant, device=p.device)
+        self._tracker = RgbxTracker.from_checkpoint(ckpt, variant=p.variant, device=p.device,
+                                                    precision=p.precision)
         self.get_logger().info(
             f'model {getattr(self._tracker, "variant", p.variant)} on '
-            f'{self._tracker.device} from {ckpt if ckpt else "random weights"} loaded in '
+            f'{self._tracker.device} ({self._tracker.precision}) from {ckpt if ckpt else "random weights"} loaded in '
             f'{time.monotonic() - t0:.1f} s; modality {p.modality.value}, slop {p.slop} s, '
             f'x_timeout {p.x_timeout} s')
 
         self._x_expected = p.modality is not Modality.RGB
         self._health = health_mod.TrackerHealth(str(self._tracker.device),
-                                                x_expected=self._x_expected)
+                                                x_expected=self._x_expected,
+                                                precision=self._tracker.precision)
         self._pairer = FramePairer(p.slop, p.x_timeout, max_pending=_MAX_PENDING)
         self._lock = threading.Lock()   # init requests, RGB arrival times, event renderer
         self._init_requests: list[_InitRequest] = []
