@@ -5,7 +5,8 @@ scaling with resolution and variant size (bench/scaling.py).
 
 Prints markdown tables. Targets on this project's reference CPU (2 cores): t224 >= 30 FPS
 model-only, node >= 20 Hz on 640x512 RGB + thermal at 30 Hz. Timings are wall-clock medians after
-warm-up; ``--quick`` shortens every measurement. CUDA (and fp16) rows appear when a GPU is present.
+warm-up; ``--quick`` shortens every measurement. Rows per precision (autocast, as the tracker
+runs it): fp32 always, bf16 on CPUs with native bfloat16; on a GPU CUDA fp32, bf16 and fp16.
 """
 
 from __future__ import annotations
@@ -24,21 +25,23 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from rgbx_tracker_ros.core.tracker import cpu_has_native_bf16  # noqa: E402
 from rgbx_tracker_ros.models import create_model, list_variants  # noqa: E402
 
 CPU_ITERS = {'t224': 60, 's224': 30, 'b224': 10, 'b384': 4, 'l224': 4, 'l384': 2}
 
 
-def time_model(name: str, device: torch.device, iters: int, half: bool = False) -> dict:
-    """Median forward time (ms) of variant ``name`` with RGB + X at batch 1."""
+def time_model(name: str, device: torch.device, iters: int,
+               dtype: torch.dtype | None = None) -> dict:
+    """Median forward time (ms) of variant ``name`` with RGB + X at batch 1; ``dtype``: the
+    autocast dtype (None = float32), as ``RgbxTracker(precision=...)`` runs the network."""
     model = create_model(name).eval().to(device)
-    dtype = torch.float16 if half else torch.float32
-    model = model.to(dtype)
     ts, ss = model.template_size, model.search_size
-    z = torch.rand(1, 3, ts, ts, device=device, dtype=dtype)
-    x = torch.rand(1, 3, ss, ss, device=device, dtype=dtype)
+    z = torch.rand(1, 3, ts, ts, device=device)
+    x = torch.rand(1, 3, ss, ss, device=device)
     times = []
-    with torch.inference_mode():
+    with torch.inference_mode(), torch.autocast(device.type, dtype=dtype or torch.float32,
+                                                enabled=dtype is not None):
         for i in range(iters + 2):
             if device.type == 'cuda':
                 torch.cuda.synchronize()
@@ -50,7 +53,8 @@ def time_model(name: str, device: torch.device, iters: int, half: bool = False) 
                 times.append(time.perf_counter() - t0)
     params = sum(p.numel() for p in model.parameters()) / 1e6
     ms = statistics.median(times) * 1000
-    row = {'variant': name, 'device': device.type + (' fp16' if half else ''),
+    label = {None: 'fp32', torch.bfloat16: 'bf16', torch.float16: 'fp16'}[dtype]
+    row = {'variant': name, 'device': f'{device.type} {label}',
            'params_M': params, 'ms': ms, 'fps': 1000 / ms}
     if device.type == 'cuda':
         row['gpu_mem_MB'] = torch.cuda.max_memory_allocated() / 2 ** 20
@@ -62,21 +66,23 @@ def model_table(quick: bool, variants) -> list:
     rows = []
     for name in variants:
         iters = max(2, CPU_ITERS.get(name, 10) // (4 if quick else 1))
-        rows.append(time_model(name, torch.device('cpu'), iters))
-        print(f'  {name} cpu: {rows[-1]["fps"]:.1f} FPS', flush=True)
+        for dtype in [None] + ([torch.bfloat16] if cpu_has_native_bf16() else []):
+            rows.append(time_model(name, torch.device('cpu'), iters, dtype))
+            print(f'  {name} {rows[-1]["device"]}: {rows[-1]["fps"]:.1f} FPS', flush=True)
         if torch.cuda.is_available():
-            torch.cuda.reset_peak_memory_stats()
-            rows.append(time_model(name, torch.device('cuda'), 50))
-            torch.cuda.reset_peak_memory_stats()
-            rows.append(time_model(name, torch.device('cuda'), 50, half=True))
+            for dtype in (None, torch.bfloat16, torch.float16):
+                torch.cuda.reset_peak_memory_stats()
+                rows.append(time_model(name, torch.device('cuda'), 50, dtype))
     return rows
 
 
-def node_latency(seconds: float) -> dict:
-    """Run the tracker node as a process and feed it 640x512 RGB + thermal at 30 Hz."""
+def node_latency(seconds: float, precision: str = 'auto') -> dict:
+    """Run the tracker node as a process (``precision`` parameter as given) and feed it 640x512
+    RGB + thermal at 30 Hz."""
     env = dict(os.environ)
     env.setdefault('ROS_DOMAIN_ID', str(150 + os.getpid() % 50))
-    cmd = [sys.executable, str(REPO / 'bench' / 'node_latency.py'), '--seconds', str(seconds)]
+    cmd = [sys.executable, str(REPO / 'bench' / 'node_latency.py'), '--seconds', str(seconds),
+           '--precision', precision]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 180)
     if out.returncode != 0:
         return {'error': (out.stderr or out.stdout)[-2000:]}
@@ -117,17 +123,20 @@ def main(argv=None) -> int:
     if not args.skip_node:
         print('\nnode end-to-end (tracker_node process, t224 demo checkpoint, 640x512 rgb8 + mono16 '
               'thermal published at 30 Hz):', flush=True)
-        res = node_latency(args.node_seconds)
-        if 'error' in res:
-            print('node benchmark failed:\n' + res['error'])
+        results = {p: node_latency(args.node_seconds, p) for p in ('fp32', 'auto')}
+        failed = [f'precision {p}:\n{r["error"]}' for p, r in results.items() if 'error' in r]
+        if failed:
+            print('node benchmark failed:\n' + '\n'.join(failed))
             extra_parts(args, not args.skip_accuracy, not args.skip_scaling)
             return 1
-        print('\n| published | answered | output rate (Hz) | latency median (ms) | '
-              'latency p95 (ms) | node peak RSS (MB) |')
-        print('|---|---|---|---|---|---|')
-        print(f'| {res["published"]} | {res["answered"]} | {float(res["rate_hz"]):.1f} | '
-              f'{float(res["lat_med_ms"]):.1f} | {float(res["lat_p95_ms"]):.1f} | '
-              f'{float(res["node_rss_mb"]):.0f} |')
+        print('\n| precision parameter | published | answered | output rate (Hz) | '
+              'latency median (ms) | latency p95 (ms) | node peak RSS (MB) |')
+        print('|---|---|---|---|---|---|---|')
+        for p, res in results.items():
+            label = p if p != 'auto' else f'auto ({"bf16" if cpu_has_native_bf16() else "fp32"})'
+            print(f'| {label} | {res["published"]} | {res["answered"]} | '
+                  f'{float(res["rate_hz"]):.1f} | {float(res["lat_med_ms"]):.1f} | '
+                  f'{float(res["lat_p95_ms"]):.1f} | {float(res["node_rss_mb"]):.0f} |')
     return extra_parts(args, not args.skip_accuracy, not args.skip_scaling)
 
 
