@@ -225,3 +225,23 @@ def test_attribute_files_of_the_rgbt234_and_lasher_toolkits(tmp_path):
     (root / 'walk_a' / 'OCC.tag').write_text('1\n0\n')           # 2 flags for 10 frames
     with pytest.raises(rep.ReportError, match='OCC.tag has 2 flags for 10 frames'):
         rep.sequence_attributes(seqs['walk_a'])
+
+
+def test_rgbx_eval_precision_is_part_of_our_cache_key(dataset, tmp_path, capsys):
+    """--precision reruns our tracker (not the peers) and fp16 on a CPU is refused."""
+    out = tmp_path / 'prec'
+    base = [str(dataset / 'walk_a'), '--trackers', 'test_tiny:random', 'kcf-rgb', '--out',
+            str(out), '--no-progress', '--no-video', '--threads', '1', '--device', 'cpu']
+
+    def statuses():
+        return {r['tracker']: r['status'] for r in json.loads((out / 'runs.json').read_text())}
+
+    assert ev.main(base) == 0
+    assert statuses() == {'test_tiny-random': 'computed', 'kcf-rgb': 'computed'}
+    assert ev.main(base + ['--precision', 'bf16']) == 0
+    assert statuses() == {'test_tiny-random': 'computed', 'kcf-rgb': 'cached'}
+    assert ev.main(base + ['--precision', 'bf16']) == 0
+    assert statuses() == {'test_tiny-random': 'cached', 'kcf-rgb': 'cached'}
+    capsys.readouterr()
+    assert ev.main(base + ['--precision', 'fp16']) == 2
+    assert 'fp16 needs a CUDA device' in capsys.readouterr().err

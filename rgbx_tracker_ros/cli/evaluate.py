@@ -4,7 +4,8 @@ Usage::
 
     rgbx-eval PATH [PATH ...] --trackers SPEC [SPEC ...] --out DIR
               [--protocol auto|lasher|rgbt234|visevent|otb] [--reinit-frames F ...]
-              [--max-frames N] [--device auto|cpu|cuda] [--no-video] [--video-frames N]
+              [--max-frames N] [--device auto|cpu|cuda] [--precision fp32|auto|bf16|fp16]
+              [--no-video] [--video-frames N]
 
 ``PATH`` is a sequence folder (any layout of :mod:`rgbx_tracker_ros.data.sequences`: RGBT234,
 RGBT210, LasHeR, GTOT, VTUAV, DepthTrack, VisEvent, OTB), a dataset folder holding such
@@ -55,7 +56,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from rgbx_tracker_ros.core.types import Modality
+from rgbx_tracker_ros.core.types import PRECISIONS, Modality
 from rgbx_tracker_ros.data.sequences import (
     Sequence, SequenceError, detect_layout, load_sequence, load_sequences, LAYOUTS)
 from rgbx_tracker_ros.eval import report as rep
@@ -356,10 +357,27 @@ def _tables(out: EvaluationOutput, seqs: list[Sequence], out_dir: Path, protocol
 
 # --------------------------------------------------------------------------- main work
 
+def _resolve_precision(precision: str, device: str) -> str:
+    """'auto' -> the precision our trackers will actually run ('fp32' / 'bf16' / 'fp16'), so
+    that cached runs are keyed by what ran.
+
+    Raises:
+        EvaluateError: an unknown precision, fp16 on a CPU, or an unusable device.
+    """
+    from rgbx_tracker_ros.core.tracker import resolve_device, resolve_precision
+    try:
+        dtype = resolve_precision(precision, resolve_device(device))
+    except ValueError as exc:
+        raise EvaluateError(str(exc)) from exc
+    return {None: 'fp32', 'torch.bfloat16': 'bf16', 'torch.float16': 'fp16'}[
+        None if dtype is None else str(dtype)]
+
+
 def evaluate(seqs: list[Sequence], specs: list[TrackerSpec], out_dir: str | Path,
              protocol: str = 'auto', reinit: Optional[dict[str, list[int]]] = None,
              max_frames: Optional[int] = None, device: str = 'auto',
              nano_dir: Optional[str | Path] = None, video: bool = True,
+             precision: str = 'fp32',
              video_frames: int = 150, video_fps: float = 10.0, recompute: bool = False,
              progress: bool = True) -> EvaluationOutput:
     """Run (or load from the cache) every tracker on every sequence and write the report.
@@ -372,6 +390,8 @@ def evaluate(seqs: list[Sequence], specs: list[TrackerSpec], out_dir: str | Path
         reinit: sequence -> 0-based frames where trackers are re-initialised from GT.
         max_frames: evaluate only the first N frames of each sequence.
         device: torch device of our trackers.
+        precision: network precision of our trackers ('fp32' default for reproducible
+            numbers; 'auto' = what the node runs); part of the cache key of our runs.
         nano_dir: NanoTrack v2 folder (default: ``../shared/peers/nanotrack_v2``).
         video: write a video per sequence.
         video_frames: at most this many frames per video.
@@ -403,6 +423,7 @@ def evaluate(seqs: list[Sequence], specs: list[TrackerSpec], out_dir: str | Path
             raise EvaluateError(f'tracker {spec.label} tracks on X frames but sequence(s) '
                                 f'{", ".join(no_x)} have no X stream; drop the tracker or those '
                                 'sequences (the -rgb peers and our trackers run without X)')
+    resolved_precision = _resolve_precision(precision, device)
     out_dir.mkdir(parents=True, exist_ok=True)
     reinit = reinit or {}
     cache = RunCache(out_dir / 'cache')
@@ -421,13 +442,16 @@ def evaluate(seqs: list[Sequence], specs: list[TrackerSpec], out_dir: str | Path
                 n = seq.num_frames if max_frames is None else min(seq.num_frames, max_frames)
                 options = {'use_x': spec.use_x, 'reinit': reinit.get(seq.name, []),
                            'max_frames': n}
+                if spec.family == 'ours':
+                    options['precision'] = resolved_precision
                 key = run_key(fingerprint, seq_prints[seq.name], options)
                 jobs.set_postfix_str(f'{spec.label} on {seq.name}')
                 run = None if recompute else cache.load(spec.label, seq.name, key)
                 hit = run is not None
                 if run is None:
                     if tracker is None:
-                        tracker = build_tracker(spec, device=device, nano_dir=nano_dir)
+                        tracker = build_tracker(spec, device=device, nano_dir=nano_dir,
+                                                precision=precision)
                     t0 = time.perf_counter()
                     with tqdm(total=max(0, n - seq.first_valid_frame()),
                               desc=f'{spec.label}/{seq.name}', unit='frame', leave=False,
@@ -529,6 +553,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--max-frames', type=int, default=None,
                         help='evaluate only the first N frames of each sequence')
     parser.add_argument('--device', default='auto', help='torch device of our trackers')
+    parser.add_argument('--precision', default='fp32', choices=list(PRECISIONS),
+                        help="network precision of our trackers (default fp32; 'auto' = as the "
+                             "node runs: bf16 on CUDA and on CPUs with native bfloat16)")
     parser.add_argument('--threads', type=int, default=None,
                         help='CPU threads for torch and OpenCV (default: library defaults)')
     parser.add_argument('--nano-dir', default=None,
@@ -565,6 +592,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         reinit = parse_reinit(args.reinit_frames, seqs)
         out = evaluate(seqs, specs, args.out, protocol=args.protocol, reinit=reinit,
                        max_frames=args.max_frames, device=args.device, nano_dir=args.nano_dir,
+                       precision=args.precision,
                        video=not args.no_video, video_frames=args.video_frames,
                        video_fps=args.video_fps, recompute=args.recompute,
                        progress=not args.no_progress)

@@ -290,9 +290,10 @@ def _variants() -> list[str]:
     return list_variants()
 
 
-def _build_ours(spec: TrackerSpec, device: str = 'auto', **_: Any):
+def _build_ours(spec: TrackerSpec, device: str = 'auto', precision: str = 'fp32', **_: Any):
     from rgbx_tracker_ros.core.tracker import RgbxTracker
-    return RgbxTracker.from_checkpoint(spec.checkpoint, variant=spec.name, device=device)
+    return RgbxTracker.from_checkpoint(spec.checkpoint, variant=spec.name, device=device,
+                                       precision=precision)
 
 
 def _build_peer(spec: TrackerSpec, nano_dir: str | Path | None = None, **_: Any):
@@ -383,13 +384,15 @@ def parse_tracker_spec(text: str) -> TrackerSpec:
 
 
 def build_tracker(spec: TrackerSpec | str, device: str = 'auto',
-                  nano_dir: str | Path | None = None):
+                  nano_dir: str | Path | None = None, precision: str = 'fp32'):
     """Create the tracker of ``spec`` (a :class:`TrackerSpec` or its text form).
 
     Args:
         spec: the tracker.
         device: torch device for our trackers ('auto', 'cpu', 'cuda').
         nano_dir: folder of the NanoTrack v2 files.
+        precision: network precision of our trackers ('auto', 'fp32', 'bf16', 'fp16'; see
+            ``core.tracker.resolve_precision``); peers ignore it.
 
     Raises:
         PeerError: see :func:`parse_tracker_spec` and :class:`OpenCVPeer`.
@@ -397,5 +400,6 @@ def build_tracker(spec: TrackerSpec | str, device: str = 'auto',
     """
     if isinstance(spec, str):
         spec = parse_tracker_spec(spec)
-    return tracker_registry()[spec.name](spec, device=device, nano_dir=nano_dir)
+    return tracker_registry()[spec.name](spec, device=device, nano_dir=nano_dir,
+                                         precision=precision)
 
