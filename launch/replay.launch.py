@@ -10,7 +10,10 @@ results.csv) and rgbx-record (the node's detections, markers and diagnostics int
 <out>/recorded). The recorder stops once the player has written <out>/summary.json; then
 rgbx-eval-run scores the recording against the bag's ground truth (<out>/evaluation/report.md)
 and the launch shuts down. rgbx-launch --rig RIG --replay BAG --out DIR runs the same set.
+rviz:=true also starts rviz2 on the node's debug image (config rewritten for its namespace).
 """
+
+import tempfile
 
 from launch import LaunchDescription
 from launch.actions import (
@@ -31,6 +34,7 @@ ARGUMENTS = (
     ('device', '', "device override; '' = the rig's"),
     ('withhold_x', '', "frames 'A:B' (1-based) the player withholds X for; '' = none"),
     ('reinit_at', '', "frames 'N,N' (1-based) re-initialised from the ground truth"),
+    ('rviz', 'false', "true: also start rviz2 showing the node's debug image"),
 )
 
 
@@ -50,7 +54,7 @@ def _kwargs(cfg):
 
 
 def _replay_nodes(context, *args, **kwargs):
-    from rgbx_tracker_ros.core.rig import load_rig, replay_configuration
+    from rgbx_tracker_ros.core.rig import load_rig, replay_configuration, write_rviz_config
 
     def arg(name):
         return LaunchConfiguration(name).perform(context)
@@ -65,8 +69,15 @@ def _replay_nodes(context, *args, **kwargs):
     recorder = Node(**_kwargs(cfg.recorder))
     player = Node(**_kwargs(cfg.player))
     evaluator = Node(**_kwargs(cfg.evaluator))
+    extra = []
+    if arg('rviz').strip().lower() in ('true', '1', 'yes', 'on'):
+        rviz_file = write_rviz_config(cfg.node.fully_qualified_name,
+                                      tempfile.mkdtemp(prefix='rgbx_rviz_'))
+        extra.append(Node(package='rviz2', executable='rviz2', name='rviz2',
+                          arguments=['-d', str(rviz_file)],
+                          parameters=[{'use_sim_time': True}], output='screen'))
     return [
-        node, recorder, player,
+        node, recorder, player, *extra,
         RegisterEventHandler(OnProcessExit(target_action=recorder, on_exit=[evaluator])),
         RegisterEventHandler(OnProcessExit(
             target_action=evaluator,

@@ -3,12 +3,17 @@
     ros2 launch rgbx_tracker_ros tracker.launch.py rig:=rgbt_flir_boson
     ros2 launch rgbx_tracker_ros tracker.launch.py rig:=rgbd_realsense_d435 namespace:=camera \
         compute:=gpu use_sim_time:=true
+    ros2 launch rgbx_tracker_ros tracker.launch.py rig:=rgbt_flir_boson rviz:=true
 
 The rig (a name under share/rgbx_tracker_ros/config/rigs/ or a path to a rig .yaml) is loaded
 and validated by rgbx_tracker_ros.core.rig; its node_configuration() gives the node's name,
 namespace, parameters and remappings. rgbx-launch calls the same function, so both start the
-same node. Empty launch arguments keep the rig's values.
+same node. Empty launch arguments keep the rig's values. ``rviz:=true`` also starts rviz2 with
+config/rviz/tracker.rviz rewritten for the node's namespace (core.rig.write_rviz_config).
 """
+
+import tempfile
+
 
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
@@ -25,11 +30,12 @@ ARGUMENTS = (
     ('device', '', "device override (auto, cpu, cuda, cuda:N); '' = the rig's"),
     ('initial_box', '', "target box 'x,y,w,h' in pixels in the first frame; '' = wait for "
                         "~/init or ~/init_from_detections"),
+    ('rviz', 'false', "true: also start rviz2 showing this node's debug image (and 3D marker)"),
 )
 
 
 def _tracker_nodes(context, *args, **kwargs):
-    from rgbx_tracker_ros.core.rig import load_rig, node_configuration
+    from rgbx_tracker_ros.core.rig import load_rig, node_configuration, write_rviz_config
 
     def arg(name):
         return LaunchConfiguration(name).perform(context)
@@ -44,7 +50,15 @@ def _tracker_nodes(context, *args, **kwargs):
                    'output': 'screen', 'emulate_tty': True}
     if cfg.namespace:
         node_kwargs['namespace'] = cfg.namespace
-    return [Node(**node_kwargs)]
+    nodes = [Node(**node_kwargs)]
+    if arg('rviz').strip().lower() in ('true', '1', 'yes', 'on'):
+        rviz_file = write_rviz_config(cfg.fully_qualified_name,
+                                      tempfile.mkdtemp(prefix='rgbx_rviz_'))
+        nodes.append(Node(package='rviz2', executable='rviz2', name='rviz2',
+                          arguments=['-d', str(rviz_file)],
+                          parameters=[{'use_sim_time': cfg.parameters['use_sim_time']}],
+                          output='screen'))
+    return nodes
 
 
 def generate_launch_description():

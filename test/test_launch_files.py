@@ -141,12 +141,15 @@ def test_launch_files_reference_only_installed_things(path: Path) -> None:
     for node in ast.walk(tree):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             mod = node.module if isinstance(node, ast.ImportFrom) else node.names[0].name
-            assert mod.split('.')[0] in ('launch', 'launch_ros', 'rgbx_tracker_ros'), mod
+            assert mod.split('.')[0] in ('launch', 'launch_ros', 'rgbx_tracker_ros',
+                                         'tempfile'), mod   # tempfile: the rviz config
             if mod.startswith('rgbx_tracker_ros'):
                 assert (REPO / (mod.replace('.', '/') + '.py')).is_file(), mod
         if isinstance(node, ast.keyword) and node.arg in ('executable', 'package') \
                 and isinstance(node.value, ast.Constant):
-            allowed = scripts if node.arg == 'executable' else {'rgbx_tracker_ros'}
+            # our console scripts, and rviz2 (started only with rviz:=true)
+            allowed = set(scripts) | {'rviz2'} if node.arg == 'executable' \
+                else {'rgbx_tracker_ros', 'rviz2'}
             assert node.value.value in allowed, f'{path.name}: {node.arg}={node.value.value}'
         if isinstance(node, ast.Constant) and isinstance(node.value, str) \
                 and node.value.endswith(('.yaml', '.rviz', '.pt', '.py')) \
@@ -248,3 +251,39 @@ def test_replay_launch_runs_node_player_recorder_then_evaluator(monkeypatch, tmp
     assert nodes[1].kwargs['arguments'] == cfg.recorder.arguments
     assert evaluator.kwargs['arguments'] == cfg.evaluator.arguments
     assert f'{out}/summary.json' in cfg.recorder.arguments
+
+
+def test_rviz_argument_starts_rviz2_on_the_nodes_topics(monkeypatch, tmp_path, capsys) -> None:
+    """rviz:=true adds rviz2 with the packaged config rewritten for the node's namespace, the
+    same file rgbx-launch --rviz-config writes; without it no rviz2 starts."""
+    nodes, declared = _run_launch(monkeypatch, LAUNCH_DIR / 'tracker.launch.py',
+                                  rig='rgbt_flir_boson', namespace='robot/cam')
+    assert declared['rviz'] == 'false' and len(nodes) == 1
+    nodes, _ = _run_launch(monkeypatch, LAUNCH_DIR / 'tracker.launch.py',
+                           rig='rgbt_flir_boson', namespace='robot/cam', rviz='true')
+    assert len(nodes) == 2
+    rviz = nodes[1].kwargs
+    assert (rviz['package'], rviz['executable']) == ('rviz2', 'rviz2')
+    assert rviz['arguments'][0] == '-d'
+    text = Path(rviz['arguments'][1]).read_text()
+    assert '/robot/cam/tracker_node/debug_image' in text and '/camera/camera/' not in text
+    assert rviz['parameters'] == [{'use_sim_time': False}]
+    out = tmp_path / 'view.rviz'
+    assert rgbx_launch.main(['--rig', 'rgbt_flir_boson', '--namespace', 'robot/cam',
+                             '--rviz-config', str(out)]) == 0
+    assert out.read_text() == text
+    assert str(out) in capsys.readouterr().out
+    entities, _ = _run_launch(monkeypatch, LAUNCH_DIR / 'replay.launch.py',
+                              bag=str(tmp_path / 'x.bag'), out=str(tmp_path / 'o'),
+                              rig='rgbt_flir_boson', rviz='true')
+    replay_rviz = [e.kwargs for e in entities
+                   if hasattr(e, 'kwargs') and e.kwargs['executable'] == 'rviz2']
+    assert len(replay_rviz) == 1 and replay_rviz[0]['parameters'] == [{'use_sim_time': True}]
+    assert '/tracker_node/debug_image' in Path(replay_rviz[0]['arguments'][1]).read_text()
+
+
+def test_rgbx_launch_rviz_without_rviz2_says_what_to_do(monkeypatch, capsys) -> None:
+    monkeypatch.setattr(rgbx_launch.shutil, 'which', lambda name: None)
+    assert rgbx_launch.main(['--rig', 'rgbt_flir_boson', '--rviz']) == 2
+    err = capsys.readouterr().err
+    assert 'rviz2 is not on PATH' in err and '--rviz-config' in err

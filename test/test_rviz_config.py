@@ -1,5 +1,6 @@
 """config/rviz/tracker.rviz parses as rviz2 YAML and names only topics the tracker node (RGB-D
-rig, its default namespace) publishes, with the matching message types."""
+rig, its default namespace) publishes, with the matching message types; rewritten for another
+rig or namespace (core.rig.rviz_config), it names that node's topics."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import yaml
 from rclpy.context import Context
 from rclpy.parameter import Parameter
 
-from rgbx_tracker_ros.core.rig import load_rig, node_configuration
+from rgbx_tracker_ros.core.rig import load_rig, node_configuration, rviz_config
 
 pytestmark = pytest.mark.ros
 
@@ -62,3 +63,47 @@ def test_rviz_topics_are_published_by_the_node() -> None:
     finally:
         node.destroy_node()
         rclpy.shutdown(context=ctx)
+
+
+def _published(conf) -> dict:
+    """topic -> message type of a TrackerNode started with ``conf`` (test model, CPU)."""
+    from rgbx_tracker_ros.ros.tracker_node import TrackerNode
+
+    ctx = Context()
+    rclpy.init(context=ctx, domain_id=random.SystemRandom().randint(1, 100))
+    params = {**conf.parameters, 'device': 'cpu'}
+    node = TrackerNode(context=ctx, namespace=conf.namespace, parameter_overrides=[
+        Parameter(k, value=v) for k, v in params.items() if k != 'use_sim_time'])
+    try:
+        return {pub.topic_name: pub.msg_type for pub in node.publishers}
+    finally:
+        node.destroy_node()
+        rclpy.shutdown(context=ctx)
+
+
+@pytest.mark.parametrize('rig,namespace', [('rgbt_flir_boson', None), ('rgb_only', None),
+                                           ('rgbd_realsense_d435', 'robot/front'),
+                                           ('rgbt_flir_boson', '/')])
+def test_rewritten_rviz_config_names_that_nodes_topics(rig: str, namespace) -> None:
+    conf = node_configuration(load_rig(rig), namespace,
+                              overrides={'variant': 'test_tiny', 'checkpoint': 'none'})
+    text = rviz_config(conf.fully_qualified_name)
+    assert '/camera/camera/' not in text or conf.namespace == '/camera/camera'
+    displays = _topic_displays(yaml.safe_load(text)['Visualization Manager']['Displays'])
+    published = _published(conf)
+    image = [t for c, t in displays if c == 'rviz_default_plugins/Image']
+    assert image == [conf.fully_qualified_name + '/debug_image']
+    assert image[0] in published          # every rig publishes the debug image
+    # the 3D marker exists on RGB-D rigs only; where published its type matches the display
+    for cls, topic in displays:
+        assert topic.startswith(conf.fully_qualified_name + '/')
+        if topic in published:
+            msg = published[topic]
+            assert f'{msg.__module__.split(".")[0]}/msg/{msg.__name__}' == DISPLAY_TYPES[cls]
+
+
+def test_rviz_config_errors() -> None:
+    with pytest.raises(ValueError, match='absolute name'):
+        rviz_config('tracker_node')
+    with pytest.raises(ValueError, match='names no topic'):
+        rviz_config('/a/tracker_node', template='Panels: []\n')

@@ -9,9 +9,14 @@ Usage::
 
     rgbx-launch --rig NAME|PATH [--namespace NS] [--use-sim-time] [--variant V]
                 [--checkpoint C] [--device D] [--compute cpu|gpu] [--initial-box X,Y,W,H]
+                [--rviz]
     rgbx-launch --rig NAME --replay BAG --out DIR [--withhold-x A:B] [--reinit-at N,N]
     rgbx-launch --list                  # known rigs
     rgbx-launch --rig NAME --print-config   # the node configuration as JSON, then exit
+    rgbx-launch --rig NAME --rviz-config FILE  # write the rviz2 config for the node, then exit
+
+``--rviz`` also starts ``rviz2`` (from PATH) with config/rviz/tracker.rviz rewritten for the
+node's namespace, as ``tracker.launch.py rviz:=true`` does.
 
 ``--replay`` runs the node set of ``launch/replay.launch.py``: tracker node, ``rgbx-player``
 (lockstep bag replay), ``rgbx-record`` (the node's outputs to ``DIR/recorded``), then
@@ -28,8 +33,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import sys
 import time
 from pathlib import Path
@@ -37,7 +44,7 @@ from typing import Any
 
 from rgbx_tracker_ros.core.rig import (
     list_rigs, load_rig, node_configuration, NodeConfig, replay_configuration, RigError,
-    rigs_dirs, source_root)
+    rigs_dirs, rviz_config, source_root, write_rviz_config)
 
 
 def launch_kwargs(cfg: NodeConfig) -> dict[str, Any]:
@@ -80,8 +87,13 @@ class ProcessGroup:
     def start(self, cfg: NodeConfig) -> subprocess.Popen:
         """Start ``cfg`` (``python -m`` of its executable's module) and return the process."""
         cmd = cfg.command(sys.executable)
-        label = cfg.name or cfg.executable
-        print(f'[rgbx-launch] starting {label}: {" ".join(cmd[1:])}', flush=True)
+        return self.start_command(cfg.name or cfg.executable, cmd, shown=cmd[1:])
+
+    def start_command(self, label: str, cmd: list[str],
+                      shown: list[str] | None = None) -> subprocess.Popen:
+        """Start any command (e.g. rviz2) as a member of the group and return the process."""
+        print(f'[rgbx-launch] starting {label}: {" ".join(cmd if shown is None else shown)}',
+              flush=True)
         proc = subprocess.Popen(cmd, env=child_env())
         self.procs.append((label, proc))
         return proc
@@ -125,7 +137,17 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
             'use_sim_time': True if args.use_sim_time else None}
 
 
-def _run_live(cfg: NodeConfig) -> int:
+def _rviz_command(node: NodeConfig) -> list[str]:
+    """``rviz2 -d FILE --ros-args -p use_sim_time:=...`` with the packaged config rewritten for
+    ``node`` (written to a fresh temporary folder)."""
+    rviz_file = write_rviz_config(node.fully_qualified_name,
+                                  tempfile.mkdtemp(prefix='rgbx_rviz_'))
+    sim = 'true' if node.parameters.get('use_sim_time') else 'false'
+    return [shutil.which('rviz2') or 'rviz2', '-d', str(rviz_file), '--ros-args', '-p',
+            f'use_sim_time:={sim}']
+
+
+def _run_live(cfg: NodeConfig, rviz_cmd: list[str] | None = None) -> int:
     group = ProcessGroup()
     stopping = {'flag': False}
 
@@ -136,6 +158,8 @@ def _run_live(cfg: NodeConfig) -> int:
     old_term = signal.signal(signal.SIGTERM, forward)
     try:
         proc = group.start(cfg)
+        if rviz_cmd:
+            group.start_command('rviz2', rviz_cmd)
         while proc.poll() is None:
             time.sleep(0.1)
         if stopping['flag']:
@@ -169,6 +193,8 @@ def _run_replay(args: argparse.Namespace, overrides: dict[str, Any], rig: Any) -
     old_term = signal.signal(signal.SIGTERM, forward)
     try:
         node = group.start(cfg.node)
+        if args.rviz:
+            group.start_command('rviz2', _rviz_command(cfg.node))
         recorder = group.start(cfg.recorder)
         player = group.start(cfg.player)
         while player.poll() is None and not stopping['flag']:
@@ -216,6 +242,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--print-config', action='store_true',
                         help='print the node configuration (launch_ros Node kwargs and the '
                              'command line) as JSON and exit')
+    parser.add_argument('--rviz', action='store_true',
+                        help="also start rviz2 showing the node's debug image (and 3D marker)")
+    parser.add_argument('--rviz-config', type=Path, default=None, metavar='FILE',
+                        help="write the rviz2 config for this rig's node to FILE and exit")
     parser.add_argument('--replay', type=Path, default=None, metavar='BAG',
                         help='replay BAG: node + player + recorder, then the evaluator')
     parser.add_argument('--out', type=Path, default=None, help='output folder of --replay')
@@ -248,10 +278,22 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({'rig': str(rig.path), 'nodes': [launch_kwargs(cfg)],
                           'commands': [cfg.command(sys.executable)[1:]]}, indent=2))
         return 0
+    if args.rviz_config is not None:
+        path = args.rviz_config
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(rviz_config(cfg.fully_qualified_name))
+        print(f'rviz2 config for {cfg.fully_qualified_name} written to {path} '
+              f'(rviz2 -d {path})')
+        return 0
+    if args.rviz and shutil.which('rviz2') is None:
+        print('rgbx-launch: --rviz: rviz2 is not on PATH; install it with ROS 2 (e.g. '
+              'apt install ros-$ROS_DISTRO-rviz2) and source the ROS setup file, or use '
+              '--rviz-config FILE and open FILE on a machine with rviz2', file=sys.stderr)
+        return 2
     print(f'[rgbx-launch] rig {rig.name} ({rig.description}) from {rig.path}', flush=True)
     if args.replay is not None:
         return _run_replay(args, overrides, rig)
-    return _run_live(cfg)
+    return _run_live(cfg, _rviz_command(cfg) if args.rviz else None)
 
 
 if __name__ == '__main__':
