@@ -380,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
               f'{values.get("rgb_only_frames", "?")} frames on RGB alone ({only} per results.csv),'
               f' {values.get("dropped_total", "?")} dropped, {values.get("bad_frames_total", "?")}'
               f' bad, latency {values.get("latency_ms_mean_total", "?")} ms mean, device '
-              f'{values.get("device", "?")}')
+              f'{values.get("device", "?")} ({values.get("precision", "?")})')
 
     comparison = write_report(out / 'comparison', seq,
                               {name: (r['boxes'], r['scores']) for name, r in results.items()},
