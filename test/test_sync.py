@@ -253,3 +253,28 @@ def test_set_timing_changes_pairing_at_run_time_and_validates():
     with pytest.raises(ValueError, match='x_timeout_s must be > slop_s'):
         p.set_timing(slop_s=0.5, x_timeout_s=0.1)
     assert (p.slop_s, p.x_timeout_s) == (0.010, 0.5)      # a rejected change changes nothing
+
+
+def test_x_grace_holds_rgb_for_a_late_x_while_x_is_missing():
+    """While X is unavailable, an RGB frame waits x_grace_s (arrival clock) so that an X frame
+    sent with it but delivered a moment later pairs; after the grace it goes alone."""
+    p = FramePairer(slop_s=0.002, x_timeout_s=0.5, x_grace_s=0.030)
+    p.push_rgb(ms(1000), 'rgb1000', now_ns=ms(10))
+    assert p.pop_ready(now_ns=ms(20)) == []               # within the grace: held
+    p.push_x(ms(1000), 'x1000', now_ns=ms(25))            # the late X arrives
+    assert [(f.rgb, f.x) for f in p.pop_ready(now_ns=ms(26))] == [('rgb1000', 'x1000')]
+    # X lost again: a new RGB frame is released alone once its grace has passed
+    q = FramePairer(slop_s=0.002, x_timeout_s=0.5, x_grace_s=0.030)
+    q.push_rgb(ms(2000), 'rgb2000', now_ns=ms(100))
+    assert q.pop_ready(now_ns=ms(129)) == []
+    out = q.pop_ready(now_ns=ms(130))
+    assert [(f.rgb, f.x_missing) for f in out] == [('rgb2000', True)]
+    # the grace changes at run time; 0 releases at once; negative values are refused
+    q.set_timing(0.002, 0.5, x_grace_s=0.0)
+    q.push_rgb(ms(2033), 'rgb2033', now_ns=ms(140))
+    assert [f.rgb for f in q.pop_ready(now_ns=ms(140))] == ['rgb2033']
+    assert q.x_grace_s == 0.0
+    with pytest.raises(ValueError, match='x_grace_s must be >= 0'):
+        q.set_timing(0.002, 0.5, x_grace_s=-0.1)
+    q.set_timing(0.004, 0.5)                               # None keeps the grace
+    assert q.x_grace_s == 0.0 and q.slop_s == 0.004

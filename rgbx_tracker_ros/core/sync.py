@@ -8,7 +8,10 @@ Release rules, applied to pending RGB frames oldest stamp first (a frame that mu
 the newer ones, so pairs always come out in RGB stamp order):
 
 1. **X unavailable** (no X frame ever arrived, or X was declared lost): the RGB frame is released
-   at once as RGB-only (``x_missing=True``). A pure RGB rig therefore never waits.
+   as RGB-only (``x_missing=True``) once it has waited ``x_grace_s`` on the arrival clock (default
+   0: at once, so a pure RGB rig never waits). The grace lets an X frame sent together with the RGB
+   frame but delivered a moment later still pair: it is what makes the first frame after an X
+   outage pair in a lockstep replay.
 2. **Nearest X is known**: once an X frame with ``t_x >= t_rgb`` has arrived, no later X can be
    closer (X is assumed to arrive in stamp order), so the RGB frame is released, paired with the
    buffered X nearest in stamp if ``|t_x - t_rgb| <= slop``; otherwise (every X within reach is
@@ -123,6 +126,8 @@ class FramePairer:
         x_timeout_s: seconds (arrival clock) an RGB frame may wait for its X, and seconds without
             any X arrival after which X is declared lost; must be > ``slop_s``.
         max_pending: bound of the pending-RGB queue and of the X buffer (frames); >= 1.
+        x_grace_s: while X is unavailable, seconds (arrival clock) an RGB frame is held for a
+            late X before it is released alone; >= 0 (0 = at once).
 
     Raises:
         ValueError: if the arguments are out of range.
@@ -136,12 +141,13 @@ class FramePairer:
         [('rgb0', 'x0')]
     """
 
-    def __init__(self, slop_s: float, x_timeout_s: float, max_pending: int = 8) -> None:
+    def __init__(self, slop_s: float, x_timeout_s: float, max_pending: int = 8,
+                 x_grace_s: float = 0.0) -> None:
         if int(max_pending) != max_pending or max_pending < 1:
             raise ValueError(f'max_pending must be an integer >= 1, got {max_pending!r}')
         self.max_pending = int(max_pending)
         self._lock = threading.Lock()
-        self.set_timing(slop_s, x_timeout_s)
+        self.set_timing(slop_s, x_timeout_s, x_grace_s)
         self._rgb: list[_RgbFrame] = []      # pending, sorted by stamp
         self._x: list[_XFrame] = []          # buffered, sorted by stamp
         self._x_stamps: list[int] = []       # mirror of self._x stamps for bisect
@@ -174,21 +180,28 @@ class FramePairer:
         with self._lock:
             return len(self._rgb), len(self._x)
 
-    def set_timing(self, slop_s: float, x_timeout_s: float) -> None:
-        """Set the pairing slop and the X timeout (seconds); safe while frames flow.
+    def set_timing(self, slop_s: float, x_timeout_s: float,
+                   x_grace_s: float | None = None) -> None:
+        """Set the pairing slop, the X timeout and (unless None: kept) the X grace, in seconds;
+        safe while frames flow.
 
         Raises:
-            ValueError: unless 0 <= slop_s < x_timeout_s.
+            ValueError: unless 0 <= slop_s < x_timeout_s and x_grace_s >= 0.
         """
         if not slop_s >= 0.0:
             raise ValueError(f'slop_s must be >= 0 seconds, got {slop_s!r}')
         if not x_timeout_s > slop_s:
             raise ValueError(f'x_timeout_s must be > slop_s ({slop_s} s), got {x_timeout_s!r}')
+        if x_grace_s is not None and not x_grace_s >= 0.0:
+            raise ValueError(f'x_grace_s must be >= 0 seconds, got {x_grace_s!r}')
         with self._lock:
             self.slop_s = float(slop_s)
             self.x_timeout_s = float(x_timeout_s)
             self._slop_ns = int(round(self.slop_s * _NS_PER_S))
             self._timeout_ns = int(round(self.x_timeout_s * _NS_PER_S))
+            if x_grace_s is not None:
+                self.x_grace_s = float(x_grace_s)
+                self._grace_ns = int(round(self.x_grace_s * _NS_PER_S))
 
     def drain_events(self) -> list[str]:
         """Return and clear the state-change messages queued since the last call (oldest first)."""
@@ -289,6 +302,8 @@ class FramePairer:
             while self._rgb:
                 head = self._rgb[0]
                 if self._x_state != 'ok':
+                    if now_ns - head.arrival_ns < self._grace_ns:
+                        break   # hold it x_grace_s for an X frame delivered a moment later
                     released.append(self._release(head, None))
                     continue
                 best = self._nearest_x(head.stamp_ns)

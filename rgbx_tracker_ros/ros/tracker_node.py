@@ -43,7 +43,8 @@ says why) and applied to the running node.
 
 While X is missing, an RGB frame is held ``x_grace`` seconds (arrival clock) before it is
 released alone, so that an X frame sent together with it but delivered a moment later still
-pairs (this is what makes the first frame after an X outage pair in a lockstep replay).
+pairs (this is what makes the first frame after an X outage pair in a lockstep replay); the
+pairer does the holding (``FramePairer(x_grace_s=...)``).
 
 Threads: image callbacks only decode, encode (core.modality) and push into the pairer; one
 worker thread pops ready pairs and runs inference (it keeps the newest ready pair and counts
@@ -498,16 +499,16 @@ class TrackerNode(Node):
         self._health = health_mod.TrackerHealth(str(self._tracker.device),
                                                 x_expected=self._x_expected,
                                                 precision=self._tracker.precision)
-        self._pairer = FramePairer(p.slop, p.x_timeout, max_pending=_MAX_PENDING)
-        self._lock = threading.Lock()   # init requests, RGB arrival times, event renderer
+        # x_grace only matters when X is expected; an RGB-only rig never holds frames
+        self._pairer = FramePairer(p.slop, p.x_timeout, max_pending=_MAX_PENDING,
+                                   x_grace_s=p.x_grace if self._x_expected else 0.0)
+        self._lock = threading.Lock()   # init requests, event renderer
         self._init_requests: list[_InitRequest] = []
         self._pending_init: _InitRequest | None = None
         self._initial_box_pending = p.initial_box is not None
         self._last: tuple[FramePair, _Frame, np.ndarray | None] | None = None
         self._trail: collections.deque = collections.deque(maxlen=_TRAIL_LENGTH)
         self._warned_resize = False
-        self._rgb_arrivals: dict[int, int] = {}  # pending RGB stamp -> arrival (x_grace)
-        self._grace_ns = int(p.x_grace * 1e9) if self._x_expected else 0
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._reset_done = threading.Condition(self._lock)
@@ -595,10 +596,9 @@ class TrackerNode(Node):
             return
         new = read_parameters(self)
         old, self.params = self.params, new
-        if new.slop != old.slop or new.x_timeout != old.x_timeout:
-            self._pairer.set_timing(new.slop, new.x_timeout)
-        if new.x_grace != old.x_grace:
-            self._grace_ns = int(new.x_grace * 1e9) if self._x_expected else 0
+        if (new.slop, new.x_timeout, new.x_grace) != (old.slop, old.x_timeout, old.x_grace):
+            self._pairer.set_timing(new.slop, new.x_timeout,
+                                    new.x_grace if self._x_expected else 0.0)
         self.get_logger().info('parameters applied: ' + ', '.join(
             f'{n}={getattr(new, n)!r}' for n in names))
         self._health.record_event('parameters changed: ' + ', '.join(names))
@@ -633,8 +633,6 @@ class TrackerNode(Node):
                 with self._lock:
                     ready = self._events.add_rgb(stamp, image.shape[:2])
                 self._push_event_frames(ready, msg.header.frame_id, now)
-            with self._lock:
-                self._rgb_arrivals[stamp] = now
             self._pairer.push_rgb(stamp, _Frame(msg.header, image, now), now)
             self._wake.set()
 
@@ -743,18 +741,7 @@ class TrackerNode(Node):
 
     def _worker_step(self) -> None:
         self._handle_init_requests()
-        now = time.monotonic_ns()
-        with self._lock:
-            oldest = min(self._rgb_arrivals.values(), default=None)
-        if (self._grace_ns and oldest is not None and now - oldest < self._grace_ns
-                and not self._pairer.x_available):
-            return  # X missing: give an X frame sent with this RGB frame x_grace to arrive
-        pairs = self._pairer.pop_ready(now)
-        if pairs:
-            newest = pairs[-1].stamp_ns
-            with self._lock:
-                for stamp in [s for s in self._rgb_arrivals if s <= newest]:
-                    del self._rgb_arrivals[stamp]
+        pairs = self._pairer.pop_ready(time.monotonic_ns())
         for event in self._pairer.drain_events():
             self._health.record_event(event)
             if event.startswith('X lost'):
