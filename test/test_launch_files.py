@@ -266,7 +266,8 @@ def test_rviz_argument_starts_rviz2_on_the_nodes_topics(monkeypatch, tmp_path, c
     assert (rviz['package'], rviz['executable']) == ('rviz2', 'rviz2')
     assert rviz['arguments'][0] == '-d'
     text = Path(rviz['arguments'][1]).read_text()
-    assert '/robot/cam/tracker_node/debug_image' in text and '/camera/camera/' not in text
+    assert '/robot/cam/tracker_node/debug_image' in text
+    assert '/camera/camera/tracker_node/' not in text
     assert rviz['parameters'] == [{'use_sim_time': False}]
     out = tmp_path / 'view.rviz'
     assert rgbx_launch.main(['--rig', 'rgbt_flir_boson', '--namespace', 'robot/cam',
