@@ -2,7 +2,9 @@
 
 One replay (module fixture, own random ROS_DOMAIN_ID, tiny test variant with random weights: this
 checks plumbing, not tracking quality) of 30 frames at 160x128 with X withheld on frames 10-17
-and frame 24's RGB sent with a wrong encoding (a 32FC1 depth image on the RGB topic).
+(the node tracks on RGB alone), RGB withheld on frames 20-22 (a dead RGB camera: the node tracks
+on X alone after rgb_timeout) and frame 26's RGB sent with a wrong encoding (a 32FC1 depth image
+on the RGB topic: counted as a bad frame, and that frame is answered on X alone).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ pytestmark = pytest.mark.ros
 
 N_FRAMES = 30
 WITHHELD = (10, 17)          # 1-based, inclusive
-BAD_FRAME = 24               # 1-based
+RGB_WITHHELD = (20, 22)      # 1-based, inclusive
+BAD_FRAME = 26               # 1-based
 
 
 @pytest.fixture(scope='module')
@@ -36,11 +39,12 @@ def replay(tmp_path_factory) -> dict:
     run = tmp / 'run'
     params = {'variant': 'test_tiny', 'checkpoint': 'none', 'device': 'cpu',
               'modality': 'thermal', 'qos_reliability': 'reliable', 'x_timeout': 0.4,
-              'diagnostics_period': 0.5, 'use_sim_time': True}
+              'rgb_timeout': 0.3, 'diagnostics_period': 0.5, 'use_sim_time': True}
     summary, node = replay_bag(tmp / 'synth.bag', run, params,
                                withhold_x=f'{WITHHELD[0]}:{WITHHELD[1]}', answer_timeout_s=2.0,
                                wait_s=120.0, domain_id=random.SystemRandom().randint(1, 100),
-                               keep_node=True)
+                               keep_node=True,
+                               withhold_rgb=f'{RGB_WITHHELD[0]}:{RGB_WITHHELD[1]}')
     alive_after_replay = node.poll() is None
     code = stop_process(node)
     diags = [json.loads(line) for line in (run / 'diagnostics.jsonl').read_text().splitlines()]
@@ -54,18 +58,20 @@ def _frames(mask: np.ndarray) -> list[int]:
     return [int(i) + 1 for i in np.flatnonzero(mask)]
 
 
-def test_every_good_frame_is_answered_with_its_rgb_stamp(replay) -> None:
+def test_every_frame_is_answered_with_its_stamp(replay) -> None:
     res = replay['results']
     np.testing.assert_array_equal(res['stamps_ns'], replay['stamps'])
-    # answered = a Detection2DArray whose header stamp equals the RGB frame's arrived
-    assert _frames(~res['answered']) == [BAD_FRAME]
-    assert replay['summary']['missed'] == 1 and replay['summary']['answered'] == N_FRAMES - 1
+    # answered = a Detection2DArray whose header stamp equals the frame's (RGB, or X while RGB
+    # is withheld or rejected) arrived
+    assert _frames(~res['answered']) == []
+    assert replay['summary']['missed'] == 0 and replay['summary']['answered'] == N_FRAMES
     # the player sent the GT of frame 1 on ~/init: frame 1's answer is that box, score 1
     np.testing.assert_allclose(res['boxes'][0], replay['seq'].boxes_xywh[0], atol=1e-6)
     assert res['scores'][0] == pytest.approx(1.0)
     # every answered frame carries one finite box (tiny random model: no quality claim)
     assert np.all(np.isfinite(res['boxes'][res['answered']]))
     assert _frames(~res['x_published']) == list(range(WITHHELD[0], WITHHELD[1] + 1))
+    assert _frames(~res['rgb_published']) == list(range(RGB_WITHHELD[0], RGB_WITHHELD[1] + 1))
 
 
 def test_x_withheld_stretch_falls_back_to_rgb_and_recovers(replay) -> None:
@@ -73,29 +79,45 @@ def test_x_withheld_stretch_falls_back_to_rgb_and_recovers(replay) -> None:
     withheld = list(range(WITHHELD[0], WITHHELD[1] + 1))
     assert [state[f - 1] for f in withheld] == ['RGB only'] * len(withheld)
     # frame 1 may be RGB-only (X cannot be expected before the first X frame arrives)
+    x_alone = [*range(RGB_WITHHELD[0], RGB_WITHHELD[1] + 1), BAD_FRAME]
     for f in [*range(2, WITHHELD[0]), *range(WITHHELD[1] + 1, N_FRAMES + 1)]:
-        if f != BAD_FRAME:
-            assert state[f - 1] == 'RGB-X', f'frame {f}: {state[f - 1]!r}'
+        want = 'X only' if f in x_alone else 'RGB-X'
+        assert state[f - 1] == want, f'frame {f}: {state[f - 1]!r}'
     diags = replay['diagnostics']
     warn = [d for d in diags if d['values']['x_state'] == 'RGB only']
     assert warn and all(d['level'] == 1 for d in warn)
     assert 'RGB alone' in warn[0]['message']
     assert int(warn[0]['values']['x_state_since_stamp_ns']) == replay['stamps'][WITHHELD[0] - 1]
-    # logged once per change, not per frame: X is lost in the withheld stretch and during the
-    # player's 2 s wait for the rejected frame 24 (no X published meanwhile), and at the end
+    # logged once per change, not per frame: X is lost in the withheld stretch (and maybe at
+    # the end, when the player stops)
     log = replay['node_log']
-    assert log.count('X resumed') == 2
-    assert 2 <= log.count('X lost') <= 3
+    assert log.count('X resumed') == 1
+    assert 1 <= log.count('X lost') <= 2
+
+
+def test_rgb_withheld_stretch_falls_back_to_x_and_recovers(replay) -> None:
+    diags = replay['diagnostics']
+    warn = [d for d in diags if d['values']['x_state'] == 'X only']
+    assert warn and all(d['level'] == 1 for d in warn)
+    assert 'tracking on X alone' in warn[0]['message']
+    assert int(warn[0]['values']['x_state_since_stamp_ns']) == \
+        replay['stamps'][RGB_WITHHELD[0] - 1]
+    # the withheld stretch and the rejected frame: RGB lost twice, resumed twice
+    log = replay['node_log']
+    assert log.count('RGB lost') == 2 and log.count('RGB resumed') == 2
 
 
 def test_diagnostics_count_pairs_drops_and_the_bad_frame(replay) -> None:
     last = replay['diagnostics'][-1]['values']
     n_only = len(range(WITHHELD[0], WITHHELD[1] + 1))
-    processed = N_FRAMES - 1
+    n_x_alone = len(range(RGB_WITHHELD[0], RGB_WITHHELD[1] + 1)) + 1     # + the bad frame
+    processed = N_FRAMES
     assert int(last['frames_processed']) == processed
     assert int(last['rgb_only_frames']) in (n_only, n_only + 1)
-    assert int(last['synchronized_pairs']) == processed - int(last['rgb_only_frames'])
-    assert int(last['frames_in.rgb']) == N_FRAMES
+    assert int(last['x_only_frames']) == n_x_alone
+    assert int(last['synchronized_pairs']) == \
+        processed - int(last['rgb_only_frames']) - n_x_alone
+    assert int(last['frames_in.rgb']) == N_FRAMES - (n_x_alone - 1)    # the bad one arrived
     assert int(last['frames_in.x']) == N_FRAMES - n_only
     assert int(last['bad_frames.rgb.encoding']) == 1 and int(last['bad_frames_total']) == 1
     assert int(last['dropped_total']) == sum(int(v) for k, v in last.items()

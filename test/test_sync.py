@@ -278,3 +278,80 @@ def test_x_grace_holds_rgb_for_a_late_x_while_x_is_missing():
         q.set_timing(0.002, 0.5, x_grace_s=-0.1)
     q.set_timing(0.004, 0.5)                               # None keeps the grace
     assert q.x_grace_s == 0.0 and q.slop_s == 0.004
+
+
+def test_rgb_lost_releases_x_alone_then_rgb_resumes():
+    """Rule 4: with rgb_timeout_s, X frames go out alone once no RGB arrived for that long; the
+    first RGB frame ends it; stamps stay in order and every X frame goes out once."""
+    p = FramePairer(slop_s=0.002, x_timeout_s=0.5, rgb_timeout_s=0.2)
+    for k in range(3):                                    # RGB-X at 10 Hz
+        p.push_x(ms(1000 + 100 * k), f'x{k}', now_ns=ms(100 * k))
+        p.push_rgb(ms(1000 + 100 * k), f'rgb{k}', now_ns=ms(100 * k + 1))
+    assert [(f.rgb, f.x) for f in p.pop_ready(now_ns=ms(202))] == [
+        ('rgb0', 'x0'), ('rgb1', 'x1'), ('rgb2', 'x2')]
+    assert p.rgb_available
+    p.push_x(ms(1300), 'x3', now_ns=ms(300))              # the RGB camera has died
+    assert p.pop_ready(now_ns=ms(350)) == []              # 149 ms without RGB: wait
+    out = p.pop_ready(now_ns=ms(402))                     # > 200 ms: RGB lost
+    assert [(f.stamp_ns, f.rgb, f.x, f.rgb_missing, f.x_missing) for f in out] == [
+        (ms(1300), None, 'x3', True, False)]
+    assert not p.rgb_available
+    assert any(e.startswith('RGB lost') and 'tracking on X alone' in e for e in p.drain_events())
+    for k in (4, 5):                                      # later X frames go out at once
+        p.push_x(ms(1000 + 100 * k), f'x{k}', now_ns=ms(100 * k))
+        assert [f.x for f in p.pop_ready(now_ns=ms(100 * k + 1))] == [f'x{k}']
+    p.push_rgb(ms(1500), 'rgb5-late', now_ns=ms(505))     # older than the X-only release
+    p.push_x(ms(1600), 'x6', now_ns=ms(600))
+    p.push_rgb(ms(1600), 'rgb6', now_ns=ms(601))
+    assert p.rgb_available
+    assert any(e.startswith('RGB resumed') for e in p.drain_events())
+    assert [(f.rgb, f.x, f.rgb_missing) for f in p.pop_ready(now_ns=ms(602))] == [
+        ('rgb6', 'x6', False)]
+    s = p.stats
+    assert (s['paired'], s['x_only'], s['dropped_rgb_late']) == (4, 3, 1)
+    assert rgb_accounted(p) == s['rgb_in']
+
+
+def test_rgb_timeout_off_keeps_x_waiting_for_rgb():
+    """Without rgb_timeout_s (the default) nothing is released without an RGB frame; the RGB
+    camera starting late is rule 4 too (timed from the first X arrival)."""
+    p = make()
+    p.push_x(ms(1000), 'x0', now_ns=ms(0))
+    assert p.pop_ready(now_ns=ms(5000)) == [] and p.rgb_available
+    q = FramePairer(slop_s=0.002, x_timeout_s=0.5, rgb_timeout_s=0.2)
+    q.push_x(ms(1000), 'x0', now_ns=ms(0))
+    assert q.pop_ready(now_ns=ms(150)) == []
+    assert [f.x for f in q.pop_ready(now_ns=ms(250))] == ['x0']
+    assert 'no RGB frame yet' in q.drain_events()[-1]
+    q.set_rgb_timeout(0)                                  # 0 = off
+    assert q.rgb_timeout_s is None
+    with pytest.raises(ValueError, match='rgb_timeout_s must be >= 0'):
+        q.set_rgb_timeout(-1.0)
+
+
+def test_rgb_lost_x_waits_x_grace_for_an_rgb_frame_sent_with_it():
+    """While RGB is lost an X frame is held x_grace_s, so the RGB frame published right after it
+    (a lockstep player sends X first) pairs with it instead of being dropped as late."""
+    p = FramePairer(slop_s=0.002, x_timeout_s=0.5, x_grace_s=0.030, rgb_timeout_s=0.2)
+    p.push_x(ms(1000), 'x0', now_ns=ms(0))
+    assert [f.x for f in p.pop_ready(now_ns=ms(250))] == ['x0']      # RGB never came: alone
+    p.push_x(ms(1100), 'x1', now_ns=ms(300))
+    assert p.pop_ready(now_ns=ms(310)) == []                         # within the grace
+    p.push_rgb(ms(1100), 'rgb1', now_ns=ms(315))
+    assert [(f.rgb, f.x, f.rgb_missing) for f in p.pop_ready(now_ns=ms(316))] == [
+        ('rgb1', 'x1', False)]
+    assert p.stats['dropped_rgb_late'] == 0 and p.rgb_available
+
+
+def test_rgb_is_not_lost_while_an_rgb_frame_waits_for_x_or_everything_stops():
+    """An RGB frame pending for its X (X withheld) or both streams stopping is not an RGB loss."""
+    p = FramePairer(slop_s=0.002, x_timeout_s=0.5, rgb_timeout_s=0.2)
+    p.push_x(ms(1000), 'x0', now_ns=ms(0))
+    p.push_rgb(ms(1000), 'rgb0', now_ns=ms(1))
+    assert len(p.pop_ready(now_ns=ms(2))) == 1
+    p.push_rgb(ms(1100), 'rgb1', now_ns=ms(100))          # its X never comes
+    assert p.pop_ready(now_ns=ms(400)) == [] and p.rgb_available
+    out = p.pop_ready(now_ns=ms(601))                     # x_timeout: RGB alone
+    assert [(f.rgb, f.x_missing) for f in out] == [('rgb1', True)]
+    assert p.pop_ready(now_ns=ms(5000)) == [] and p.rgb_available   # all quiet
+    assert not any(e.startswith('RGB lost') for e in p.drain_events())

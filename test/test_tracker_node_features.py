@@ -256,3 +256,41 @@ def test_marker_lands_where_the_depth_says() -> None:
         assert stamp_to_ns(markers[-1].markers[0].header.stamp) == T0 + DT
     finally:
         _close(n)
+
+
+def test_rgb_camera_dying_switches_to_x_alone_and_back() -> None:
+    """No RGB for rgb_timeout while X arrives: the node answers the X frames (X stamps, RGB
+    frame_id and image size, state 'X only', WARN); the first RGB frame brings back RGB-X."""
+    import time as _time
+    n = _make_node(rgb_timeout=0.05, initial_box=[60.0, 50.0, 24.0, 24.0])
+    n.seq = generate_sequence('thermal', 10, 160, 128, seed=3, num_occlusions=0)
+    drawn = []
+    n._dbg_pub.get_subscription_count = lambda: 1
+    n._dbg_pub.publish = drawn.append
+    try:
+        for k in range(3):
+            _feed(n, k)
+        assert [_last(n)[0], n._health.x_state] == [T0 + 2 * DT, 'RGB-X']
+        for k in range(3, 6):                      # the RGB camera stops; X goes on
+            x_msg = array_to_image(n.seq.x_raw[k], 'mono16', T0 + k * DT, 'thermal_frame')
+            n._on_x(x_msg)
+            _time.sleep(0.08)
+            n._worker_step()
+            stamp, box, _ = _last(n)
+            assert stamp == T0 + k * DT and box is not None, k
+            assert n.published[-1].header.frame_id == 'rgb'    # boxes stay in RGB pixels
+        values = n._health.snapshot(0).values
+        assert values['x_state'] == 'X only' and values['x_only_frames'] == '3'
+        assert 'RGB lost' in values['events']
+        assert n._health.snapshot(0).level == 1                   # WARN
+        # the debug image shows the X frame (not the black RGB) with the 'X only' state
+        assert drawn[-1].height == 128 and drawn[-1].width == 160
+        assert np.frombuffer(bytes(drawn[-1].data), np.uint8).mean() > 20
+        _feed(n, 6)                                # RGB is back
+        assert [_last(n)[0], n._health.x_state] == [T0 + 6 * DT, 'RGB-X']
+        assert 'RGB resumed' in n._health.snapshot(0).values['events']
+        # rgb_timeout 0 switches it off at run time
+        assert n.set_parameters([Parameter('rgb_timeout', value=0.0)])[0].successful
+        assert n._pairer.rgb_timeout_s is None
+    finally:
+        _close(n)

@@ -7,12 +7,13 @@ Steps (``python -m rgbx_tracker_ros.cli.demo``, or ``rgbx-demo``):
    RGB goes dark for a stretch, written as an RGBT234-style folder first);
 2. run ``tracker_node`` and ``rgbx-player`` as two separate processes (own ROS_DOMAIN_ID each
    run, FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA, lockstep replay, node on sim time from the
-   player's /clock) twice: with both modalities ('rgbx'), and with X withheld for a stretch of
-   frames ('x_withheld_<a>_<b>');
+   player's /clock) three times: with both modalities ('rgbx'), with X withheld for a stretch of
+   frames ('x_withheld_<a>_<b>': the node tracks on RGB alone), and with RGB withheld for a
+   stretch ('rgb_withheld_<a>_<b>': a dead RGB camera, the node tracks on X alone);
 3. score each run with the LasHeR conventions (PR@20px, NPR@0.20, SR) via ``eval.report``
    into ``demo_out/<run>/`` (report.md, precision.png, success.png, annotated video, the
    player's results.csv and diagnostics, node and player logs) plus ``demo_out/comparison/``
-   (both runs in one table and plot), and print the metrics table.
+   (all runs in one table and plot), and print the metrics table.
 
 The process helpers here (:func:`ros_env`, :func:`replay_bag`) are also used by the integration
 tests.
@@ -133,7 +134,8 @@ def replay_bag(bag: Path, out_dir: Path, node_params: dict[str, Any],
                wait_s: float = 120.0, domain_id: int | None = None,
                params_file: Path | None = PARAMS_FILE,
                keep_node: bool = False,
-               reinit_at: str = '') -> tuple[dict[str, Any], subprocess.Popen | None]:
+               reinit_at: str = '',
+               withhold_rgb: str | None = None) -> tuple[dict[str, Any], subprocess.Popen | None]:
     """Run the node and the lockstep player as two processes on ``bag``.
 
     Logs go to ``out_dir/node.log`` and ``out_dir/player.log``; the player writes results.csv,
@@ -150,6 +152,7 @@ def replay_bag(bag: Path, out_dir: Path, node_params: dict[str, Any],
         params_file: the node's YAML parameters file.
         keep_node: leave the node running and return its Popen (the caller stops it).
         reinit_at: '10,20': 1-based frames where the player sends the GT box on ~/init again.
+        withhold_rgb: 'START:END' frames (1-based, inclusive) the player withholds RGB for.
 
     Returns:
         (the player's summary dict, the node's Popen if ``keep_node`` else None).
@@ -164,6 +167,8 @@ def replay_bag(bag: Path, out_dir: Path, node_params: dict[str, Any],
                   str(out_dir), '--timeout', str(answer_timeout_s), '--wait', str(wait_s)]
     if withhold_x:
         player_cmd += ['--withhold-x', withhold_x]
+    if withhold_rgb:
+        player_cmd += ['--withhold-rgb', withhold_rgb]
     if reinit_at:
         player_cmd += ['--reinit-at', reinit_at]
     with open(node_log, 'w') as nlog, open(player_log, 'w') as plog:
@@ -193,7 +198,7 @@ def replay_bag(bag: Path, out_dir: Path, node_params: dict[str, Any],
 
 def read_results(path: Path) -> dict[str, np.ndarray]:
     """The player's results.csv -> arrays: boxes (T, 4) (NaN without a box), scores (T,),
-    answered, x_published (bool), x_state (str), stamps_ns (int64)."""
+    answered, x_published, rgb_published (bool), x_state (str), stamps_ns (int64)."""
     with open(path, newline='') as fh:
         rows = list(csv.DictReader(fh))
     boxes = np.array([[float(r[k]) for k in ('x', 'y', 'w', 'h')] if r['has_box'] == '1'
@@ -202,15 +207,26 @@ def read_results(path: Path) -> dict[str, np.ndarray]:
     return {'boxes': boxes, 'scores': scores,
             'answered': np.array([r['answered'] == '1' for r in rows]),
             'x_published': np.array([r['x_published'] == '1' for r in rows]),
+            'rgb_published': np.array([r.get('rgb_published', '1') == '1' for r in rows]),
             'x_state': np.array([r['x_state'] for r in rows]),
             'stamps_ns': np.array([int(r['stamp_ns']) for r in rows], dtype=np.int64)}
+
+
+def _withheld(image: np.ndarray, label: str) -> np.ndarray:
+    """A frame the player did not send: dimmed to a quarter, with ``label`` at the top left."""
+    import cv2
+
+    out = (image * 0.25).astype(np.uint8)
+    cv2.putText(out, label, (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 160, 0), 2,
+                cv2.LINE_AA)
+    return out
 
 
 def write_node_view_video(seq: Any, res: dict[str, np.ndarray], path: Path,
                           fps: float = 10.0) -> Path:
     """The node's view of a replay as a video: the RGB frame drawn like ``~/debug_image``
     (box, score, 'RGB-X' / 'RGB only', trail, GT thin) next to the X frame the node received
-    (dimmed with 'X withheld' where the player did not send it).
+    (each dimmed with 'X withheld' / 'RGB withheld' where the player did not send it).
 
     Args:
         seq: the ``data.sequences.Sequence`` replayed.
@@ -230,6 +246,8 @@ def write_node_view_video(seq: Any, res: dict[str, np.ndarray], path: Path,
     try:
         for i in range(seq.num_frames):
             rgb = encode_rgb(seq.read_rgb(i), seq.rgb_encoding)
+            if not res['rgb_published'][i]:
+                rgb = _withheld(rgb, 'RGB withheld')
             centre = box_centre(res['boxes'][i])
             if centre is not None:
                 trail = (trail + [centre])[-20:]
@@ -241,9 +259,7 @@ def write_node_view_video(seq: Any, res: dict[str, np.ndarray], path: Path,
                 x = encode_x(seq.read_x(i), seq.x_encoding, seq.modality)
                 x = cv2.resize(x, (rgb.shape[1], rgb.shape[0]))
                 if not res['x_published'][i]:
-                    x = (x * 0.25).astype(np.uint8)
-                    cv2.putText(x, 'X withheld', (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7,
-                                (255, 160, 0), 2, cv2.LINE_AA)
+                    x = _withheld(x, 'X withheld')
                 panels.append(x)
             frame = cv2.cvtColor(np.concatenate(panels, axis=1), cv2.COLOR_RGB2BGR)
             if writer is None:
@@ -300,6 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--rate', type=float, default=10.0, help='bag frame rate in Hz')
     parser.add_argument('--withhold-x', default='12:22',
                         help='frames (1-based, inclusive) without X in the second run')
+    parser.add_argument('--withhold-rgb', default='12:22',
+                        help="frames (1-based, inclusive) without RGB in the third run ('' = no "
+                             "third run)")
     parser.add_argument('--reinit-at', default=None, metavar='N[,N...]',
                         help='1-based frames where the tracker is re-initialised from GT; default '
                              f'{TNO_CUTS} for {TNO.name} (its footage skips there, see '
@@ -327,8 +346,12 @@ def main(argv: list[str] | None = None) -> int:
     if reinit_at is None:
         reinit_at = TNO_CUTS if seq.name == TNO.name else ''
     span = parse_span(args.withhold_x)
-    if span[1] > seq.num_frames:
-        parser.error(f'--withhold-x {args.withhold_x}: {seq.name} has {seq.num_frames} frames')
+    rgb_span = parse_span(args.withhold_rgb) if args.withhold_rgb else None
+    for flag, sp in (('--withhold-x', span), ('--withhold-rgb', rgb_span)):
+        if sp is not None and sp[1] > seq.num_frames:
+            parser.error(f'{flag} {sp[0]}:{sp[1]}: {seq.name} has {seq.num_frames} frames')
+    if not seq.has_x:
+        rgb_span = None     # an RGB-only sequence has nothing to track on without RGB
 
     checkpoint = args.checkpoint
     if not checkpoint and default_checkpoint() is None:
@@ -346,19 +369,26 @@ def main(argv: list[str] | None = None) -> int:
     node_params = {'variant': args.variant, 'checkpoint': checkpoint, 'device': args.device,
                    'modality': seq.modality.value if seq.has_x else 'rgb',
                    'qos_reliability': 'reliable', 'use_sim_time': True}
-    runs = [('rgbx', None), (f'x_withheld_{span[0]}_{span[1]}', f'{span[0]}:{span[1]}')]
+    runs = [('rgbx', None, None),
+            (f'x_withheld_{span[0]}_{span[1]}', f'{span[0]}:{span[1]}', None)]
+    if rgb_span is not None:
+        runs.append((f'rgb_withheld_{rgb_span[0]}_{rgb_span[1]}', None,
+                     f'{rgb_span[0]}:{rgb_span[1]}'))
     results: dict[str, Any] = {}
-    for name, withhold in runs:
+    for name, withhold, withhold_rgb in runs:
         run_dir = out / name
         if run_dir.exists():
             shutil.rmtree(run_dir)
-        what = 'RGB + X' if withhold is None else f'X withheld on frames {withhold}'
+        what = ('RGB + X' if withhold is None and withhold_rgb is None else
+                f'X withheld on frames {withhold}' if withhold else
+                f'RGB withheld on frames {withhold_rgb}')
         if reinit_at:
             what += f'; re-initialised from GT at frames {reinit_at} (sequence cuts)'
         print(f'rgbx-demo: run {name!r} ({what}): tracker_node + rgbx-player ...', flush=True)
         try:
             summary, _ = replay_bag(bag, run_dir, node_params, withhold,
-                                    params_file=default_params_file(), reinit_at=reinit_at)
+                                    params_file=default_params_file(), reinit_at=reinit_at,
+                                    withhold_rgb=withhold_rgb)
         except DemoError as exc:
             print(f'rgbx-demo: {exc}', file=sys.stderr)
             return 1
@@ -378,14 +408,17 @@ def main(argv: list[str] | None = None) -> int:
         only = int(np.sum(res['x_state'] == 'RGB only'))
         print(f'  node: {values.get("synchronized_pairs", "?")} synchronized pairs, '
               f'{values.get("rgb_only_frames", "?")} frames on RGB alone ({only} per results.csv),'
+              f' {values.get("x_only_frames", "?")} on X alone,'
               f' {values.get("dropped_total", "?")} dropped, {values.get("bad_frames_total", "?")}'
               f' bad, latency {values.get("latency_ms_mean_total", "?")} ms mean, device '
               f'{values.get("device", "?")} ({values.get("precision", "?")})')
 
     comparison = write_report(out / 'comparison', seq,
                               {name: (r['boxes'], r['scores']) for name, r in results.items()},
-                              video=False, title=f'{seq.name}: RGB-X vs X withheld '
-                                                 f'(frames {args.withhold_x})')
+                              video=False, title=f'{seq.name}: RGB-X vs X withheld (frames '
+                                                 f'{args.withhold_x})' + (
+                                                     f' vs RGB withheld (frames '
+                                                     f'{args.withhold_rgb})' if rgb_span else ''))
     print()
     print(format_table(comparison))
     print()
@@ -393,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
                                         f'(what the node saw and drew), ')
     print(f'rgbx-demo: outputs in {out}/<run>/ for runs {", ".join(results)}: report.md, '
           f'precision.png, success.png, {videos}results.csv, diagnostics.jsonl, node.log; '
-          f'both runs compared: {out / "comparison" / "report.md"}')
+          f'all runs compared: {out / "comparison" / "report.md"}')
     return 0
 
 

@@ -22,7 +22,8 @@ ERROR = 2
 
 STATE_RGBX = 'RGB-X'
 STATE_RGB_ONLY = 'RGB only'
-#: debug-image state: X present and the RGB frame dark (the tracker follows X).
+#: X present and the RGB frame dark (debug image), or the RGB stream lost and X tracked alone
+#: (diagnostics ``x_state``; the node feeds the network a black RGB frame, as in a dark scene).
 STATE_X_ONLY = 'X only'
 
 
@@ -94,9 +95,10 @@ class TrackerHealth:
         precision: the network precision in use ('fp32', 'bf16', 'fp16'), reported as is.
 
     Keys reported by :meth:`snapshot` (all values strings): ``x_state`` ('RGB-X' / 'RGB only' /
-    'waiting'), ``x_state_since_stamp_ns`` (RGB header stamp of the first frame in that state),
-    ``rate_hz.<topic>`` per input topic, ``frames_in.<topic>``, ``synchronized_pairs``,
-    ``rgb_only_frames``, ``frames_processed``, ``dropped.<reason>``, ``dropped_total``,
+    'X only' / 'waiting'), ``x_state_since_stamp_ns`` (header stamp of the first frame in that
+    state), ``rate_hz.<topic>`` per input topic, ``frames_in.<topic>``, ``synchronized_pairs``,
+    ``rgb_only_frames``, ``x_only_frames`` (tracked on X alone, RGB lost), ``frames_processed``,
+    ``dropped.<reason>``, ``dropped_total``,
     ``bad_frames.<topic>.<reason>``, ``bad_frames_total``, ``latency_ms_mean`` /
     ``latency_ms_max`` (since the previous snapshot) and ``latency_ms_mean_total``, ``device``,
     ``precision``, ``target`` ('tracking' / 'waiting for init'), ``last_score``, ``last_stamp_ns``,
@@ -117,6 +119,7 @@ class TrackerHealth:
         self._pairer_stats: dict[str, int] = {}
         self._frames_processed = 0
         self._rgb_only_frames = 0
+        self._x_only_frames = 0
         self._pairs = 0
         self._lat_sum = 0.0
         self._lat_n = 0
@@ -162,7 +165,7 @@ class TrackerHealth:
             self._pairer_stats = dict(stats)
 
     def record_result(self, stamp_ns: int, latency_s: float, score: float | None,
-                      used_x: bool, tracking: bool) -> bool:
+                      used_x: bool, tracking: bool, rgb_missing: bool = False) -> bool:
         """Record one processed frame.
 
         Args:
@@ -171,6 +174,7 @@ class TrackerHealth:
             score: tracker score in [0, 1], or None when no target is tracked.
             used_x: whether the frame was tracked with X (False = RGB alone).
             tracking: whether a target is initialised.
+            rgb_missing: the RGB stream was lost and the frame was tracked on X alone.
 
         Returns:
             True when the X state changed with this frame (the caller may publish diagnostics
@@ -178,7 +182,9 @@ class TrackerHealth:
         """
         with self._lock:
             self._frames_processed += 1
-            if used_x:
+            if rgb_missing:
+                self._x_only_frames += 1
+            elif used_x:
                 self._pairs += 1
             else:
                 self._rgb_only_frames += 1
@@ -191,7 +197,7 @@ class TrackerHealth:
             self._last_score = math.nan if score is None else float(score)
             self._last_stamp_ns = int(stamp_ns)
             self._tracking = bool(tracking)
-            state = STATE_RGBX if used_x else STATE_RGB_ONLY
+            state = STATE_X_ONLY if rgb_missing else STATE_RGBX if used_x else STATE_RGB_ONLY
             changed = state != self._x_state
             if changed:
                 self._x_state = state
@@ -205,7 +211,7 @@ class TrackerHealth:
 
     @property
     def x_state(self) -> str:
-        """'RGB-X', 'RGB only', or 'waiting' before the first processed frame."""
+        """'RGB-X', 'RGB only', 'X only' (RGB lost), or 'waiting' before the first frame."""
         with self._lock:
             return self._x_state
 
@@ -231,6 +237,7 @@ class TrackerHealth:
                 values[f'frames_in.{topic}'] = str(self._rates[topic].count)
             values['synchronized_pairs'] = str(self._pairs)
             values['rgb_only_frames'] = str(self._rgb_only_frames)
+            values['x_only_frames'] = str(self._x_only_frames)
             values['frames_processed'] = str(self._frames_processed)
             dropped = collections.Counter(self._dropped)
             for key, val in self._pairer_stats.items():
@@ -270,6 +277,9 @@ class TrackerHealth:
             elif self._x_state == STATE_RGB_ONLY:
                 level = WARN
                 parts.append('X missing: tracking on RGB alone')
+            elif self._x_state == STATE_X_ONLY:
+                level = WARN
+                parts.append('RGB missing: tracking on X alone')
             elif self._x_state == STATE_RGBX:
                 parts.append('tracking on RGB-X')
             else:

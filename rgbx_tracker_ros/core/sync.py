@@ -19,6 +19,12 @@ the newer ones, so pairs always come out in RGB stamp order):
 3. **Waited too long**: if the RGB frame has waited ``x_timeout_s`` on the arrival clock, it is
    released with the nearest X within ``slop`` if one is buffered, else RGB-only, and X is declared
    lost (the X stream arrives but its stamps lag behind RGB by more than ``slop``).
+4. **RGB lost** (only with ``rgb_timeout_s``): when no RGB frame arrived for ``rgb_timeout_s``
+   (arrival clock) while X frames keep arriving, buffered X frames newer than the last release
+   are released alone, oldest first, each after waiting ``x_grace_s`` for an RGB frame sent with
+   it (``rgb=None``, ``rgb_missing=True``), so a node can keep
+   tracking on X when the RGB camera dies; the first RGB frame that arrives ends it ("RGB
+   resumed"). RGB frames older than an X frame released alone are then ``dropped_rgb_late``.
 
 X is also declared lost when no X frame arrived for ``x_timeout_s`` (arrival clock). X is
 available again ("X resumed") as soon as an X frame arrives whose stamp is not older than the last
@@ -30,8 +36,8 @@ Queues are bounded (``max_pending`` each). Every frame that is dropped is counte
 
 - ``dropped_rgb_overflow``: more than ``max_pending`` RGB frames pending; the oldest is dropped.
 - ``dropped_rgb_duplicate``: an RGB stamp equal to a pending one or to the last released one.
-- ``dropped_rgb_late``: an RGB stamp older than the last released RGB stamp (pairs are released in
-  stamp order, so it cannot be released any more).
+- ``dropped_rgb_late``: an RGB stamp older than the last released stamp, or equal to that of an X
+  frame released alone (pairs are released in stamp order, so it cannot be released any more).
 - ``dropped_x_overflow``: the X buffer is full; the oldest X frame is dropped without ever having
   been paired.
 - ``dropped_x_duplicate``: an X stamp equal to a buffered one.
@@ -40,7 +46,8 @@ Queues are bounded (``max_pending`` each). Every frame that is dropped is counte
   paired (e.g. X faster than RGB, or X arriving while RGB had to be released alone).
 
 State changes are queued as human-readable strings for :meth:`FramePairer.drain_events`
-('X available: ...', 'X lost: ...; tracking on RGB alone', 'X resumed: ...').
+('X available: ...', 'X lost: ...; tracking on RGB alone', 'X resumed: ...', 'RGB lost: ...;
+tracking on X alone', 'RGB resumed: ...').
 """
 
 from __future__ import annotations
@@ -56,7 +63,7 @@ _logger = logging.getLogger(__name__)
 _NS_PER_S = 1_000_000_000
 
 _STAT_KEYS = (
-    'rgb_in', 'x_in', 'paired', 'rgb_only',
+    'rgb_in', 'x_in', 'paired', 'rgb_only', 'x_only',
     'dropped_rgb_overflow', 'dropped_rgb_duplicate', 'dropped_rgb_late',
     'dropped_x_overflow', 'dropped_x_duplicate', 'dropped_x_late', 'dropped_x_unmatched',
 )
@@ -64,14 +71,18 @@ _STAT_KEYS = (
 
 @dataclass
 class FramePair:
-    """One released RGB frame, with its X frame when one was paired.
+    """One released RGB frame, with its X frame when one was paired (or, once RGB is lost, one X
+    frame released alone).
 
     Attributes:
-        stamp_ns: header stamp of the RGB frame (nanoseconds); publish results with this stamp.
-        rgb: the RGB payload exactly as pushed (e.g. an image array or a ROS message).
+        stamp_ns: header stamp of the RGB frame (nanoseconds; of the X frame when
+            ``rgb_missing``); publish results with this stamp.
+        rgb: the RGB payload exactly as pushed (e.g. an image array or a ROS message), or None
+            when ``rgb_missing``.
         x: the paired X payload as pushed, or None when released RGB-only.
         x_stamp_ns: header stamp of the paired X frame (nanoseconds), or None.
         x_missing: True when released without X (X unavailable, no X within slop, or timeout).
+        rgb_missing: True for an X frame released alone because RGB was lost (rule 4).
     """
 
     stamp_ns: int
@@ -79,15 +90,17 @@ class FramePair:
     x: Any | None
     x_stamp_ns: int | None
     x_missing: bool
+    rgb_missing: bool = False
 
 
 class _XFrame:
-    __slots__ = ('stamp_ns', 'payload', 'used')
+    __slots__ = ('stamp_ns', 'payload', 'used', 'arrival_ns')
 
-    def __init__(self, stamp_ns: int, payload: Any) -> None:
+    def __init__(self, stamp_ns: int, payload: Any, arrival_ns: int = 0) -> None:
         self.stamp_ns = stamp_ns
         self.payload = payload
         self.used = False
+        self.arrival_ns = arrival_ns
 
 
 class _RgbFrame:
@@ -127,7 +140,10 @@ class FramePairer:
             any X arrival after which X is declared lost; must be > ``slop_s``.
         max_pending: bound of the pending-RGB queue and of the X buffer (frames); >= 1.
         x_grace_s: while X is unavailable, seconds (arrival clock) an RGB frame is held for a
-            late X before it is released alone; >= 0 (0 = at once).
+            late X before it is released alone, and while RGB is lost an X frame for a late RGB
+            frame; >= 0 (0 = at once).
+        rgb_timeout_s: seconds without any RGB arrival after which X frames are released alone
+            (rule 4); None (default) = never: frames are always driven by RGB.
 
     Raises:
         ValueError: if the arguments are out of range.
@@ -142,12 +158,19 @@ class FramePairer:
     """
 
     def __init__(self, slop_s: float, x_timeout_s: float, max_pending: int = 8,
-                 x_grace_s: float = 0.0) -> None:
+                 x_grace_s: float = 0.0, rgb_timeout_s: float | None = None) -> None:
         if int(max_pending) != max_pending or max_pending < 1:
             raise ValueError(f'max_pending must be an integer >= 1, got {max_pending!r}')
         self.max_pending = int(max_pending)
         self._lock = threading.Lock()
+        self.rgb_timeout_s: float | None = None
+        self._rgb_timeout_ns: int | None = None
         self.set_timing(slop_s, x_timeout_s, x_grace_s)
+        self.set_rgb_timeout(rgb_timeout_s)
+        self._last_rgb_arrival_ns: int | None = None
+        self._first_x_arrival_ns: int | None = None
+        self._rgb_state = 'never'            # 'never' | 'ok' | 'lost'
+        self._last_was_x_alone = False       # the last release was an X frame alone (rule 4)
         self._rgb: list[_RgbFrame] = []      # pending, sorted by stamp
         self._x: list[_XFrame] = []          # buffered, sorted by stamp
         self._x_stamps: list[int] = []       # mirror of self._x stamps for bisect
@@ -169,8 +192,28 @@ class FramePairer:
             return self._x_state == 'ok'
 
     @property
+    def rgb_available(self) -> bool:
+        """False while X frames are released alone because RGB was lost (rule 4), else True."""
+        with self._lock:
+            return self._rgb_state != 'lost'
+
+    def set_rgb_timeout(self, rgb_timeout_s: float | None) -> None:
+        """Set the RGB timeout of rule 4 (seconds; None or 0 = never release X alone).
+
+        Raises:
+            ValueError: for a negative or non-finite value.
+        """
+        if rgb_timeout_s is not None and not 0.0 <= rgb_timeout_s < float('inf'):
+            raise ValueError(f'rgb_timeout_s must be >= 0 seconds or None, got {rgb_timeout_s!r}')
+        with self._lock:
+            on = rgb_timeout_s is not None and rgb_timeout_s > 0
+            self.rgb_timeout_s = float(rgb_timeout_s) if on else None
+            self._rgb_timeout_ns = int(round(rgb_timeout_s * _NS_PER_S)) if on else None
+
+    @property
     def stats(self) -> dict[str, int]:
-        """A copy of the counters: rgb_in, x_in, paired, rgb_only and dropped_<reason>."""
+        """A copy of the counters: rgb_in, x_in, paired, rgb_only, x_only and
+        dropped_<reason>."""
         with self._lock:
             return dict(self._stats)
 
@@ -225,9 +268,16 @@ class FramePairer:
         with self._lock:
             self._stats['rgb_in'] += 1
             self._check_x_arrival_timeout(now_ns)
+            self._last_rgb_arrival_ns = now_ns
+            if self._rgb_state == 'lost':
+                self._event('RGB resumed: RGB frames arriving again; pairing RGB with X')
+            self._rgb_state = 'ok'
             if self._last_released_ns is not None:
-                if stamp_ns == self._last_released_ns:
+                if stamp_ns == self._last_released_ns and not self._last_was_x_alone:
                     self._drop('dropped_rgb_duplicate', 'RGB', stamp_ns)
+                    return
+                if stamp_ns == self._last_released_ns:   # its X frame already went out alone
+                    self._drop('dropped_rgb_late', 'RGB', stamp_ns)
                     return
                 if stamp_ns < self._last_released_ns:
                     self._drop('dropped_rgb_late', 'RGB', stamp_ns)
@@ -259,6 +309,8 @@ class FramePairer:
             self._stats['x_in'] += 1
             self._check_x_arrival_timeout(now_ns)
             self._last_x_arrival_ns = now_ns
+            if self._first_x_arrival_ns is None:
+                self._first_x_arrival_ns = now_ns
             current = (self._last_released_ns is None
                        or stamp_ns >= self._last_released_ns - self._slop_ns)
             if not current:
@@ -269,7 +321,7 @@ class FramePairer:
                 if index < len(self._x_stamps) and self._x_stamps[index] == stamp_ns:
                     self._drop('dropped_x_duplicate', 'X', stamp_ns)
                 else:
-                    self._x.insert(index, _XFrame(stamp_ns, payload))
+                    self._x.insert(index, _XFrame(stamp_ns, payload, now_ns))
                     self._x_stamps.insert(index, stamp_ns)
                     while len(self._x) > self.max_pending:
                         oldest = self._x.pop(0)
@@ -324,6 +376,9 @@ class FramePairer:
                     released.append(self._release(head, best))
                     continue
                 break
+            self._check_rgb_arrival_timeout(now_ns)
+            if self._rgb_state == 'lost' and not self._rgb:
+                released.extend(self._release_x_alone(now_ns))
             self._prune_x()
             return released
 
@@ -339,6 +394,8 @@ class FramePairer:
                 head = self._rgb[0]
                 best = self._nearest_x(head.stamp_ns) if self._x_state == 'ok' else None
                 released.append(self._release(head, best))
+            if self._rgb_state == 'lost':
+                released.extend(self._release_x_alone(None))
             self._prune_x()
             return released
 
@@ -361,6 +418,43 @@ class FramePairer:
             self._event(f'X lost: no X frame for {silent_ns / 1e9:.3f} s (x_timeout_s='
                         f'{self.x_timeout_s:.3f}); tracking on RGB alone')
 
+    def _check_rgb_arrival_timeout(self, now_ns: int) -> None:
+        """Rule 4: RGB is lost after rgb_timeout without an RGB arrival while an X frame waits
+        for one (no RGB pending, an unused X frame newer than the last release)."""
+        if self._rgb_timeout_ns is None or self._rgb_state == 'lost' or self._rgb:
+            return
+        last = self._last_released_ns
+        if not any(not x.used and (last is None or x.stamp_ns > last) for x in self._x):
+            return
+        since = self._last_rgb_arrival_ns if self._last_rgb_arrival_ns is not None \
+            else self._first_x_arrival_ns
+        if since is None:
+            return
+        silent_ns = now_ns - since
+        if silent_ns > self._rgb_timeout_ns:
+            self._rgb_state = 'lost'
+            what = ('no RGB frame yet' if self._last_rgb_arrival_ns is None else
+                    f'no RGB frame for {silent_ns / 1e9:.3f} s')
+            self._event(f'RGB lost: {what} (rgb_timeout_s={self.rgb_timeout_s:.3f}) while X '
+                        f'arrives; tracking on X alone')
+
+    def _release_x_alone(self, now_ns: int | None) -> list[FramePair]:
+        """Rule 4: unused buffered X frames newer than the last release, oldest first, each once
+        it has waited x_grace_s for an RGB frame sent with it (``now_ns`` None: all)."""
+        out = []
+        for x in self._x:
+            if x.used or (self._last_released_ns is not None
+                          and x.stamp_ns <= self._last_released_ns):
+                continue
+            if now_ns is not None and now_ns - x.arrival_ns < self._grace_ns:
+                break
+            x.used = True
+            self._last_released_ns = x.stamp_ns
+            self._last_was_x_alone = True
+            self._stats['x_only'] += 1
+            out.append(FramePair(x.stamp_ns, None, x.payload, x.stamp_ns, False, True))
+        return out
+
     def _nearest_x(self, stamp_ns: int) -> _XFrame | None:
         """Buffered X frame nearest to ``stamp_ns`` within slop (ties: the older one)."""
         index = bisect.bisect_left(self._x_stamps, stamp_ns)
@@ -376,6 +470,7 @@ class FramePairer:
     def _release(self, head: _RgbFrame, x: _XFrame | None) -> FramePair:
         self._rgb.pop(0)
         self._last_released_ns = head.stamp_ns
+        self._last_was_x_alone = False
         if x is None:
             self._stats['rgb_only'] += 1
             return FramePair(head.stamp_ns, head.payload, None, None, True)

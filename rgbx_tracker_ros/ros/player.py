@@ -2,8 +2,9 @@
 
 Per frame k (bag order) the player publishes ``/clock`` (the frame stamp), then the X image
 (``x/image_raw``, or raw events on ``x/events``; unless frame k is in ``--withhold-x``) and
-the RGB image, each exactly as stored in the bag, and
-waits until the node's ``~/detections`` answer with that RGB stamp arrives (or ``--timeout``
+the RGB image (unless frame k is in ``--withhold-rgb``: a dead RGB camera; the node answers the
+X frame alone after its ``rgb_timeout``), each exactly as stored in the bag, and
+waits until the node's ``~/detections`` answer with that stamp arrives (or ``--timeout``
 seconds pass: a missed answer, counted, never a hang). Before the first frame with a valid ground
 truth (GT not 0,0,0,0) it sends that GT box as a ``vision_msgs/Detection2D`` with the frame's
 stamp on the node's ``~/init``, and waits for a non-empty answer for that frame.
@@ -11,12 +12,12 @@ stamp on the node's ``~/init``, and waits for a non-empty answer for that frame.
 Outputs in ``--out DIR``:
 
 - ``results.csv``: one row per frame: frame (1-based), stamp_ns, x_published, answered, has_box,
-  x, y, w, h, score, x_state (the node's 'RGB-X' / 'RGB only' for that frame, from its
-  diagnostics), round_trip_ms, gt_present, gt_x, gt_y, gt_w, gt_h;
+  x, y, w, h, score, x_state (the node's 'RGB-X' / 'RGB only' / 'X only' for that frame, from its
+  diagnostics), round_trip_ms, gt_present, gt_x, gt_y, gt_w, gt_h, rgb_published;
 - ``diagnostics.jsonl``: every ``/diagnostics`` status of the node (level, message, values);
 - ``summary.json``: counts and settings.
 
-Frame numbers in ``--withhold-x START:END`` are 1-based and inclusive (frame 1 = the first RGB
+Frame numbers in ``--withhold-x`` / ``--withhold-rgb START:END`` are 1-based and inclusive (frame 1 = the first RGB
 frame in the bag, as in RGBT234 file names). Exit status 0 after a replay (with a one-line
 summary), 2 when the bag cannot be read or the node never shows up.
 """
@@ -49,7 +50,7 @@ from rgbx_tracker_ros.ros.conversions import (
 
 RESULT_FIELDS = ('frame', 'stamp_ns', 'x_published', 'answered', 'has_box', 'x', 'y', 'w', 'h',
                  'score', 'x_state', 'round_trip_ms', 'gt_present', 'gt_x', 'gt_y', 'gt_w',
-                 'gt_h')
+                 'gt_h', 'rgb_published')
 
 
 def parse_frames(text: str | None) -> tuple[int, ...]:
@@ -81,9 +82,9 @@ def parse_span(text: str | None) -> tuple[int, int] | None:
         a, b = (int(v) for v in text.split(':'))
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f'--withhold-x expects START:END frame numbers (1-based, inclusive), got {text!r}')
+            f'expected START:END frame numbers (1-based, inclusive), got {text!r}')
     if a < 1 or b < a:
-        raise argparse.ArgumentTypeError(f'--withhold-x {text!r}: need 1 <= START <= END')
+        raise argparse.ArgumentTypeError(f'{text!r}: need 1 <= START <= END')
     return a, b
 
 
@@ -127,7 +128,7 @@ class LockstepPlayer(Node):
                 'name': st.name, 'message': st.message, 'values': values})
             since = values.get('x_state_since_stamp_ns')
             state = values.get('x_state')
-            if since is not None and state in ('RGB-X', 'RGB only') and int(since) > 0:
+            if since is not None and state in ('RGB-X', 'RGB only', 'X only') and int(since) > 0:
                 self.transitions[int(since)] = state
 
     def state_at(self, stamp_ns: int) -> str:
@@ -150,9 +151,12 @@ def _spin_until(executor: SingleThreadedExecutor, cond, timeout_s: float) -> boo
 
 def replay(bag: Path, out_dir: Path, withhold: tuple[int, int] | None = None,
            timeout_s: float = 5.0, wait_s: float = 60.0, tracker_node: str = 'tracker_node',
-           send_init: bool = True, reinit_at: tuple[int, ...] = ()) -> dict[str, Any]:
+           send_init: bool = True, reinit_at: tuple[int, ...] = (),
+           withhold_rgb: tuple[int, int] | None = None) -> dict[str, Any]:
     """Replay ``bag`` to the node in lockstep; write results.csv / diagnostics.jsonl /
     summary.json into ``out_dir`` and return the summary dict (rclpy must be initialised).
+
+    ``withhold`` / ``withhold_rgb``: (start, end) 1-based inclusive frames without X / RGB.
 
     ``reinit_at``: 1-based frame numbers where the ground-truth box is sent on ``~/init`` again
     (e.g. the cuts of a temporally sparse recording); frames without a GT box are skipped.
@@ -186,11 +190,14 @@ def replay(bag: Path, out_dir: Path, withhold: tuple[int, int] | None = None,
         init_index = next((f.index for f in frames if f.gt_present), None) if send_init else None
         rows = []
         missed = 0
-        withheld_n = 0
+        withheld_n = rgb_withheld_n = 0
         t_start = time.monotonic()
         for f in frames:
             number = f.index + 1
             withheld = withhold is not None and withhold[0] <= number <= withhold[1]
+            send_rgb = not (withhold_rgb is not None
+                            and withhold_rgb[0] <= number <= withhold_rgb[1])
+            rgb_withheld_n += int(not send_rgb)
             player.clock_pub.publish(Clock(clock=ns_to_stamp(f.stamp_ns)))
             is_init = init_index is not None and (
                 f.index == init_index or (number in reinit_at and f.gt_present))
@@ -202,7 +209,8 @@ def replay(bag: Path, out_dir: Path, withhold: tuple[int, int] | None = None,
             t0 = time.monotonic()
             if send_x:
                 x_pub.publish(f.x_raw)
-            player.rgb_pub.publish(f.rgb_raw)
+            if send_rgb:
+                player.rgb_pub.publish(f.rgb_raw)
 
             def answered(stamp=f.stamp_ns, need_box=is_init) -> bool:
                 got = player.answers.get(stamp)
@@ -220,7 +228,8 @@ def replay(bag: Path, out_dir: Path, withhold: tuple[int, int] | None = None,
             rows.append({'frame': number, 'stamp_ns': f.stamp_ns, 'x_published': int(send_x),
                          'answered': int(got is not None), 'has_box': int(box is not None),
                          'box': box, 'score': score, 'round_trip_ms': rtt,
-                         'gt_present': int(f.gt_present), 'gt': f.gt_xywh})
+                         'gt_present': int(f.gt_present), 'gt': f.gt_xywh,
+                         'rgb_published': int(send_rgb)})
         elapsed = time.monotonic() - t_start
 
         # the node's last state and counters: wait for a diagnostics message after the last frame
@@ -246,7 +255,8 @@ def replay(bag: Path, out_dir: Path, withhold: tuple[int, int] | None = None,
                 'x_state': player.state_at(r['stamp_ns']) if r['answered'] else '',
                 'round_trip_ms': f'{r["round_trip_ms"]:.2f}', 'gt_present': r['gt_present'],
                 'gt_x': f'{r["gt"][0]:.3f}', 'gt_y': f'{r["gt"][1]:.3f}',
-                'gt_w': f'{r["gt"][2]:.3f}', 'gt_h': f'{r["gt"][3]:.3f}'})
+                'gt_w': f'{r["gt"][2]:.3f}', 'gt_h': f'{r["gt"][3]:.3f}',
+                'rgb_published': r['rgb_published']})
     with open(out_dir / 'diagnostics.jsonl', 'w') as fh:
         for d in player.diagnostics:
             fh.write(json.dumps(d) + '\n')
@@ -255,6 +265,8 @@ def replay(bag: Path, out_dir: Path, withhold: tuple[int, int] | None = None,
         'bag': str(bag), 'frames': len(rows), 'answered': len(rows) - missed, 'missed': missed,
         'with_box': sum(r['has_box'] for r in rows), 'x_withheld_frames': withheld_n,
         'withhold_x': list(withhold) if withhold else None,
+        'rgb_withheld_frames': rgb_withheld_n,
+        'withhold_rgb': list(withhold_rgb) if withhold_rgb else None,
         'init_frame': None if init_index is None else init_index + 1,
         'reinit_at': [n for n in reinit_at if 0 < n <= len(frames) and frames[n - 1].gt_present],
         'round_trip_ms_mean': float(np.nanmean(rtts)) if np.isfinite(rtts).any() else None,
@@ -277,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--out', type=Path, required=True, help='output folder')
     parser.add_argument('--withhold-x', type=parse_span, default=None, metavar='START:END',
                         help='do not publish X for these frames (1-based, inclusive)')
+    parser.add_argument('--withhold-rgb', type=parse_span, default=None, metavar='START:END',
+                        help='do not publish RGB for these frames (a dead RGB camera; the node '
+                             'answers X alone after its rgb_timeout)')
     parser.add_argument('--timeout', type=float, default=5.0,
                         help='seconds to wait for each answer (default 5)')
     parser.add_argument('--wait', type=float, default=60.0,
@@ -295,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     rclpy.init(args=args_all)
     try:
         summary = replay(args.bag, args.out, args.withhold_x, args.timeout, args.wait, args.node,
-                         send_init=not args.no_init, reinit_at=args.reinit_at)
+                         send_init=not args.no_init, reinit_at=args.reinit_at,
+                         withhold_rgb=args.withhold_rgb)
     except (RuntimeError, ValueError, OSError) as exc:
         print(f'rgbx-player: {exc}', file=sys.stderr)
         return 2
@@ -305,7 +321,8 @@ def main(argv: list[str] | None = None) -> int:
         rclpy.try_shutdown()
     print(f'rgbx-player: {summary["frames"]} frames, {summary["answered"]} answered, '
           f'{summary["missed"]} missed, {summary["with_box"]} with a box, X withheld on '
-          f'{summary["x_withheld_frames"]} frames, mean round trip '
+          f'{summary["x_withheld_frames"]} frames, RGB on {summary["rgb_withheld_frames"]}, '
+          f'mean round trip '
           f'{summary["round_trip_ms_mean"] or float("nan"):.1f} ms -> {args.out / "results.csv"}')
     return 0
 

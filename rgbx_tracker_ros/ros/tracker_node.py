@@ -6,16 +6,19 @@ with fields x, y, t (microseconds), p on ``x/events`` instead, rendered per RGB 
 pairs them by header stamp with :class:`rgbx_tracker_ros.core.sync.FramePairer` (``slop``
 seconds) and tracks with :class:`rgbx_tracker_ros.core.tracker.RgbxTracker`. When no X frame
 arrives for ``x_timeout`` seconds it tracks on RGB alone (the model's missing-modality path) and
-says so (log + WARN in diagnostics); it goes back to RGB-X as soon as X frames return.
+says so (log + WARN in diagnostics); it goes back to RGB-X as soon as X frames return. When the
+RGB camera dies instead (no RGB frame for ``rgb_timeout`` seconds while X arrives), it tracks on
+X alone, feeding the network a black RGB frame as in a dark scene (state 'X only', WARN), with
+the X frame's stamp and the RGB camera's frame_id and image size, until RGB frames return.
 
-Publishes, each with the header of the RGB frame it answers:
+Publishes, each with the header of the RGB frame it answers (of the X frame while RGB is lost):
 
 - ``~/detections`` (``vision_msgs/Detection2DArray``): one detection per processed frame (box
   centre/size in pixels, ``results[0].hypothesis`` class id 'target' and score, id 'target'), or
   an empty array when no target is tracked;
 - ``~/debug_image`` (``sensor_msgs/Image`` rgb8, only while someone subscribes): the RGB frame
   with box, score, modality state ('RGB-X', 'RGB only' without X, 'X only' when the RGB frame is
-  dark, below ``rgb_dark_level``) and a short trail;
+  dark, below ``rgb_dark_level``, or lost: then drawn on the X frame) and a short trail;
 - ``~/target_marker`` (``visualization_msgs/MarkerArray``, modality depth with ``camera_info``
   'x' or 'rgb'): a box at the target's 3D position (median depth inside the box, pinhole
   back-projection with the camera_info intrinsics, :mod:`rgbx_tracker_ros.core.depth`) in the
@@ -43,8 +46,9 @@ says why) and applied to the running node.
 
 While X is missing, an RGB frame is held ``x_grace`` seconds (arrival clock) before it is
 released alone, so that an X frame sent together with it but delivered a moment later still
-pairs (this is what makes the first frame after an X outage pair in a lockstep replay); the
-pairer does the holding (``FramePairer(x_grace_s=...)``).
+pairs (this is what makes the first frame after an X outage pair in a lockstep replay); while RGB
+is lost, an X frame is held the same way for its RGB frame. The pairer does the holding
+(``FramePairer(x_grace_s=..., rgb_timeout_s=...)``).
 
 Threads: image callbacks only decode, encode (core.modality) and push into the pairer; one
 worker thread pops ready pairs and runs inference (it keeps the newest ready pair and counts
@@ -130,10 +134,12 @@ class NodeParams:
     expected_rate_rgb: float = 0.0
     expected_rate_x: float = 0.0
     rgb_dark_level: float = 12.0
+    rgb_timeout: float = 0.5
 
 
 #: Parameters applied at run time through the parameter callback (the rest are read-only).
-RUNTIME_PARAMETERS = ('slop', 'x_timeout', 'x_grace', 'score_threshold', 'init_class_id',
+RUNTIME_PARAMETERS = ('slop', 'x_timeout', 'x_grace', 'rgb_timeout', 'score_threshold',
+                      'init_class_id',
                       'rgb_dark_level', 'expected_rate_rgb', 'expected_rate_x')
 
 
@@ -176,8 +182,14 @@ def declare_parameters(node: Node) -> None:
                     '(changeable at run time)', floating_point_range=_range(0.001, 60.0)))
     d('x_grace', 0.03, ParameterDescriptor(
         description='while X is missing, hold an RGB frame this long (arrival clock) so that an '
-                    'X frame sent with it but delivered just after it can still pair, s',
+                    'X frame sent with it but delivered just after it can still pair (and while '
+                    'RGB is lost, an X frame for a late RGB frame), s',
         floating_point_range=_range(0.0, 1.0)))
+    d('rgb_timeout', 0.5, ParameterDescriptor(
+        description='seconds without RGB (arrival clock) while X arrives before tracking on X '
+                    'alone (a black RGB frame, as in a dark scene); 0 = never (changeable at run '
+                    'time; not with raw events, which are framed by RGB)',
+        floating_point_range=_range(0.0, 60.0)))
     d('initial_box', None, ParameterDescriptor(
         description='[x, y, w, h] pixels (top-left origin) of the target in the first frame; '
                     'empty = wait for ~/init or ~/init_from_detections' + restart,
@@ -252,7 +264,8 @@ def validate_parameters(values: dict[str, Any]) -> NodeParams:
     if not 0.0 <= slop < x_timeout:
         raise ValueError(f'parameters slop={slop} and x_timeout={x_timeout}: need '
                          f'0 <= slop < x_timeout (seconds)')
-    numbers = {n: float(g(n)) for n in ('x_grace', 'score_threshold', 'expected_rate_rgb',
+    numbers = {n: float(g(n)) for n in ('x_grace', 'rgb_timeout', 'score_threshold',
+                                        'expected_rate_rgb',
                                         'expected_rate_x', 'rgb_dark_level',
                                         'diagnostics_period')}
     bad = [f'{n}={v}' for n, v in numbers.items() if not math.isfinite(v) or v < 0]
@@ -281,11 +294,12 @@ def validate_parameters(values: dict[str, Any]) -> NodeParams:
         precision=precision,
         init_class_id=str(g('init_class_id')).strip(),
         camera_info=camera_info, expected_rate_rgb=numbers['expected_rate_rgb'],
-        expected_rate_x=numbers['expected_rate_x'], rgb_dark_level=numbers['rgb_dark_level'])
+        expected_rate_x=numbers['expected_rate_x'], rgb_dark_level=numbers['rgb_dark_level'],
+        rgb_timeout=numbers['rgb_timeout'])
 
 
 PARAMETER_NAMES = ('variant', 'checkpoint', 'device', 'modality', 'event_input', 'slop',
-                   'x_timeout', 'x_grace', 'initial_box', 'score_threshold', 'init_class_id',
+                   'x_timeout', 'x_grace', 'rgb_timeout', 'initial_box', 'score_threshold', 'init_class_id',
                    'qos_reliability', 'qos_depth', 'torch_threads', 'precision', 'camera_info',
                    'expected_rate_rgb', 'expected_rate_x', 'rgb_dark_level', 'diagnostics_period')
 
@@ -501,7 +515,9 @@ class TrackerNode(Node):
                                                 precision=self._tracker.precision)
         # x_grace only matters when X is expected; an RGB-only rig never holds frames
         self._pairer = FramePairer(p.slop, p.x_timeout, max_pending=_MAX_PENDING,
-                                   x_grace_s=p.x_grace if self._x_expected else 0.0)
+                                   x_grace_s=p.x_grace if self._x_expected else 0.0,
+                                   rgb_timeout_s=self._rgb_timeout_s(p))
+        self._rgb_geometry: tuple[tuple[int, int], str] | None = None  # last RGB (H, W), frame
         self._lock = threading.Lock()   # init requests, event renderer
         self._init_requests: list[_InitRequest] = []
         self._pending_init: _InitRequest | None = None
@@ -599,11 +615,20 @@ class TrackerNode(Node):
         if (new.slop, new.x_timeout, new.x_grace) != (old.slop, old.x_timeout, old.x_grace):
             self._pairer.set_timing(new.slop, new.x_timeout,
                                     new.x_grace if self._x_expected else 0.0)
+        if new.rgb_timeout != old.rgb_timeout:
+            self._pairer.set_rgb_timeout(self._rgb_timeout_s(new))
         self.get_logger().info('parameters applied: ' + ', '.join(
             f'{n}={getattr(new, n)!r}' for n in names))
         self._health.record_event('parameters changed: ' + ', '.join(names))
 
     # ------------------------------------------------------------ callbacks
+    def _rgb_timeout_s(self, p: NodeParams) -> float | None:
+        """The pairer's RGB timeout: off without X, with raw events (rendered per RGB frame
+        interval, so there are no X frames without RGB) and for rgb_timeout 0."""
+        raw_events = p.modality is Modality.EVENT and p.event_input == 'raw'
+        return p.rgb_timeout if self._x_expected and not raw_events and p.rgb_timeout > 0 \
+            else None
+
     def _bad_frame(self, topic: str, reason: str, detail: str) -> None:
         n = self._health.record_bad_frame(topic, reason)
         self.get_logger().warning(f'bad frame #{n} on {topic} ({reason}): {detail}; frame '
@@ -744,7 +769,7 @@ class TrackerNode(Node):
         pairs = self._pairer.pop_ready(time.monotonic_ns())
         for event in self._pairer.drain_events():
             self._health.record_event(event)
-            if event.startswith('X lost'):
+            if event.startswith(('X lost', 'RGB lost')):
                 self.get_logger().warning(event)
             else:
                 self.get_logger().info(event)
@@ -794,7 +819,11 @@ class TrackerNode(Node):
                 + ('the next frame' if req.stamp_ns == 0 else f'frame stamp {req.stamp_ns}'))
 
     def _process(self, pair: FramePair) -> None:
-        frame: _Frame = pair.rgb
+        if pair.rgb_missing:
+            frame = self._x_alone_frame(pair.x)
+        else:
+            frame = pair.rgb
+            self._rgb_geometry = (frame.image.shape[:2], frame.header.frame_id)
         x_img = pair.x.image if pair.x is not None else None
         if x_img is not None and x_img.shape[:2] != frame.image.shape[:2]:
             if not self._warned_resize:
@@ -814,6 +843,14 @@ class TrackerNode(Node):
         self._initial_box_pending = False
         self._last = (pair, frame, x_img)
         self._run(pair, frame, x_img, init)
+
+    def _x_alone_frame(self, x: _Frame) -> _Frame:
+        """RGB lost (FramePairer rule 4): a black RGB frame the size of the last RGB frame (so
+        boxes stay in RGB pixels; X is resized to it like a paired X) with the X frame's stamp
+        and the RGB camera's frame_id; X's own size and frame_id before any RGB frame."""
+        shape, frame_id = self._rgb_geometry or (x.image.shape[:2], x.header.frame_id)
+        header = Header(stamp=x.header.stamp, frame_id=frame_id)
+        return _Frame(header, np.zeros((shape[0], shape[1], 3), np.uint8), x.arrival_ns)
 
     def _run(self, pair: FramePair, frame: _Frame, x_img: np.ndarray | None,
              init: _InitRequest | None, repeat: bool = False) -> None:
@@ -847,16 +884,19 @@ class TrackerNode(Node):
             self._publish_marker(frame, pair, out_box, score)
         latency = (time.monotonic_ns() - frame.arrival_ns) / 1e9
         used_x = x_img is not None
-        state = view_state(frame.image, used_x, params.rgb_dark_level)
+        state = (health_mod.STATE_X_ONLY if pair.rgb_missing else
+                 view_state(frame.image, used_x, params.rgb_dark_level))
         self._view_state = state
         if not repeat and self._health.record_result(pair.stamp_ns, latency, score, used_x,
-                                                     tracking):
+                                                     tracking, rgb_missing=pair.rgb_missing):
             self._publish_diagnostics()
         if self._dbg_pub.get_subscription_count() > 0:
             centre = box_centre(out_box)
             if centre is not None:
                 self._trail.append(centre)
-            drawn = draw_track(frame.image, out_box, score, state, trail=list(self._trail))
+            # RGB lost: draw on the X frame, the one picture there is
+            view = x_img if pair.rgb_missing and x_img is not None else frame.image
+            drawn = draw_track(view, out_box, score, state, trail=list(self._trail))
             self._dbg_pub.publish(array_to_image(drawn, 'rgb8', header=frame.header))
 
     def _publish_marker(self, frame: _Frame, pair: FramePair, box: np.ndarray | None,
