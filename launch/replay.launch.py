@@ -33,6 +33,7 @@ ARGUMENTS = (
     ('checkpoint', '', "checkpoint override; '' = the rig's"),
     ('device', '', "device override; '' = the rig's"),
     ('withhold_x', '', "frames 'A:B' (1-based) the player withholds X for; '' = none"),
+    ('withhold_rgb', '', "frames 'A:B' (1-based) the player withholds RGB for; '' = none"),
     ('reinit_at', '', "frames 'N,N' (1-based) re-initialised from the ground truth"),
     ('rviz', 'false', "true: also start rviz2 showing the node's debug image"),
 )
@@ -64,7 +65,8 @@ def _replay_nodes(context, *args, **kwargs):
         rig, arg('bag'), arg('out'), namespace=arg('namespace'),
         overrides={'compute': arg('compute'), 'variant': arg('variant'),
                    'checkpoint': arg('checkpoint'), 'device': arg('device')},
-        withhold_x=arg('withhold_x'), reinit_at=arg('reinit_at'))
+        withhold_x=arg('withhold_x'), reinit_at=arg('reinit_at'),
+        withhold_rgb=arg('withhold_rgb'))
     node = Node(**_kwargs(cfg.node))
     recorder = Node(**_kwargs(cfg.recorder))
     player = Node(**_kwargs(cfg.player))

@@ -224,7 +224,7 @@ def test_replay_launch_runs_node_player_recorder_then_evaluator(monkeypatch, tmp
     bag, out = str(tmp_path / 'x.bag'), str(tmp_path / 'out')
     entities, _ = _run_launch(monkeypatch, LAUNCH_DIR / 'replay.launch.py', bag=bag, out=out,
                               rig='rgbt_flir_boson', checkpoint='none', variant='test_tiny',
-                              withhold_x='3:5')
+                              withhold_x='3:5', withhold_rgb='7:8')
     nodes = [e for e in entities if hasattr(e, 'kwargs')]
     handlers = [e.event_handler for e in entities if hasattr(e, 'event_handler')]
     scripts = _console_scripts()
@@ -242,12 +242,13 @@ def test_replay_launch_runs_node_player_recorder_then_evaluator(monkeypatch, tmp
     # the same set as rgbx-launch --replay (core.rig.replay_configuration)
     cfg = replay_configuration(load_rig('rgbt_flir_boson'), bag, out, '/',
                                {'checkpoint': 'none', 'variant': 'test_tiny'},
-                               withhold_x='3:5')
+                               withhold_x='3:5', withhold_rgb='7:8')
     assert nodes[0].kwargs['parameters'] == [cfg.node.parameters]
     assert nodes[0].kwargs['parameters'][0]['use_sim_time'] is True
     assert 'remappings' not in nodes[0].kwargs         # the bag's own topic names
     assert nodes[2].kwargs['arguments'] == cfg.player.arguments
     assert '--withhold-x' in cfg.player.arguments and bag in cfg.player.arguments
+    assert cfg.player.arguments[cfg.player.arguments.index('--withhold-rgb') + 1] == '7:8'
     assert nodes[1].kwargs['arguments'] == cfg.recorder.arguments
     assert evaluator.kwargs['arguments'] == cfg.evaluator.arguments
     assert f'{out}/summary.json' in cfg.recorder.arguments

@@ -10,7 +10,8 @@ Usage::
     rgbx-launch --rig NAME|PATH [--namespace NS] [--use-sim-time] [--variant V]
                 [--checkpoint C] [--device D] [--compute cpu|gpu] [--initial-box X,Y,W,H]
                 [--rviz]
-    rgbx-launch --rig NAME --replay BAG --out DIR [--withhold-x A:B] [--reinit-at N,N]
+    rgbx-launch --rig NAME --replay BAG --out DIR [--withhold-x A:B] [--withhold-rgb A:B]
+                [--reinit-at N,N]
     rgbx-launch --list                  # known rigs
     rgbx-launch --rig NAME --print-config   # the node configuration as JSON, then exit
     rgbx-launch --rig NAME --rviz-config FILE  # write the rviz2 config for the node, then exit
@@ -182,7 +183,8 @@ def _run_replay(args: argparse.Namespace, overrides: dict[str, Any], rig: Any) -
         return 2
     namespace = '/' if args.namespace is None else args.namespace   # the bag's topic names
     cfg = replay_configuration(rig, args.replay.resolve(), out, namespace, overrides,
-                               withhold_x=args.withhold_x or '', reinit_at=args.reinit_at or '')
+                               withhold_x=args.withhold_x or '', reinit_at=args.reinit_at or '',
+                               withhold_rgb=args.withhold_rgb or '')
     group = ProcessGroup()
     stopping = {'flag': False}
 
@@ -251,6 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--out', type=Path, default=None, help='output folder of --replay')
     parser.add_argument('--withhold-x', default=None, metavar='A:B',
                         help='--replay: frames (1-based) the player withholds X for')
+    parser.add_argument('--withhold-rgb', default=None, metavar='A:B',
+                        help='--replay: frames (1-based) the player withholds RGB for (a dead '
+                             'RGB camera)')
     parser.add_argument('--reinit-at', default=None, metavar='N[,N...]',
                         help='--replay: frames (1-based) re-initialised from the ground truth')
     args = parser.parse_args(argv)

@@ -692,7 +692,7 @@ def replay_configuration(rig: Rig, bag: str | Path, out_dir: str | Path,
                          namespace: str | None = None,
                          overrides: Mapping[str, Any] | None = None,
                          withhold_x: str = '', reinit_at: str = '',
-                         answer_timeout_s: float = 5.0) -> ReplayConfig:
+                         answer_timeout_s: float = 5.0, withhold_rgb: str = '') -> ReplayConfig:
     """The node of :func:`node_configuration` (on sim time, reliable QoS, topics as in a replay
     bag: ``rgb/image_raw``, ``x/image_raw`` / ``x/events``) plus the player, recorder and
     evaluator processes of ``launch/replay.launch.py`` / ``rgbx-launch --replay``.
@@ -707,6 +707,8 @@ def replay_configuration(rig: Rig, bag: str | Path, out_dir: str | Path,
         withhold_x: player's 'START:END' (1-based frames without X), '' = none.
         reinit_at: player's '10,20' re-initialisation frames, '' = none.
         answer_timeout_s: the player's wait per answer (s).
+        withhold_rgb: player's 'START:END' (1-based frames without RGB: a dead RGB camera),
+            '' = none.
 
     Raises:
         RigError: see :func:`node_configuration`.
@@ -722,6 +724,8 @@ def replay_configuration(rig: Rig, bag: str | Path, out_dir: str | Path,
                    '--timeout', f'{answer_timeout_s:g}', '--wait', '120']
     if withhold_x:
         player_args += ['--withhold-x', withhold_x]
+    if withhold_rgb:
+        player_args += ['--withhold-rgb', withhold_rgb]
     if reinit_at:
         player_args += ['--reinit-at', reinit_at]
     player = NodeConfig(name='rgbx_player', namespace=node.namespace,
