@@ -139,5 +139,5 @@ def tracking_loss(out, boxes_cxcywh: torch.Tensor, modality: torch.Tensor,
         terms['cluster'] = router_cluster_loss(out.aux['m_route'], modality)
     total = sum(w[k] * v for k, v in terms.items())
     logged = {k: float(v.detach()) for k, v in terms.items()}
-    logged['iou'] = float(iou)
+    logged['iou'] = float(iou.detach())
     return LossOutput(total, logged)

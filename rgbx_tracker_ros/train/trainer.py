@@ -5,6 +5,14 @@ gradient clipping, a mixture of real still-image pairs (``data/train``) and synt
 sequences, random X dropout for the missing-modality path. Weights are saved in our checkpoint
 format (:mod:`rgbx_tracker_ros.models.checkpoint`); the optimiser state goes to a ``.state.pt`` file
 beside it so ``--resume`` continues where a run stopped.
+
+Samples are made in the training process (``workers=0``, the CPU recipe of the demo checkpoint) or,
+for a GPU that one process cannot feed, by ``workers`` DataLoader processes
+(:class:`SampleStream`), each drawing whole batches from its own RNG seeded from (seed, worker id,
+start step): a run is reproducible for a given worker count, and a resumed run draws new samples
+instead of replaying the first ones. ``echo`` reuses each batch for that many steps (data echoing).
+``amp`` runs the forward pass under bf16 autocast on CUDA (losses in fp32); ``max_minutes`` ends a
+run cleanly (checkpoint, state, log) once that wall time has passed.
 """
 
 from __future__ import annotations
@@ -15,15 +23,17 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, Iterator, List, Optional
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from tqdm import tqdm
 
-from ..core.tracker import normalize_crops
+from ..core.tracker import IMAGENET_MEAN, IMAGENET_STD, normalize_crops
 from ..models import create_model, variant_args
 from ..models.checkpoint import save_checkpoint
+from ..models.rgbx_vit import TrackerOutput
 from .data import Geometry, PairSample, StaticPairSource, SyntheticSource, drop_x
 from .losses import tracking_loss
 
@@ -48,6 +58,15 @@ class TrainConfig:
         seed: RNG seed.
         threads: torch CPU threads (0 = torch default).
         resume: continue from ``<out>.state.pt`` when it exists.
+        workers: DataLoader processes making samples (0 = in the training process, the demo
+            recipe; each worker holds its own synthetic pool and shares the still images).
+        amp: bf16 autocast for the forward pass on CUDA (ignored on CPU).
+        echo: data echoing (Choi et al. 2019, "Faster Neural Network Training with Data
+            Echoing"): each batch is used for this many consecutive steps (1 = off). For a GPU that
+            the sample makers cannot keep busy; it repeats samples, so keep it small (2-4).
+        max_minutes: stop once this wall time (minutes, counted from the call of :func:`train`,
+            data loading included) has passed, with checkpoint, state and log written (0 = no
+            limit). The lr schedule still follows ``iterations``.
     """
 
     variant: str = 't224'
@@ -66,6 +85,10 @@ class TrainConfig:
     seed: int = 0
     threads: int = 0
     resume: bool = False
+    workers: int = 0
+    amp: bool = False
+    echo: int = 1
+    max_minutes: float = 0.0
     extra: dict = field(default_factory=dict)
 
 
@@ -89,6 +112,122 @@ def collate(samples: List[PairSample], device: torch.device) -> dict:
     }
 
 
+def draw_samples(static: Optional[StaticPairSource], synthetic: Optional[SyntheticSource],
+                 rng: np.random.Generator, cfg: TrainConfig) -> List[PairSample]:
+    """``cfg.batch_size`` samples: synthetic with probability ``cfg.synthetic_ratio`` (always when
+    there is no static source), then random X dropout (``cfg.x_dropout`` split 2:3:1 over
+    both / search / template)."""
+    samples = []
+    for _ in range(cfg.batch_size):
+        use_syn = static is None or (synthetic is not None and rng.random() < cfg.synthetic_ratio)
+        sample = (synthetic if use_syn else static).sample(rng)
+        samples.append(drop_x(sample, rng, p_both=cfg.x_dropout / 3,
+                              p_search=cfg.x_dropout / 2, p_template=cfg.x_dropout / 6))
+    return samples
+
+
+def stack_samples(samples: List[PairSample]) -> Dict[str, torch.Tensor]:
+    """Samples -> CPU tensors for a worker to hand over (uint8 crops stay uint8, 4x less to copy).
+
+    Returns template_rgb / template_x (B, Ht, Wt, 3) and search_rgb / search_x (B, Hs, Ws, 3)
+    uint8 RGB (missing X = zeros), template_x_mask / search_x_mask (B,) float32 (1 = X present),
+    boxes (B, 4) float32 normalised (cx, cy, w, h) in the search crop, modality (B,) int64.
+    """
+    def stack(key: str, rgb_key: str) -> torch.Tensor:
+        return torch.from_numpy(np.stack([
+            getattr(s, key) if getattr(s, key) is not None else np.zeros_like(getattr(s, rgb_key))
+            for s in samples]))
+
+    return {
+        'template_rgb': torch.from_numpy(np.stack([s.template_rgb for s in samples])),
+        'search_rgb': torch.from_numpy(np.stack([s.search_rgb for s in samples])),
+        'template_x': stack('template_x', 'template_rgb'),
+        'search_x': stack('search_x', 'search_rgb'),
+        'template_x_mask': torch.tensor([s.template_x is not None for s in samples],
+                                        dtype=torch.float32),
+        'search_x_mask': torch.tensor([s.search_x is not None for s in samples],
+                                      dtype=torch.float32),
+        'boxes': torch.from_numpy(np.stack([s.box_cxcywh for s in samples]).astype(np.float32)),
+        'modality': torch.tensor([s.modality for s in samples], dtype=torch.int64),
+    }
+
+
+def batch_to_device(raw: Dict[str, torch.Tensor], device: torch.device) -> dict:
+    """:func:`stack_samples` output -> model inputs on ``device`` (crops (B, 3, H, W) float32,
+    ImageNet mean/std as :func:`~rgbx_tracker_ros.core.tracker.normalize_crops`)."""
+    mean = torch.as_tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
+    std = torch.as_tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
+    out = {}
+    for key, value in raw.items():
+        value = value.to(device, non_blocking=True)
+        if value.dtype == torch.uint8:
+            value = (value.permute(0, 3, 1, 2).float() / 255.0 - mean) / std
+        out[key] = value
+    return out
+
+
+def worker_seed(seed: int, worker_id: int, start_step: int) -> int:
+    """A 32-bit seed for one sample worker, mixed from (seed, worker id, start step).
+
+    Different workers, and a run resumed at a different step, get unrelated streams
+    (:class:`numpy.random.SeedSequence`).
+    """
+    return int(np.random.SeedSequence([seed, worker_id, start_step]).generate_state(1)[0])
+
+
+class SampleStream(IterableDataset):
+    """Endless stream of stacked batches (:func:`stack_samples`) for a DataLoader worker.
+
+    The still images are loaded once in the parent and shared with the (forked) workers; each
+    worker builds its own synthetic pool and RNG from :func:`worker_seed` (its id, ``start_step``).
+
+    Args:
+        cfg: training settings (batch size, mix, X dropout, seed).
+        geo: crop geometry.
+        static: loaded still-image source, or None.
+        start_step: the step the run starts (or resumes) at.
+    """
+
+    def __init__(self, cfg: TrainConfig, geo: Geometry, static: Optional[StaticPairSource],
+                 start_step: int) -> None:
+        super().__init__()
+        self.cfg, self.geo, self.static, self.start_step = cfg, geo, static, start_step
+
+    def __iter__(self) -> Iterator[Dict[str, torch.Tensor]]:
+        info = get_worker_info()
+        wid = info.id if info is not None else 0
+        seed = worker_seed(self.cfg.seed, wid, self.start_step)
+        rng = np.random.default_rng(seed)
+        synthetic = SyntheticSource(self.geo, seed=seed) \
+            if self.cfg.synthetic_ratio > 0 or self.static is None else None
+        while True:
+            yield stack_samples(draw_samples(self.static, synthetic, rng, self.cfg))
+
+
+def worker_batches(cfg: TrainConfig, geo: Geometry, static: Optional[StaticPairSource],
+                    start: int, device: torch.device) -> Iterator[Dict[str, torch.Tensor]]:
+    """Batches from ``cfg.workers`` DataLoader processes (fork where available, so the still
+    images are shared rather than pickled).
+
+    Each worker runs one torch thread (DataLoader's default) and one OpenCV thread: OpenCV's
+    thread count is set to 1 in this process around the fork, because calling
+    ``cv2.setNumThreads`` inside a forked child that inherited a live OpenCV pool deadlocks.
+    """
+    import multiprocessing as mp
+
+    import cv2
+    context = 'fork' if 'fork' in mp.get_all_start_methods() else None
+    loader = DataLoader(SampleStream(cfg, geo, static, start), batch_size=None,
+                        num_workers=cfg.workers, prefetch_factor=4,
+                        pin_memory=device.type == 'cuda', multiprocessing_context=context)
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        return iter(loader)      # the workers are forked here
+    finally:
+        cv2.setNumThreads(threads)
+
+
 def lr_at(step: int, cfg: TrainConfig) -> float:
     """Linear warm-up to ``cfg.lr`` then cosine decay to ``cfg.lr * cfg.min_lr_ratio``."""
     if step < cfg.warmup:
@@ -103,7 +242,14 @@ def train(cfg: TrainConfig) -> Path:
     Raises:
         FileNotFoundError: if ``cfg.data_root`` is given but missing.
         KeyError: unknown variant.
+        ValueError: negative ``cfg.workers`` or ``cfg.echo`` below 1.
     """
+    if cfg.workers < 0:
+        raise ValueError(f'workers must be >= 0, got {cfg.workers}: use 0 for samples made in '
+                         'the training process')
+    if cfg.echo < 1:
+        raise ValueError(f'echo must be >= 1 (1 = every step a new batch), got {cfg.echo}')
+    t_start = time.time()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -127,35 +273,47 @@ def train(cfg: TrainConfig) -> Path:
         rng.bit_generator.state = state['rng']
         _logger.info('resumed from %s at step %d', state_path, start)
     static = StaticPairSource(Path(cfg.data_root), geo) if cfg.data_root else None
-    synthetic = SyntheticSource(geo, seed=cfg.seed * 1000 + start) \
-        if cfg.synthetic_ratio > 0 or static is None else None
+    synthetic = batches = None
+    if cfg.workers:
+        batches = worker_batches(cfg, geo, static, start, device)
+    else:
+        synthetic = SyntheticSource(geo, seed=cfg.seed * 1000 + start) \
+            if cfg.synthetic_ratio > 0 or static is None else None
+    use_amp = cfg.amp and device.type == 'cuda'
     bar = tqdm(range(start, cfg.iterations), initial=start, total=cfg.iterations,
                desc=f'train {cfg.variant}', dynamic_ncols=True)
-    t0, window = time.time(), []
+    t0, window, batch = time.time(), [], None
     for step in bar:
         for group in optim.param_groups:
             group['lr'] = lr_at(step, cfg)
-        samples = []
-        for _ in range(cfg.batch_size):
-            use_syn = static is None or (synthetic is not None and rng.random() < cfg.synthetic_ratio)
-            sample = (synthetic if use_syn else static).sample(rng)
-            samples.append(drop_x(sample, rng, p_both=cfg.x_dropout / 3,
-                                  p_search=cfg.x_dropout / 2, p_template=cfg.x_dropout / 6))
-        batch = collate(samples, device)
-        out_net = model(batch['template_rgb'], batch['search_rgb'], batch['template_x'],
-                        batch['search_x'], batch['template_x_mask'], batch['search_x_mask'])
+        if (step - start) % cfg.echo == 0:
+            if batches is None:
+                batch = collate(draw_samples(static, synthetic, rng, cfg), device)
+            else:
+                batch = batch_to_device(next(batches), device)
+        with torch.autocast('cuda', dtype=torch.bfloat16, enabled=use_amp):
+            out_net = model(batch['template_rgb'], batch['search_rgb'], batch['template_x'],
+                            batch['search_x'], batch['template_x_mask'], batch['search_x_mask'])
+        if use_amp:
+            out_net = TrackerOutput(out_net.score_map.float(), out_net.size_map.float(),
+                                    out_net.offset_map.float(),
+                                    {k: v.float() for k, v in out_net.aux.items()})
         loss = tracking_loss(out_net, batch['boxes'], batch['modality'])
         optim.zero_grad(set_to_none=True)
         loss.total.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optim.step()
         window.append(loss.terms)
-        bar.set_postfix(loss=f'{float(loss.total):.3f}', iou=f'{loss.terms["iou"]:.2f}')
-        last = step + 1 == cfg.iterations
+        bar.set_postfix(loss=f'{float(loss.total):.3f}', iou=f'{loss.terms["iou"]:.2f}',
+                        refresh=False)
+        out_of_time = cfg.max_minutes > 0 and time.time() - t_start >= cfg.max_minutes * 60
+        last = step + 1 == cfg.iterations or out_of_time
         if (step + 1) % cfg.checkpoint_every == 0 or last:
             mean = {k: float(np.mean([w[k] for w in window])) for k in window[0]}
             record = {'step': step + 1, 'lr': lr_at(step, cfg), 'elapsed_s': time.time() - t0,
                       **mean}
+            if out_of_time:
+                record['stopped'] = f'max_minutes {cfg.max_minutes}'
             with open(log_path, 'a') as fh:
                 fh.write(json.dumps(record) + '\n')
             window = []
@@ -163,4 +321,9 @@ def train(cfg: TrainConfig) -> Path:
             save_checkpoint(out, model, cfg.variant, variant_args(cfg.variant), meta)
             torch.save({'model': model.state_dict(), 'optim': optim.state_dict(),
                         'step': step + 1, 'rng': rng.bit_generator.state}, state_path)
+        if out_of_time:
+            _logger.warning('stopped at step %d of %d: max_minutes %.1f reached',
+                            step + 1, cfg.iterations, cfg.max_minutes)
+            break
+    bar.close()
     return out
