@@ -304,7 +304,7 @@ def train(cfg: TrainConfig) -> Path:
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optim.step()
         window.append(loss.terms)
-        bar.set_postfix(loss=f'{float(loss.total):.3f}', iou=f'{loss.terms["iou"]:.2f}',
+        bar.set_postfix(loss=f'{float(loss.total.detach()):.3f}', iou=f'{loss.terms["iou"]:.2f}',
                         refresh=False)
         out_of_time = cfg.max_minutes > 0 and time.time() - t_start >= cfg.max_minutes * 60
         last = step + 1 == cfg.iterations or out_of_time
