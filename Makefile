@@ -4,7 +4,7 @@
 #
 #   make venv    create/update .venv            make test    pytest on test/
 #   make demo    run the demo (DEMO_ARGS=...)   make bench   run bench/run_bench.py (BENCH_ARGS=...)
-#   make train   train the t224 demo checkpoint (TRAIN_ARGS=...)
+#   make train   train t224 on the CPU into checkpoints/t224_cpu.pt (TRAIN_ARGS=, TRAIN_OUT=)
 #   make clean   remove build/test/demo outputs  make distclean  also remove .venv
 
 SHELL := /bin/bash
@@ -34,7 +34,8 @@ export PIP_NO_INPUT := 1
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 BENCH_ARGS ?=
-# The recipe of the committed checkpoints/t224_demo.pt (README, "The demo model").
+# The CPU recipe (README, "The demo model"; the committed checkpoint was trained on a GPU).
+TRAIN_OUT ?= checkpoints/t224_cpu.pt
 TRAIN_ARGS ?= --data-root ../shared/data/train --iterations 1500 --batch-size 16 --lr 5e-4 \
 	--warmup 100 --synthetic-ratio 0.5 --checkpoint-every 50 --threads 1 --seed 1
 JUNIT_XML ?= build/test-results/pytest.xml
@@ -68,7 +69,7 @@ bench: venv
 	"$(PY)" bench/run_bench.py $(BENCH_ARGS)
 
 train: venv
-	"$(PY)" -m rgbx_tracker_ros.cli.train --variant t224 --out checkpoints/t224_demo.pt $(TRAIN_ARGS)
+	"$(PY)" -m rgbx_tracker_ros.cli.train --variant t224 --out $(TRAIN_OUT) $(TRAIN_ARGS)
 
 clean:
 	rm -rf build/ dist/ demo_out/ bench_out/ .pytest_cache/ *.egg-info/
