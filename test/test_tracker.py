@@ -153,6 +153,8 @@ def test_resolve_precision():
     cpu = torch.device('cpu')
     assert resolve_precision('auto', cpu, AVX512_BF16_CPUINFO) is torch.bfloat16
     assert resolve_precision('auto', cpu, AVX2_CPUINFO) is None
+    # CUDA: fp32 (batch-1 tracking is launch-bound; the H100 ran every variant fastest in fp32)
+    assert resolve_precision('auto', torch.device('cuda'), AVX512_BF16_CPUINFO) is None
     assert resolve_precision('fp32', cpu, AVX512_BF16_CPUINFO) is None
     assert resolve_precision('BF16', cpu, AVX2_CPUINFO) is torch.bfloat16
     with pytest.raises(ValueError, match='fp16 needs a CUDA device'):

@@ -555,7 +555,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--device', default='auto', help='torch device of our trackers')
     parser.add_argument('--precision', default='fp32', choices=list(PRECISIONS),
                         help="network precision of our trackers (default fp32; 'auto' = as the "
-                             "node runs: bf16 on CUDA and on CPUs with native bfloat16)")
+                             "node runs: bf16 on CPUs with native bfloat16, else fp32)")
     parser.add_argument('--threads', type=int, default=None,
                         help='CPU threads for torch and OpenCV (default: library defaults)')
     parser.add_argument('--nano-dir', default=None,

@@ -84,10 +84,12 @@ def resolve_precision(precision: str, device: torch.device,
                       cpuinfo: Optional[str] = None) -> Optional[torch.dtype]:
     """Inference precision -> the autocast dtype, or None for plain float32.
 
-    'auto' picks bfloat16 on CUDA devices that support it (float16 on older ones) and on CPUs
-    with native bfloat16 (:func:`cpu_has_native_bf16`), else float32: on such a CPU bfloat16
-    autocast runs t224 about 1.6x faster with score maps within 0.003 of float32 (see
-    BENCHMARKS.md). 'fp32', 'bf16' and 'fp16' force one (fp16 on CPU is slow: CUDA only).
+    'auto' picks bfloat16 on CPUs with native bfloat16 (:func:`cpu_has_native_bf16`): there
+    autocast runs t224 1.2-1.6x and the wider variants 2-3x faster, score maps within 0.003 of
+    float32. Everywhere else, CUDA included, it picks float32: at batch 1 a GPU is bound by kernel
+    launches, and on an H100 every variant ran fastest in float32 (the casts of autocast cost
+    more than they save; BENCHMARKS.md). 'fp32', 'bf16' and 'fp16' force one (fp16 on CPU is
+    slow: CUDA only).
 
     Raises:
         ValueError: an unknown precision name, or fp16 asked for on a CPU.
@@ -98,9 +100,7 @@ def resolve_precision(precision: str, device: torch.device,
     if name == 'fp32':
         return None
     if name == 'auto':
-        if device.type == 'cuda':
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.bfloat16 if cpu_has_native_bf16(cpuinfo) else None
+        return torch.bfloat16 if device.type == 'cpu' and cpu_has_native_bf16(cpuinfo) else None
     if name == 'fp16' and device.type != 'cuda':
         raise ValueError('precision fp16 needs a CUDA device; on a CPU use bf16 or fp32')
     return _DTYPES[name]

@@ -164,7 +164,7 @@ def declare_parameters(node: Node) -> None:
         description="inference device: auto (CUDA when available, else CPU), cpu, cuda, cuda:N"
                     + restart, read_only=True))
     d('precision', 'auto', ParameterDescriptor(
-        description="network precision: auto (bf16 on CUDA and on CPUs with native bfloat16, "
+        description="network precision: auto (bf16 on CPUs with native bfloat16, "
                     "else fp32), fp32, bf16, fp16 (CUDA only)" + restart, read_only=True))
     d('modality', 'thermal', ParameterDescriptor(
         description="X modality on x/image_raw: thermal, depth, event, or rgb (no X topic)"
