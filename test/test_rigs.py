@@ -64,6 +64,9 @@ def test_rig_specifics_reach_the_node() -> None:
     rgb = node_configuration(load_rig('rgb_only'))
     assert [src for src, _ in rgb.remappings] == ['rgb/image_raw']
     assert rgb.parameters['modality'] == 'rgb'
+    # tracking on X alone when RGB dies: on for the frame rigs, off where X needs RGB frames
+    assert boson.parameters['rgb_timeout'] == 0.5 and d435.parameters['rgb_timeout'] == 0.5
+    assert raw.parameters['rgb_timeout'] == 0.0 and rgb.parameters['rgb_timeout'] == 0.0
 
 
 def test_overrides_namespace_and_compute_profile() -> None:
@@ -141,6 +144,8 @@ BAD_RIGS = {
                        r"encodings\.x: '32FC1' is not valid for modality thermal"),
     'bad_rgb_encoding': (_edit(['encodings', 'rgb'], 'yuv422'), r'encodings\.rgb: .yuv422'),
     'negative_slop': (_edit(['sync', 'slop'], -0.1), r'sync\.slop: -0\.1 is out of range'),
+    'negative_rgb_timeout': (_edit(['sync', 'rgb_timeout'], -1.0),
+                             r'sync\.rgb_timeout: -1\.0 is out of range'),
     'text_number': (_edit(['rates_hz', 'rgb'], 'fast'), r'rates_hz\.rgb: expected a number'),
     'bool_number': (_edit(['qos', 'depth'], True), r'qos\.depth: expected an integer'),
     'timeout_below_slop': (_edit(['sync', 'x_timeout'], 0.01),

@@ -16,7 +16,7 @@ device. Example (every key; only ``modality``, ``topics`` and ``compute`` are re
       x_camera_info: ...         # or rgb_camera_info: intrinsics for the RGB-D 3D marker
     encodings: {rgb: bgr8, x: mono16}
     rates_hz: {rgb: 30.0, x: 30.0}
-    sync: {slop: 0.02, x_timeout: 0.5, x_grace: 0.03}
+    sync: {slop: 0.02, x_timeout: 0.5, x_grace: 0.03, rgb_timeout: 0.5}
     qos: {reliability: best_effort, depth: 5}
     tracking: {score_threshold: 0.25, init_class_id: person}
     compute:
@@ -122,7 +122,8 @@ class Rig:
         topics: see :class:`RigTopics`.
         rgb_encoding / x_encoding: what the cameras publish ('' = no X).
         rate_rgb_hz / rate_x_hz: expected input rates, Hz (0 = no X).
-        slop / x_timeout / x_grace: synchroniser settings, seconds.
+        slop / x_timeout / x_grace / rgb_timeout: synchroniser settings, seconds (rgb_timeout:
+            no RGB for this long while X arrives -> track on X alone; 0 = never).
         qos_reliability: 'best_effort' or 'reliable'; qos_depth: history depth.
         score_threshold: [0, 1]; init_class_id: detector class picked on ~/init_from_detections.
         compute: profile name -> :class:`ComputeProfile`; default_compute: profile used by default.
@@ -148,6 +149,7 @@ class Rig:
     init_class_id: str
     compute: dict[str, ComputeProfile]
     default_compute: str
+    rgb_timeout: float = 0.5
 
 
 @dataclasses.dataclass
@@ -281,7 +283,7 @@ _SECTION_KEYS = {
     'topics': ('rgb', 'x', 'rgb_camera_info', 'x_camera_info'),
     'encodings': ('rgb', 'x'),
     'rates_hz': ('rgb', 'x'),
-    'sync': ('slop', 'x_timeout', 'x_grace'),
+    'sync': ('slop', 'x_timeout', 'x_grace', 'rgb_timeout'),
     'qos': ('reliability', 'depth'),
     'tracking': ('score_threshold', 'init_class_id'),
 }
@@ -459,6 +461,7 @@ def rig_from_dict(data: Any, path: str | Path) -> Rig:
     if not x_timeout > slop:
         raise c.fail('sync.x_timeout', f'{x_timeout} must be greater than sync.slop ({slop})')
     x_grace = c.number(sync.get('x_grace'), 'sync.x_grace', 0.03, 0.0, 1.0)
+    rgb_timeout = c.number(sync.get('rgb_timeout'), 'sync.rgb_timeout', 0.5, 0.0, 60.0)
 
     qos = c.mapping(top.get('qos'), 'qos', _SECTION_KEYS['qos'])
     reliability = c.choice(qos.get('reliability'), 'qos.reliability', 'best_effort',
@@ -506,7 +509,8 @@ def rig_from_dict(data: Any, path: str | Path) -> Rig:
                modality=modality, namespace=namespace, event_input=event_input,
                topics=RigTopics(rgb_topic, x_topic, rgb_info, x_info),
                rgb_encoding=rgb_enc, x_encoding=x_enc, rate_rgb_hz=rate_rgb, rate_x_hz=rate_x,
-               slop=slop, x_timeout=x_timeout, x_grace=x_grace, qos_reliability=reliability,
+               slop=slop, x_timeout=x_timeout, x_grace=x_grace, rgb_timeout=rgb_timeout,
+               qos_reliability=reliability,
                qos_depth=depth, score_threshold=score_threshold, init_class_id=init_class_id,
                compute=profiles, default_compute=default)
 
@@ -598,8 +602,8 @@ def node_configuration(rig: Rig, namespace: str | None = None,
 
     Returns:
         :class:`NodeConfig` for executable ``tracker_node``: parameters (modality, event_input,
-        slop, x_timeout, x_grace, qos_reliability, qos_depth, score_threshold, init_class_id,
-        camera_info, expected_rate_rgb, expected_rate_x, variant, checkpoint, device,
+        slop, x_timeout, x_grace, rgb_timeout, qos_reliability, qos_depth, score_threshold,
+        init_class_id, camera_info, expected_rate_rgb, expected_rate_x, variant, checkpoint, device,
         use_sim_time[, initial_box]) and remappings of the node's relative input topics to the
         rig's topics.
 
@@ -637,6 +641,7 @@ def node_configuration(rig: Rig, namespace: str | None = None,
         'slop': rig.slop,
         'x_timeout': rig.x_timeout,
         'x_grace': rig.x_grace,
+        'rgb_timeout': rig.rgb_timeout,
         'qos_reliability': rig.qos_reliability,
         'qos_depth': rig.qos_depth,
         'score_threshold': score,
