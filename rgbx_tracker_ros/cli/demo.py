@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from rgbx_tracker_ros.core.rig import player_options
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED = REPO_ROOT.parent / 'shared'
 TNO = SHARED / 'data' / 'real' / 'tno_nato_camp'
@@ -164,13 +166,8 @@ def replay_bag(bag: Path, out_dir: Path, node_params: dict[str, Any],
     env = ros_env(domain_id)
     node_log, player_log = out_dir / 'node.log', out_dir / 'player.log'
     player_cmd = [sys.executable, '-m', 'rgbx_tracker_ros.ros.player', str(bag), '--out',
-                  str(out_dir), '--timeout', str(answer_timeout_s), '--wait', str(wait_s)]
-    if withhold_x:
-        player_cmd += ['--withhold-x', withhold_x]
-    if withhold_rgb:
-        player_cmd += ['--withhold-rgb', withhold_rgb]
-    if reinit_at:
-        player_cmd += ['--reinit-at', reinit_at]
+                  str(out_dir), '--timeout', str(answer_timeout_s), '--wait', str(wait_s),
+                  *player_options(withhold_x, withhold_rgb, reinit_at)]
     with open(node_log, 'w') as nlog, open(player_log, 'w') as plog:
         node = subprocess.Popen(node_command(node_params, params_file), env=env, cwd=REPO_ROOT,
                                 stdout=nlog, stderr=subprocess.STDOUT)

@@ -693,6 +693,19 @@ class ReplayConfig:
         return [self.node, self.recorder, self.player]
 
 
+def player_options(withhold_x: str = '', withhold_rgb: str = '',
+                   reinit_at: str = '') -> list[str]:
+    """``rgbx-player`` flags for a replay: ``--withhold-x`` / ``--withhold-rgb`` 'START:END'
+    (1-based, inclusive frames without X / RGB) and ``--reinit-at`` '10,20'; '' or None = not
+    given."""
+    args: list[str] = []
+    for flag, value in (('--withhold-x', withhold_x), ('--withhold-rgb', withhold_rgb),
+                        ('--reinit-at', reinit_at)):
+        if value:
+            args += [flag, str(value)]
+    return args
+
+
 def replay_configuration(rig: Rig, bag: str | Path, out_dir: str | Path,
                          namespace: str | None = None,
                          overrides: Mapping[str, Any] | None = None,
@@ -726,13 +739,8 @@ def replay_configuration(rig: Rig, bag: str | Path, out_dir: str | Path,
     node.parameters['camera_info'] = 'none'
     out = Path(out_dir)
     player_args = [str(bag), '--out', str(out), '--node', node.fully_qualified_name,
-                   '--timeout', f'{answer_timeout_s:g}', '--wait', '120']
-    if withhold_x:
-        player_args += ['--withhold-x', withhold_x]
-    if withhold_rgb:
-        player_args += ['--withhold-rgb', withhold_rgb]
-    if reinit_at:
-        player_args += ['--reinit-at', reinit_at]
+                   '--timeout', f'{answer_timeout_s:g}', '--wait', '120',
+                   *player_options(withhold_x, withhold_rgb, reinit_at)]
     player = NodeConfig(name='rgbx_player', namespace=node.namespace,
                         executable=PLAYER_EXECUTABLE, arguments=player_args)
     recorder = NodeConfig(
