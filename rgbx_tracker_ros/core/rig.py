@@ -603,7 +603,8 @@ def node_configuration(rig: Rig, namespace: str | None = None,
     Returns:
         :class:`NodeConfig` for executable ``tracker_node``: parameters (modality, event_input,
         slop, x_timeout, x_grace, rgb_timeout, qos_reliability, qos_depth, score_threshold,
-        init_class_id, camera_info, expected_rate_rgb, expected_rate_x, variant, checkpoint, device,
+        init_class_id, camera_info, expected_rate_rgb, expected_rate_x, variant, checkpoint,
+        device,
         use_sim_time[, initial_box]) and remappings of the node's relative input topics to the
         rig's topics.
 

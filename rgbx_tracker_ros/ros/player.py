@@ -17,9 +17,9 @@ Outputs in ``--out DIR``:
 - ``diagnostics.jsonl``: every ``/diagnostics`` status of the node (level, message, values);
 - ``summary.json``: counts and settings.
 
-Frame numbers in ``--withhold-x`` / ``--withhold-rgb START:END`` are 1-based and inclusive (frame 1 = the first RGB
-frame in the bag, as in RGBT234 file names). Exit status 0 after a replay (with a one-line
-summary), 2 when the bag cannot be read or the node never shows up.
+Frame numbers in ``--withhold-x`` / ``--withhold-rgb START:END`` are 1-based and inclusive
+(frame 1 = the first RGB frame in the bag, as in RGBT234 file names). Exit status 0 after a
+replay (with a one-line summary), 2 when the bag cannot be read or the node never shows up.
 """
 
 from __future__ import annotations

@@ -39,10 +39,10 @@ empty) that has the highest score, stamp from the array header. ``~/reset``
 (``std_srvs/Trigger``) drops the target: detections stay empty until the next init.
 
 Parameters are declared with descriptors (ranges; read-only where a restart is needed: model,
-device, precision, modality, QoS, camera_info). ``slop``, ``x_timeout``, ``x_grace``, ``score_threshold``,
-``init_class_id``, ``rgb_dark_level`` and the expected rates are validated by the parameter
-callback (e.g. ``slop`` must stay below ``x_timeout``; a rejected change keeps the old value and
-says why) and applied to the running node.
+device, precision, modality, QoS, camera_info). ``slop``, ``x_timeout``, ``x_grace``,
+``rgb_timeout``, ``score_threshold``, ``init_class_id``, ``rgb_dark_level`` and the expected
+rates are validated by the parameter callback (e.g. ``slop`` must stay below ``x_timeout``; a
+rejected change keeps the old value and says why) and applied to the running node.
 
 While X is missing, an RGB frame is held ``x_grace`` seconds (arrival clock) before it is
 released alone, so that an X frame sent together with it but delivered a moment later still
@@ -299,7 +299,8 @@ def validate_parameters(values: dict[str, Any]) -> NodeParams:
 
 
 PARAMETER_NAMES = ('variant', 'checkpoint', 'device', 'modality', 'event_input', 'slop',
-                   'x_timeout', 'x_grace', 'rgb_timeout', 'initial_box', 'score_threshold', 'init_class_id',
+                   'x_timeout', 'x_grace', 'rgb_timeout', 'initial_box', 'score_threshold',
+                   'init_class_id',
                    'qos_reliability', 'qos_depth', 'torch_threads', 'precision', 'camera_info',
                    'expected_rate_rgb', 'expected_rate_x', 'rgb_dark_level', 'diagnostics_period')
 
@@ -505,7 +506,8 @@ class TrackerNode(Node):
                                                     precision=p.precision)
         self.get_logger().info(
             f'model {getattr(self._tracker, "variant", p.variant)} on '
-            f'{self._tracker.device} ({self._tracker.precision}) from {ckpt if ckpt else "random weights"} loaded in '
+            f'{self._tracker.device} ({self._tracker.precision}) from '
+            f'{ckpt if ckpt else "random weights"} loaded in '
             f'{time.monotonic() - t0:.1f} s; modality {p.modality.value}, slop {p.slop} s, '
             f'x_timeout {p.x_timeout} s')
 
