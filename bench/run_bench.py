@@ -25,7 +25,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from rgbx_tracker_ros.core.tracker import cpu_has_native_bf16  # noqa: E402
+from rgbx_tracker_ros.core.tracker import cpu_has_native_bf16, precision_name  # noqa: E402
 from rgbx_tracker_ros.models import create_model, list_variants  # noqa: E402
 
 CPU_ITERS = {'t224': 60, 's224': 30, 'b224': 10, 'b384': 4, 'l224': 4, 'l384': 2}
@@ -53,8 +53,7 @@ def time_model(name: str, device: torch.device, iters: int,
                 times.append(time.perf_counter() - t0)
     params = sum(p.numel() for p in model.parameters()) / 1e6
     ms = statistics.median(times) * 1000
-    label = {None: 'fp32', torch.bfloat16: 'bf16', torch.float16: 'fp16'}[dtype]
-    row = {'variant': name, 'device': f'{device.type} {label}',
+    row = {'variant': name, 'device': f'{device.type} {precision_name(dtype)}',
            'params_M': params, 'ms': ms, 'fps': 1000 / ms}
     if device.type == 'cuda':
         row['gpu_mem_MB'] = torch.cuda.max_memory_allocated() / 2 ** 20

@@ -364,13 +364,11 @@ def _resolve_precision(precision: str, device: str) -> str:
     Raises:
         EvaluateError: an unknown precision, fp16 on a CPU, or an unusable device.
     """
-    from rgbx_tracker_ros.core.tracker import resolve_device, resolve_precision
+    from rgbx_tracker_ros.core.tracker import precision_name, resolve_device, resolve_precision
     try:
-        dtype = resolve_precision(precision, resolve_device(device))
+        return precision_name(resolve_precision(precision, resolve_device(device)))
     except ValueError as exc:
         raise EvaluateError(str(exc)) from exc
-    return {None: 'fp32', 'torch.bfloat16': 'bf16', 'torch.float16': 'fp16'}[
-        None if dtype is None else str(dtype)]
 
 
 def evaluate(seqs: list[Sequence], specs: list[TrackerSpec], out_dir: str | Path,

@@ -106,6 +106,11 @@ def resolve_precision(precision: str, device: torch.device,
     return _DTYPES[name]
 
 
+def precision_name(dtype: Optional[torch.dtype]) -> str:
+    """An autocast dtype from :func:`resolve_precision` -> 'fp32' (None), 'bf16' or 'fp16'."""
+    return 'fp32' if dtype is None else next(k for k, v in _DTYPES.items() if v == dtype)
+
+
 def normalize_crops(crops, device: torch.device) -> torch.Tensor:
     """(H, W, 3) uint8 RGB crops -> (B, 3, H, W) float tensor, ImageNet mean/std (trackers.md 1.2)."""
     arr = (np.stack(crops).astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
@@ -192,7 +197,7 @@ class RgbxTracker:
     @property
     def precision(self) -> str:
         """The network's precision in use: 'fp32', 'bf16' or 'fp16'."""
-        return {None: 'fp32', torch.bfloat16: 'bf16', torch.float16: 'fp16'}[self.autocast_dtype]
+        return precision_name(self.autocast_dtype)
 
     def _autocast(self):
         if self.autocast_dtype is None:
