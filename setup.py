@@ -73,6 +73,7 @@ setup(
             'rgbx-select = rgbx_tracker_ros.cli.select:main',
             'rgbx-record = rgbx_tracker_ros.ros.recorder:main',
             'rgbx-eval-run = rgbx_tracker_ros.cli.eval_run:main',
+            'rgbx-weights = rgbx_tracker_ros.cli.weights:main',
         ],
     },
 )

