@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple, Union
 
 import torch
-import torch.nn.functional as F
+from timm.layers import resample_abs_pos_embed
 
 from .registry import create_model, variant_args
 
@@ -62,7 +62,8 @@ class LoadReport:
 
 
 def save_checkpoint(path: Union[str, Path], model: torch.nn.Module, variant: str,
-                    model_args: Optional[dict] = None, meta: Optional[dict] = None) -> Path:
+                    model_args: Optional[dict] = None, meta: Optional[dict] = None,
+                    base: Optional[dict] = None, skip=()) -> Path:
     """Write ``model`` in our self-describing format; returns the path.
 
     Args:
@@ -71,14 +72,28 @@ def save_checkpoint(path: Union[str, Path], model: torch.nn.Module, variant: str
         variant: registered variant name the model was built from.
         model_args: the full constructor arguments (default: the variant's defaults).
         meta: free-form provenance (training command, steps, losses), stored as given.
+        base: for a model whose pretrained tensors stayed frozen: ``{'name': 'dinov2_vits14',
+            'sha256': ...}`` of the fetched backbone they come from. The tensors in ``skip``
+            are then not stored; :func:`load_checkpoint` reads them from that file again.
+        skip: state-dict keys left out (only together with ``base``).
+
+    Raises:
+        ValueError: ``skip`` without ``base``.
     """
+    if skip and not base:
+        raise ValueError('tensors can only be left out of a checkpoint (skip) when base names '
+                         'the pretrained file they come from')
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    skip = set(skip)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items() if k not in skip}
     tmp = path.with_name(path.name + '.tmp')
-    torch.save({'format': FORMAT, 'variant': variant,
-                'model_args': dict(model_args or variant_args(variant)),
-                'state_dict': state, 'meta': dict(meta or {})}, tmp)
+    obj = {'format': FORMAT, 'variant': variant,
+           'model_args': dict(model_args or variant_args(variant)),
+           'state_dict': state, 'meta': dict(meta or {})}
+    if base:
+        obj['base'] = dict(base)
+    torch.save(obj, tmp)
     os.replace(tmp, path)   # readers (a running node, a test) never see a half-written file
     return path
 
@@ -127,7 +142,12 @@ def load_checkpoint(path: Union[str, Path], variant: Optional[str] = None,
             raise CheckpointError(f'checkpoint {path} holds variant {obj["variant"]!r}, '
                                   f'not {variant!r}; drop the variant or pick another file')
         model = create_model(obj['variant'], **dict(obj['model_args'], **overrides))
+        if obj.get('base'):
+            _load_base(model, obj['base'], path)
         report = load_state(model, obj['state_dict'], 'rgbx')
+        if obj.get('base'):
+            base_keys = set(_base_keys(model, obj['base']))
+            report.missing = [k for k in report.missing if k not in base_keys]
         report.variant = obj['variant']
         report.meta = dict(obj.get('meta', {}))
         if report.missing or report.unexpected:
@@ -150,6 +170,33 @@ def load_checkpoint(path: Union[str, Path], variant: Optional[str] = None,
                               "'net', or a timm ViT state dict")
     report.variant = variant
     return model.eval(), report
+
+
+def _base_keys(model: torch.nn.Module, base: dict) -> List[str]:
+    from . import pretrained
+    state = pretrained.load_pretrained(base['name'], verify=False)
+    own = model.state_dict()
+    keys = ['backbone.' + k for k in state if 'backbone.' + k in own]
+    if 'pos_embed' in state:
+        keys += [k for k in ('backbone.pos_embed_z', 'backbone.pos_embed_x') if k in own]
+    return keys
+
+
+def _load_base(model: torch.nn.Module, base: dict, path: Path) -> None:
+    """Load the pretrained tensors a compact checkpoint left out (see :func:`save_checkpoint`)."""
+    from . import pretrained
+    name = base.get('name', '')
+    try:
+        manifest = pretrained.read_manifest(name)
+    except pretrained.PretrainedError as exc:
+        raise CheckpointError(f'checkpoint {path} stores only its trained tensors and needs the '
+                              f'pretrained backbone {name!r}: {exc}') from exc
+    if base.get('sha256') and manifest.get('sha256') != base['sha256']:
+        raise CheckpointError(f'checkpoint {path} was trained on {name} with sha256 '
+                              f'{base["sha256"][:12]}..., but the cache holds '
+                              f'{manifest.get("sha256", "")[:12]}...: run `rgbx-weights fetch '
+                              f'{name} --force`')
+    init_from(model, name)
 
 
 def load_state(model: torch.nn.Module, state: Dict[str, torch.Tensor],
@@ -194,11 +241,56 @@ def load_state(model: torch.nn.Module, state: Dict[str, torch.Tensor],
 
 
 def _resize_pos_table(table: torch.Tensor, num_tokens: int) -> torch.Tensor:
-    """(1, N, D) square position table -> (1, num_tokens, D) by bicubic resize of the 2-D grid."""
+    """(1, N, D) square position table -> (1, num_tokens, D): bicubic resample of the 2-D grid
+    with timm's ``resample_abs_pos_embed``, without antialiasing (as DINOv2 / Hugging Face and
+    OSTrack resample their tables)."""
     src, dst = math.isqrt(table.shape[1]), math.isqrt(num_tokens)
     if src * src != table.shape[1] or dst * dst != num_tokens:
         raise CheckpointError(f'cannot resize a position table of {table.shape[1]} tokens to '
                               f'{num_tokens}: both must be square grids')
-    grid = table.reshape(1, src, src, -1).permute(0, 3, 1, 2)
-    grid = F.interpolate(grid, size=(dst, dst), mode='bicubic', align_corners=False)
-    return grid.permute(0, 2, 3, 1).reshape(1, num_tokens, -1)
+    return resample_abs_pos_embed(table.float(), [dst, dst], [src, src], num_prefix_tokens=0,
+                                  antialias=False)
+
+
+def init_from(model: torch.nn.Module, source: Union[str, Path],
+              trust_pickle: bool = False) -> LoadReport:
+    """Initialise ``model``'s backbone (and head, if the file has one) from pretrained weights.
+
+    ``rgbx-train --init SOURCE``. ``source`` is the name of a fetched pretrained backbone
+    (``'dinov2_vits14'``, :mod:`~rgbx_tracker_ros.models.pretrained`), or a file the loader reads:
+    a timm ViT state dict (MAE, DeiT, DINOv2 ...), an OSTrack-family release (``'net'``), or one
+    of our checkpoints (all matching tensors are copied). New modules (Meta Merger, routed
+    experts, the correlation channels of the head) keep their initialisation, which is zero
+    at the output, so the network starts as the pretrained ViT.
+
+    Returns:
+        the :class:`LoadReport` (``report.meta['init']`` names the source, with its sha256 and
+        credit for a named backbone).
+
+    Raises:
+        CheckpointError: unreadable file, unknown layout or a tensor that does not fit.
+        PretrainedError: a named backbone that is not fetched or does not match its manifest.
+    """
+    from . import pretrained
+    if str(source) in pretrained.SOURCES:
+        state = pretrained.load_pretrained(str(source))
+        man = pretrained.read_manifest(str(source))
+        report = load_state(model, {'backbone.' + k: v for k, v in state.items()}, 'timm_vit')
+        report.meta['init'] = {'source': str(source), 'sha256': man['sha256'],
+                               'credit': man['credit'], 'from': man['source']}
+        return report
+    obj = read_checkpoint(source, trust_pickle)
+    if obj.get('format') == FORMAT:
+        report = load_state(model, obj['state_dict'], 'rgbx')
+    elif 'net' in obj:
+        report = load_state(model, obj['net'], 'ostrack')
+    elif any(k.startswith('blocks.') for k in obj) or 'state_dict' in obj or 'model' in obj:
+        state = obj.get('state_dict', obj.get('model', obj))
+        report = load_state(model, {'backbone.' + k: v for k, v in state.items()}, 'timm_vit')
+    else:
+        raise CheckpointError(f'{source}: unknown checkpoint layout (top-level keys '
+                              f'{sorted(obj)[:8]}); expected a pretrained name '
+                              f'({", ".join(sorted(pretrained.SOURCES))}), ours, an OSTrack-style '
+                              "dict with 'net', or a timm ViT state dict")
+    report.meta['init'] = {'source': str(source), 'sha256': pretrained.sha256_file(source)}
+    return report

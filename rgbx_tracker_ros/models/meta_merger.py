@@ -7,7 +7,11 @@ embedding; each token map F is enhanced by spatial attention ``sigmoid(conv(F_av
 
     F_meta' = Conv(Conv(F_meta + F'_rgb) + Conv(F_meta + F'_x) + F_meta)
 
-The merged tokens are ``F_rgb + F_meta'``. When X is missing the ``F'_x`` term is dropped (per
+The merged tokens are ``F_rgb + F_meta'``. On a pretrained backbone the merger may also start as a
+pixel blend (``x_blend`` > 0): a learnable per-channel gate ``a`` (initialised to ``x_blend``) adds
+``a * (F_x - F_rgb)``, so with ``x_blend=0.5`` the merged tokens start as the patch embedding of
+the average of the RGB and X images (the embedding is linear), a fused input the pretrained ViT
+already understands, while ``F_meta'`` starts at zero. When X is missing the ``F'_x`` term is dropped (per
 sample, by a mask), which is the RGB-only path: the pipeline itself does not change. Training drops X
 at random so this path is learned.
 """
@@ -54,6 +58,8 @@ class MetaMerger(nn.Module):
         dim: token width D.
         meta_grid: side of the learnable meta embedding grid; it is resized (bilinear) to each
             token grid, so one merger serves the template and the search region.
+        x_blend: initial value of the per-channel X gate (0 = no gate, the from-scratch design;
+            the parameter ``x_gate`` then does not exist, so older checkpoints load unchanged).
 
     Forward:
         feat_rgb: (B, D, H, W) RGB patch tokens as a map.
@@ -64,8 +70,12 @@ class MetaMerger(nn.Module):
         (B, D, H, W) merged token map.
     """
 
-    def __init__(self, dim: int, meta_grid: int = 7) -> None:
+    def __init__(self, dim: int, meta_grid: int = 7, x_blend: float = 0.0) -> None:
         super().__init__()
+        if not 0.0 <= x_blend <= 1.0:
+            raise ValueError(f'x_blend must be in [0, 1], got {x_blend}')
+        if x_blend > 0:
+            self.x_gate = nn.Parameter(torch.full((dim,), float(x_blend)))
         self.meta = nn.Parameter(torch.zeros(1, dim, meta_grid, meta_grid))
         nn.init.trunc_normal_(self.meta, std=0.02)
         self.enhance_rgb = ModalityEnhancer(dim)
@@ -81,12 +91,19 @@ class MetaMerger(nn.Module):
         meta = F.interpolate(self.meta, size=feat_rgb.shape[-2:], mode='bilinear',
                              align_corners=False)
         mixed = self.conv_rgb(meta + self.enhance_rgb(feat_rgb)) + meta
+        base = feat_rgb
         if feat_x is not None:
             x_term = self.conv_x(meta + self.enhance_x(feat_x))
+            blend = (feat_x - feat_rgb) * self.x_gate.view(1, -1, 1, 1) \
+                if hasattr(self, 'x_gate') else None
             if x_mask is not None:
-                x_term = x_term * x_mask.to(x_term.dtype).view(-1, 1, 1, 1)
+                mask = x_mask.to(x_term.dtype).view(-1, 1, 1, 1)
+                x_term = x_term * mask
+                blend = None if blend is None else blend * mask
             mixed = mixed + x_term
-        return feat_rgb + self.conv_out(mixed)
+            if blend is not None:
+                base = feat_rgb + blend
+        return base + self.conv_out(mixed)
 
 
 def _dw_conv(dim: int) -> nn.Module:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Dict, Optional
 
 import torch
+import torch.nn.functional as F
 from timm.layers import PatchEmbed
 from timm.models.vision_transformer import Block
 from torch import nn
@@ -61,12 +62,17 @@ class Backbone(nn.Module):
         embed_dim, depth, num_heads, mlp_ratio: ViT width, blocks, heads and FFN ratio.
         num_t_experts, num_m_experts, top_k, expert_rank: Dual MoE settings.
         drop_path_rate: stochastic depth, linearly increasing over blocks.
+        init_values: layer-scale initial value (timm ``LayerScale``, as DINOv2 uses); None = no
+            layer scale (the from-scratch variants, and OSTrack/MAE ViTs).
+        x_blend: initial X gate of the Meta Merger (see
+            :class:`~rgbx_tracker_ros.models.meta_merger.MetaMerger`); 0 = none.
     """
 
     def __init__(self, template_size: int, search_size: int, patch_size: int, embed_dim: int,
                  depth: int, num_heads: int, mlp_ratio: float, num_t_experts: int,
                  num_m_experts: int, top_k: int, expert_rank: int,
-                 drop_path_rate: float = 0.0) -> None:
+                 drop_path_rate: float = 0.0, init_values: Optional[float] = None,
+                 x_blend: float = 0.0) -> None:
         super().__init__()
         for name, side in (('template_size', template_size), ('search_size', search_size)):
             if side % patch_size:
@@ -76,7 +82,7 @@ class Backbone(nn.Module):
         self.grid_x = search_size // patch_size
         self.patch_embed = PatchEmbed(img_size=None, patch_size=patch_size, in_chans=3,
                                       embed_dim=embed_dim, strict_img_size=False)
-        self.merger = MetaMerger(embed_dim)
+        self.merger = MetaMerger(embed_dim, x_blend=x_blend)
         self.pos_embed_z = nn.Parameter(torch.zeros(1, self.grid_z ** 2, embed_dim))
         self.pos_embed_x = nn.Parameter(torch.zeros(1, self.grid_x ** 2, embed_dim))
         nn.init.trunc_normal_(self.pos_embed_z, std=0.02)
@@ -87,6 +93,7 @@ class Backbone(nn.Module):
         rates = torch.linspace(0, drop_path_rate, depth).tolist()
         self.blocks = nn.ModuleList([
             Block(embed_dim, num_heads, mlp_ratio, qkv_bias=True, drop_path=rates[i],
+                  init_values=init_values,
                   norm_layer=functools.partial(nn.LayerNorm, eps=1e-6), mlp_layer=mlp_layer)
             for i in range(depth)])
         self.norm = nn.LayerNorm(embed_dim, eps=1e-6)
@@ -112,13 +119,13 @@ class Backbone(nn.Module):
         """
         return self.embed(template_rgb, template_x, template_x_mask) + self.pos_embed_z
 
-    def forward(self, template_rgb: Optional[torch.Tensor], search_rgb: torch.Tensor,
-                template_x: Optional[torch.Tensor] = None,
-                search_x: Optional[torch.Tensor] = None,
-                template_x_mask: Optional[torch.Tensor] = None,
-                search_x_mask: Optional[torch.Tensor] = None,
-                template_tokens: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Return (B, Nx, D) normalised search tokens.
+    def input_tokens(self, template_rgb: Optional[torch.Tensor], search_rgb: torch.Tensor,
+                     template_x: Optional[torch.Tensor] = None,
+                     search_x: Optional[torch.Tensor] = None,
+                     template_x_mask: Optional[torch.Tensor] = None,
+                     search_x_mask: Optional[torch.Tensor] = None,
+                     template_tokens: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """(B, Nz + Nx, D) tokens ``[template | search]`` entering block 0.
 
         ``template_tokens`` (B, Nz, D) from :meth:`embed_template` replace the template crops,
         which may then be None.
@@ -133,10 +140,28 @@ class Backbone(nn.Module):
         else:
             raise ValueError('give the template crops (template_rgb) or template_tokens')
         x = self.embed(search_rgb, search_x, search_x_mask) + self.pos_embed_x
-        tokens = torch.cat([z, x], dim=1)
-        for block in self.blocks:
+        return torch.cat([z, x], dim=1)
+
+    def run_blocks(self, tokens: torch.Tensor, start: int = 0,
+                   end: Optional[int] = None) -> torch.Tensor:
+        """Apply blocks ``start .. end-1`` to (B, N, D) tokens (no final norm)."""
+        for block in self.blocks[start:end]:
             tokens = block(tokens)
-        return self.norm(tokens[:, z.shape[1]:])
+        return tokens
+
+    def forward(self, template_rgb: Optional[torch.Tensor], search_rgb: torch.Tensor,
+                template_x: Optional[torch.Tensor] = None,
+                search_x: Optional[torch.Tensor] = None,
+                template_x_mask: Optional[torch.Tensor] = None,
+                search_x_mask: Optional[torch.Tensor] = None,
+                template_tokens: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Return (B, Nz + Nx, D) normalised ``[template | search]`` output tokens.
+
+        See :meth:`input_tokens` for the arguments and errors.
+        """
+        tokens = self.input_tokens(template_rgb, search_rgb, template_x, search_x,
+                                   template_x_mask, search_x_mask, template_tokens)
+        return self.norm(self.run_blocks(tokens))
 
 
 class RgbxViT(nn.Module):
@@ -146,6 +171,11 @@ class RgbxViT(nn.Module):
         template_size: template crop side (pixels); 2x the target size per OSTrack.
         search_size: search crop side (pixels); 4x the target size.
         head_channels: width of the center head's first conv.
+        corr_head: feed the center head, besides the D search-token channels, the cosine
+            similarity of every search token to each token of the template's central half (the
+            target): Nc = (grid_z / 2)^2 extra channels, a decomposed SiamFC cross-correlation
+            that tells the head WHICH object is the target. Used by the variants on a pretrained
+            backbone, whose frozen features were never trained to compare template and search.
         **backbone_args: see :class:`Backbone`.
 
     Forward:
@@ -162,14 +192,19 @@ class RgbxViT(nn.Module):
                  embed_dim: int = 192, depth: int = 6, num_heads: int = 3,
                  mlp_ratio: float = 4.0, num_t_experts: int = 4, num_m_experts: int = 4,
                  top_k: int = 2, expert_rank: int = 48, head_channels: int = 128,
-                 drop_path_rate: float = 0.0) -> None:
+                 drop_path_rate: float = 0.0, init_values: Optional[float] = None,
+                 x_blend: float = 0.0, corr_head: bool = False) -> None:
         super().__init__()
         self.template_size = template_size
         self.search_size = search_size
         self.backbone = Backbone(template_size, search_size, patch_size, embed_dim, depth,
                                  num_heads, mlp_ratio, num_t_experts, num_m_experts, top_k,
-                                 expert_rank, drop_path_rate)
-        self.box_head = CenterHead(embed_dim, head_channels)
+                                 expert_rank, drop_path_rate, init_values, x_blend)
+        gz = self.backbone.grid_z
+        lo, hi = gz // 4, gz - gz // 4
+        self._corr_index = [r * gz + c for r in range(lo, hi) for c in range(lo, hi)] \
+            if corr_head else []
+        self.box_head = CenterHead(embed_dim + len(self._corr_index), head_channels)
 
     @property
     def feat_size(self) -> int:
@@ -195,9 +230,28 @@ class RgbxViT(nn.Module):
                 template_tokens: Optional[torch.Tensor] = None) -> TrackerOutput:
         tokens = self.backbone(template_rgb, search_rgb, template_x, search_x,
                                template_x_mask, search_x_mask, template_tokens)
-        b, n, d = tokens.shape
+        return self.head(tokens)
+
+    def forward_from(self, tokens: torch.Tensor, start: int) -> TrackerOutput:
+        """Finish a forward pass from (B, Nz + Nx, D) tokens entering block ``start``.
+
+        ``forward(...)`` equals ``forward_from(run_blocks(input_tokens(...), 0, start), start)``;
+        training with a frozen prefix caches the tokens once and trains the rest on them.
+        """
+        return self.head(self.backbone.norm(self.backbone.run_blocks(tokens, start)))
+
+    def head(self, tokens: torch.Tensor) -> TrackerOutput:
+        """(B, Nz + Nx, D) normalised output tokens -> :class:`TrackerOutput`."""
+        nz = self.backbone.grid_z ** 2
+        search = tokens[:, nz:]
+        b, n, d = search.shape
         side = self.feat_size
-        score, size, offset = self.box_head(tokens.transpose(1, 2).reshape(b, d, side, side))
+        feat = search.transpose(1, 2).reshape(b, d, side, side)
+        if self._corr_index:
+            target = F.normalize(tokens[:, self._corr_index], dim=-1)       # (B, Nc, D)
+            corr = F.normalize(search, dim=-1) @ target.transpose(1, 2)      # (B, Nx, Nc)
+            feat = torch.cat([feat, corr.transpose(1, 2).reshape(b, -1, side, side)], 1)
+        score, size, offset = self.box_head(feat)
         return TrackerOutput(score, size, offset, self._collect_aux())
 
     def _collect_aux(self) -> Dict[str, torch.Tensor]:
@@ -278,6 +332,35 @@ def t224(build: bool = True, **kw):
     """CPU variant: ViT-Ti width (192, 6 blocks, 3 heads), search 224 / template 112."""
     return _variant('t224', build, dict(embed_dim=192, depth=6, num_heads=3, expert_rank=48,
                                         head_channels=128), kw)
+
+
+# --- variants on the pretrained DINOv2 ViT-S/14 (rgbx-weights fetch dinov2_vits14) ------------
+# ViT-S/14: width 384, 6 heads, layer scale, patch 14; template 112 px = 8x8 tokens, search
+# 224 px = 16x16; positions resampled from DINOv2's 37x37 table when the backbone is loaded.
+_S14 = dict(patch_size=14, embed_dim=384, num_heads=6, init_values=1e-5, x_blend=0.5,
+            corr_head=True, expert_rank=32, head_channels=192)
+
+
+@register_variant
+def s14_224(build: bool = True, **kw):
+    """DINOv2 ViT-S/14 (12 blocks), search 224 / template 112, correlation center head."""
+    return _variant('s14_224', build, dict(_S14, depth=12), kw)
+
+
+@register_variant
+def s14_224_d8(build: bool = True, **kw):
+    """DINOv2 ViT-S/14 truncated to its first 8 blocks (CPU speed), search 224 / template 112."""
+    return _variant('s14_224_d8', build, dict(_S14, depth=8), kw)
+
+
+@register_variant
+def test_s14(build: bool = True, **kw):
+    """Test-only ViT-S/14-shaped variant (width 48, 2 blocks, layer scale, blend merger,
+    correlation head), search 112 / template 56; random weights."""
+    return _variant('test_s14', build, dict(_S14, embed_dim=48, depth=2, num_heads=2,
+                                            expert_rank=8, num_t_experts=2, num_m_experts=2,
+                                            top_k=1, head_channels=32, template_size=56,
+                                            search_size=112), kw)
 
 
 @register_variant
