@@ -186,12 +186,16 @@ class StaticPairSource:
         root: the ``data/train`` folder (``../shared/data/train`` from the repo root).
         geo: crop geometry.
         kinds: which sub-corpora to use ('rgbt', 'rgb_boxes', 'rgbd').
+        split: 'all' (every image), 'train' (all but every ``holdout``-th image) or 'val' (every
+            ``holdout``-th image): held-out stills for choosing checkpoints.
+        holdout: the held-out stride of the 'train' / 'val' splits.
 
     Raises:
         FileNotFoundError: if ``root`` does not exist or holds no usable image.
     """
 
-    def __init__(self, root: Path, geo: Geometry, kinds=('rgbt', 'rgb_boxes', 'rgbd')) -> None:
+    def __init__(self, root: Path, geo: Geometry, kinds=('rgbt', 'rgb_boxes', 'rgbd'),
+                 split: str = 'all', holdout: int = 10) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
             raise FileNotFoundError(f'training data folder {self.root} does not exist')
@@ -201,6 +205,11 @@ class StaticPairSource:
                    'rgbd': self._load_rgbd}
         for kind in kinds:
             loaders[kind]()
+        if split not in ('all', 'train', 'val'):
+            raise ValueError(f"split must be 'all', 'train' or 'val', got {split!r}")
+        if split != 'all':
+            keep_val = split == 'val'
+            self.items = [it for i, it in enumerate(self.items) if (i % holdout == 0) == keep_val]
         if not self.items:
             raise FileNotFoundError(f'no usable training images under {self.root}')
         counts = {m.value: sum(it.modality == m for it in self.items) for m in Modality}
@@ -383,3 +392,102 @@ def drop_x(sample: PairSample, rng: np.random.Generator, p_both: float = 0.1,
         return PairSample(sample.template_rgb, None, sample.search_rgb, sample.search_x,
                           sample.box_cxcywh, sample.modality)
     return sample
+
+
+def read_video_boxes(folder: Path) -> Tuple[List[Path], np.ndarray]:
+    """Frames and (T, 4) 0-based (x, y, w, h) pixel boxes of a training video folder.
+
+    Layouts: OTB (``img/`` + ``groundtruth_rect.txt``, 1-based, via
+    :func:`~rgbx_tracker_ros.data.sequences.read_otb`) and VOT (``img/`` or the folder itself +
+    ``groundtruth_polygon.txt``: 8-value polygons, or 4-value boxes, 0-based; a polygon becomes its
+    axis-aligned bounds).
+
+    Raises:
+        FileNotFoundError: no frames or no ground-truth file.
+        ValueError: ground-truth rows that do not match the frames.
+    """
+    from ..data.sequences import _list_frames, read_boxes, read_otb
+    folder = Path(folder)
+    poly = folder / 'groundtruth_polygon.txt'
+    if not poly.is_file():
+        if not (folder / 'groundtruth_rect.txt').is_file():
+            raise FileNotFoundError(f'{folder}: no groundtruth_rect.txt (OTB) or '
+                                    'groundtruth_polygon.txt (VOT)')
+        seq = read_otb(folder)
+        boxes = seq.gt_xywh.copy()
+        boxes[seq.absent] = np.nan
+        return list(seq.rgb_paths), boxes
+    frames = _list_frames(folder / 'img' if (folder / 'img').is_dir() else folder, 'frames')
+    rows = read_boxes(poly, (4, 8))
+    if len(rows) != len(frames):
+        raise ValueError(f'{poly}: {len(rows)} rows for {len(frames)} frames')
+    if rows.shape[1] == 8:
+        xs, ys = rows[:, 0::2], rows[:, 1::2]
+        rows = np.stack([xs.min(1), ys.min(1), xs.max(1) - xs.min(1), ys.max(1) - ys.min(1)], 1)
+    rows = rows.astype(np.float64)
+    rows[~np.all(np.isfinite(rows), 1) | (rows[:, 2] <= 0) | (rows[:, 3] <= 0)] = np.nan
+    return frames, rows
+
+
+class VideoPairSource:
+    """Template / search pairs from real tracking videos (OSTrack's sampling).
+
+    The template frame and the search frame come from the same video, at most ``max_gap`` frames
+    apart, both with the target visible; crops and jitter as for the still images. RGB only: the
+    videos have no X, so these samples teach the RGB path (and, with the Meta Merger, the
+    missing-X path).
+
+    Args:
+        root: folder of video folders (``../shared/data/train/videos``), each in the OTB or VOT
+            layout (:func:`read_video_boxes`).
+        geo: crop geometry.
+        max_gap: largest frame distance between template and search frame (OSTrack: 200 for
+            GOT-10k at 10 fps; short OTB videos: 100).
+        split: ``'train'`` (the first ``train_fraction`` of each video) or ``'val'`` (the rest):
+            the validation split for choosing checkpoints.
+        train_fraction: share of each video's frames in the training split.
+
+    Raises:
+        FileNotFoundError: ``root`` missing or without any video.
+    """
+
+    def __init__(self, root: Path, geo: Geometry, max_gap: int = 100, split: str = 'train',
+                 train_fraction: float = 0.8) -> None:
+        root = Path(root)
+        if not root.is_dir():
+            raise FileNotFoundError(f'training video folder {root} does not exist')
+        if split not in ('train', 'val'):
+            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+        self.geo, self.max_gap = geo, max_gap
+        self.videos: List[Tuple[str, List[np.ndarray], np.ndarray]] = []
+        for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+            frames, boxes = read_video_boxes(folder)
+            cut = int(round(len(frames) * train_fraction))
+            keep = slice(0, cut) if split == 'train' else slice(cut, len(frames))
+            frames, boxes = frames[keep], boxes[keep]
+            images, scales = [], []
+            for path in frames:
+                img, scale = _shrink([_read_rgb(path)])
+                images.append(img[0])
+                scales.append(scale)
+            self.videos.append((folder.name, images, boxes * np.asarray(scales)[:, None]))
+        self.videos = [v for v in self.videos if np.isfinite(v[2][:, 0]).sum() >= 2]
+        if not self.videos:
+            raise FileNotFoundError(f'no usable video (frames + boxes) under {root}')
+        _logger.info('training videos (%s split): %s', split,
+                     {name: len(imgs) for name, imgs, _ in self.videos})
+
+    def sample(self, rng: np.random.Generator) -> PairSample:
+        """A template frame and a search frame of one video, at most ``max_gap`` apart."""
+        _, images, boxes = self.videos[rng.integers(len(self.videos))]
+        visible = np.flatnonzero(np.isfinite(boxes[:, 0]))
+        i = int(rng.choice(visible))
+        near = visible[np.abs(visible - i) <= self.max_gap]
+        j = int(rng.choice(near))
+        t, s, label = make_pair([images[i]], boxes[i], [images[j]], boxes[j], self.geo, rng)
+        t, s = photometric(t[0], rng, 0.5), photometric(s[0], rng, 0.5)
+        if rng.random() < 0.5:               # horizontal flip of both crops (and the label)
+            t, s = t[:, ::-1].copy(), s[:, ::-1].copy()
+            label = label.copy()
+            label[0] = 1.0 - label[0]
+        return PairSample(t, None, s, None, label, MODALITY_LABEL[Modality.RGB])

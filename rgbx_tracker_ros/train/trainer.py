@@ -32,9 +32,10 @@ from tqdm import tqdm
 
 from ..core.tracker import IMAGENET_MEAN, IMAGENET_STD, normalize_crops
 from ..models import create_model, variant_args
-from ..models.checkpoint import save_checkpoint
+from ..models.checkpoint import init_from, save_checkpoint
 from ..models.rgbx_vit import TrackerOutput
-from .data import Geometry, PairSample, StaticPairSource, SyntheticSource, drop_x
+from .data import (Geometry, PairSample, StaticPairSource, SyntheticSource, VideoPairSource,
+                   drop_x)
 from .losses import tracking_loss
 
 _logger = logging.getLogger(__name__)
@@ -67,6 +68,27 @@ class TrainConfig:
         max_minutes: stop once this wall time (minutes, counted from the call of :func:`train`,
             data loading included) has passed, with checkpoint, state and log written (0 = no
             limit). The lr schedule still follows ``iterations``.
+        init: initialise from pretrained weights before training: a fetched backbone name
+            (``dinov2_vits14``) or a file (timm ViT, OSTrack-family release, our checkpoint); see
+            :func:`~rgbx_tracker_ros.models.checkpoint.init_from`. What was loaded, missing and
+            unexpected is logged and stored in the checkpoint metadata.
+        freeze_backbone: keep every tensor loaded by ``init`` frozen and train only the new
+            modules (Meta Merger, routed experts, head): the PEFT regime of XTrack / SEATrack /
+            PATrack. The checkpoint then stores only the non-pretrained tensors plus the sha256
+            of the pretrained file (when ``init`` names a fetched backbone).
+        backbone_lr_scale: learning-rate factor of the tensors loaded by ``init`` (OSTrack: 0.1).
+        video_ratio: fraction of samples from the real training videos
+            (``<data_root>/videos``, :class:`~.data.VideoPairSource`, 'train' split).
+        cache_samples: > 0 switches to the cached-prefix recipe
+            (:mod:`~rgbx_tracker_ros.train.feature_cache`): everything before the last
+            ``train_blocks`` blocks is frozen, run once over this many samples, and the rest is
+            trained over the cache for ``iterations`` steps.
+        cache_val_samples: validation pairs (videos' 'val' split and held-out stills, whose
+            'train' split is then used for training) for choosing the checkpoint: the best
+            validation IoU is saved to ``out``.
+        train_blocks: blocks trained after the cached prefix (0 = the final norm and head only).
+        cache_file: where the caches are stored for reuse (default ``<out>.cache.pt`` and
+            ``<out>.valcache.pt``).
     """
 
     variant: str = 't224'
@@ -89,6 +111,14 @@ class TrainConfig:
     amp: bool = False
     echo: int = 1
     max_minutes: float = 0.0
+    init: str = ''
+    freeze_backbone: bool = False
+    backbone_lr_scale: float = 0.1
+    video_ratio: float = 0.0
+    cache_samples: int = 0
+    cache_val_samples: int = 0
+    train_blocks: int = 0
+    cache_file: str = ''
     extra: dict = field(default_factory=dict)
 
 
@@ -113,12 +143,17 @@ def collate(samples: List[PairSample], device: torch.device) -> dict:
 
 
 def draw_samples(static: Optional[StaticPairSource], synthetic: Optional[SyntheticSource],
-                 rng: np.random.Generator, cfg: TrainConfig) -> List[PairSample]:
-    """``cfg.batch_size`` samples: synthetic with probability ``cfg.synthetic_ratio`` (always when
-    there is no static source), then random X dropout (``cfg.x_dropout`` split 2:3:1 over
-    both / search / template)."""
+                 rng: np.random.Generator, cfg: TrainConfig, video: Optional[VideoPairSource] = None,
+                 count: Optional[int] = None) -> List[PairSample]:
+    """``count`` (default ``cfg.batch_size``) samples: from the videos with probability
+    ``cfg.video_ratio`` (when given), else synthetic with probability ``cfg.synthetic_ratio``
+    (always when there is no static source), else a still image; then random X dropout
+    (``cfg.x_dropout`` split 2:3:1 over both / search / template)."""
     samples = []
-    for _ in range(cfg.batch_size):
+    for _ in range(cfg.batch_size if count is None else count):
+        if video is not None and rng.random() < cfg.video_ratio:
+            samples.append(video.sample(rng))
+            continue
         use_syn = static is None or (synthetic is not None and rng.random() < cfg.synthetic_ratio)
         sample = (synthetic if use_syn else static).sample(rng)
         samples.append(drop_x(sample, rng, p_both=cfg.x_dropout / 3,
@@ -189,9 +224,10 @@ class SampleStream(IterableDataset):
     """
 
     def __init__(self, cfg: TrainConfig, geo: Geometry, static: Optional[StaticPairSource],
-                 start_step: int) -> None:
+                 start_step: int, video: Optional[VideoPairSource] = None) -> None:
         super().__init__()
         self.cfg, self.geo, self.static, self.start_step = cfg, geo, static, start_step
+        self.video = video
 
     def __iter__(self) -> Iterator[Dict[str, torch.Tensor]]:
         info = get_worker_info()
@@ -201,11 +237,12 @@ class SampleStream(IterableDataset):
         synthetic = SyntheticSource(self.geo, seed=seed) \
             if self.cfg.synthetic_ratio > 0 or self.static is None else None
         while True:
-            yield stack_samples(draw_samples(self.static, synthetic, rng, self.cfg))
+            yield stack_samples(draw_samples(self.static, synthetic, rng, self.cfg, self.video))
 
 
 def worker_batches(cfg: TrainConfig, geo: Geometry, static: Optional[StaticPairSource],
-                    start: int, device: torch.device) -> Iterator[Dict[str, torch.Tensor]]:
+                    start: int, device: torch.device,
+                    video: Optional[VideoPairSource] = None) -> Iterator[Dict[str, torch.Tensor]]:
     """Batches from ``cfg.workers`` DataLoader processes (fork where available, so the still
     images are shared rather than pickled).
 
@@ -217,7 +254,7 @@ def worker_batches(cfg: TrainConfig, geo: Geometry, static: Optional[StaticPairS
 
     import cv2
     context = 'fork' if 'fork' in mp.get_all_start_methods() else None
-    loader = DataLoader(SampleStream(cfg, geo, static, start), batch_size=None,
+    loader = DataLoader(SampleStream(cfg, geo, static, start, video), batch_size=None,
                         num_workers=cfg.workers, prefetch_factor=4,
                         pin_memory=device.type == 'cuda', multiprocessing_context=context)
     threads = cv2.getNumThreads()
@@ -260,10 +297,37 @@ def train(cfg: TrainConfig) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     model = create_model(cfg.variant).to(device).train()
     geo = Geometry(template_size=model.template_size, search_size=model.search_size)
-    decay = [p for n, p in model.named_parameters() if p.ndim > 1 and 'pos_embed' not in n]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1 or 'pos_embed' in n]
-    optim = torch.optim.AdamW([{'params': decay, 'weight_decay': cfg.weight_decay},
-                               {'params': no_decay, 'weight_decay': 0.0}], lr=cfg.lr)
+    pretrained_keys, init_meta = set(), {}
+    if cfg.init:
+        report = init_from(model, cfg.init)
+        pretrained_keys = {k for k in model.state_dict() if k not in set(report.missing)}
+        init_meta = dict(report.meta.get('init', {}), loaded=report.loaded,
+                         missing=len(report.missing), unexpected=len(report.unexpected),
+                         resized=report.resized)
+        _logger.info('init from %s: %d tensors loaded, %d missing (new modules), %d unexpected '
+                     '(%s), resized %s', cfg.init, report.loaded, len(report.missing),
+                     len(report.unexpected), ', '.join(report.unexpected[:4]) or '-',
+                     report.resized)
+        model.to(device)
+    cached_start = None
+    if cfg.cache_samples > 0:
+        depth = len(model.backbone.blocks)
+        if not 0 <= cfg.train_blocks <= depth:
+            raise ValueError(f'train_blocks must be in [0, {depth}], got {cfg.train_blocks}')
+        cached_start = depth - cfg.train_blocks
+    freeze = freeze_policy(model, pretrained_keys, cfg.freeze_backbone, cached_start)
+    optim = make_optimizer(model, pretrained_keys, cfg)
+    freeze['trainable_params'] = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    _logger.info('trainable parameters: %d of %d', freeze['trainable_params'],
+                 sum(p.numel() for p in model.parameters()))
+    base = None
+    if cfg.init in pretrained_sources() and not any(
+            p.requires_grad for n, p in model.named_parameters() if n in pretrained_keys):
+        base = {'name': cfg.init, 'sha256': init_meta.get('sha256', '')}
+    meta_common = {'init': init_meta, 'freeze': freeze}
+    if cfg.cache_samples > 0:
+        return _train_cached(cfg, model, optim, geo, device, out, log_path, meta_common, base,
+                             pretrained_keys)
     start, rng = 0, np.random.default_rng(cfg.seed)
     if cfg.resume and state_path.is_file():
         state = torch.load(state_path, map_location=device, weights_only=False)
@@ -272,10 +336,11 @@ def train(cfg: TrainConfig) -> Path:
         start = state['step']
         rng.bit_generator.state = state['rng']
         _logger.info('resumed from %s at step %d', state_path, start)
+    video = _video_source(cfg, geo)
     static = StaticPairSource(Path(cfg.data_root), geo) if cfg.data_root else None
     synthetic = batches = None
     if cfg.workers:
-        batches = worker_batches(cfg, geo, static, start, device)
+        batches = worker_batches(cfg, geo, static, start, device, video)
     else:
         synthetic = SyntheticSource(geo, seed=cfg.seed * 1000 + start) \
             if cfg.synthetic_ratio > 0 or static is None else None
@@ -285,10 +350,10 @@ def train(cfg: TrainConfig) -> Path:
     t0, window, batch = time.time(), [], None
     for step in bar:
         for group in optim.param_groups:
-            group['lr'] = lr_at(step, cfg)
+            group['lr'] = lr_at(step, cfg) * group.get('lr_scale', 1.0)
         if (step - start) % cfg.echo == 0:
             if batches is None:
-                batch = collate(draw_samples(static, synthetic, rng, cfg), device)
+                batch = collate(draw_samples(static, synthetic, rng, cfg, video), device)
             else:
                 batch = batch_to_device(next(batches), device)
         with torch.autocast('cuda', dtype=torch.bfloat16, enabled=use_amp):
@@ -301,7 +366,8 @@ def train(cfg: TrainConfig) -> Path:
         loss = tracking_loss(out_net, batch['boxes'], batch['modality'])
         optim.zero_grad(set_to_none=True)
         loss.total.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad],
+                                       cfg.grad_clip)
         optim.step()
         window.append(loss.terms)
         bar.set_postfix(loss=f'{float(loss.total.detach()):.3f}', iou=f'{loss.terms["iou"]:.2f}',
@@ -317,8 +383,10 @@ def train(cfg: TrainConfig) -> Path:
             with open(log_path, 'a') as fh:
                 fh.write(json.dumps(record) + '\n')
             window = []
-            meta = {'train_config': asdict(cfg), 'step': step + 1, 'last_losses': mean}
-            save_checkpoint(out, model, cfg.variant, variant_args(cfg.variant), meta)
+            meta = {'train_config': asdict(cfg), 'step': step + 1, 'last_losses': mean,
+                    **meta_common}
+            save_checkpoint(out, model, cfg.variant, variant_args(cfg.variant), meta,
+                            base=base, skip=_skip_keys(pretrained_keys, base))
             torch.save({'model': model.state_dict(), 'optim': optim.state_dict(),
                         'step': step + 1, 'rng': rng.bit_generator.state}, state_path)
         if out_of_time:
@@ -327,3 +395,149 @@ def train(cfg: TrainConfig) -> Path:
             break
     bar.close()
     return out
+
+
+def _skip_keys(pretrained_keys: set, base: Optional[dict]) -> set:
+    """Tensors a compact checkpoint leaves out: the frozen pretrained ones, except the position
+    tables (resampled from the pretrained grid; stored so loading never depends on how)."""
+    if not base:
+        return set()
+    return {k for k in pretrained_keys if 'pos_embed' not in k}
+
+
+def pretrained_sources() -> set:
+    """Names of the fetchable pretrained backbones (``--init NAME``)."""
+    from ..models.pretrained import SOURCES
+    return set(SOURCES)
+
+
+def freeze_policy(model: torch.nn.Module, pretrained_keys: set, freeze_backbone: bool,
+                  cached_start: Optional[int]) -> dict:
+    """Set ``requires_grad`` per the freeze rules; returns the policy for the checkpoint meta.
+
+    - ``freeze_backbone``: every tensor loaded from the pretrained file is frozen.
+    - ``cached_start`` (cached-prefix recipe): everything before block ``cached_start`` is
+      frozen, pretrained or new (patch embedding, Meta Merger, positions, early blocks); the
+      later blocks, the final norm and the head train.
+    """
+    prefix_frozen = []
+    for name, p in model.named_parameters():
+        frozen = freeze_backbone and name in pretrained_keys
+        if cached_start is not None and name.startswith('backbone.'):
+            parts = name.split('.')
+            in_late_block = parts[1] == 'blocks' and int(parts[2]) >= cached_start
+            if not (in_late_block or parts[1] == 'norm'):
+                frozen = True
+                prefix_frozen.append(name)
+        p.requires_grad_(not frozen)
+    return {'freeze_backbone': freeze_backbone, 'cached_prefix_blocks': cached_start,
+            'frozen_tensors': sum(not p.requires_grad for p in model.parameters())}
+
+
+def make_optimizer(model: torch.nn.Module, pretrained_keys: set,
+                   cfg: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW over the trainable tensors in four groups: pretrained / new x decay / no decay.
+
+    Pretrained tensors (loaded by ``cfg.init``) get ``lr_scale = cfg.backbone_lr_scale``
+    (OSTrack trains its MAE backbone at 0.1x); biases, norms, layer scales and position tables
+    get no weight decay.
+    """
+    groups: Dict[tuple, list] = {}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        decay = p.ndim > 1 and 'pos_embed' not in name
+        groups.setdefault((name in pretrained_keys, decay), []).append(p)
+    params = [{'params': ps, 'weight_decay': cfg.weight_decay if decay else 0.0,
+               'lr_scale': cfg.backbone_lr_scale if pre else 1.0}
+              for (pre, decay), ps in sorted(groups.items())]
+    if not params:
+        raise ValueError('nothing to train: every parameter is frozen')
+    return torch.optim.AdamW(params, lr=cfg.lr)
+
+
+def _video_source(cfg: TrainConfig, geo: Geometry,
+                  split: str = 'train') -> Optional[VideoPairSource]:
+    if cfg.video_ratio <= 0 and split == 'train':
+        return None
+    if not cfg.data_root:
+        raise ValueError('video_ratio > 0 needs data_root (videos are read from '
+                         '<data_root>/videos)')
+    return VideoPairSource(Path(cfg.data_root) / 'videos', geo, split=split)
+
+
+def _train_cached(cfg: TrainConfig, model, optim, geo: Geometry, device, out: Path,
+                  log_path: Path, meta_common: dict, base: Optional[dict],
+                  pretrained_keys: set) -> Path:
+    """The cached-prefix recipe (:mod:`~rgbx_tracker_ros.train.feature_cache`)."""
+    from .feature_cache import build_feature_cache, cache_key, load_or_build, train_on_cache
+    start = int(meta_common['freeze']['cached_prefix_blocks'])
+    use_val = cfg.cache_val_samples > 0
+    split = 'train' if use_val else 'all'
+    static = StaticPairSource(Path(cfg.data_root), geo, split=split) if cfg.data_root else None
+    video = _video_source(cfg, geo)
+    synthetic = SyntheticSource(geo, seed=cfg.seed * 1000) \
+        if cfg.synthetic_ratio > 0 or static is None else None
+    rng = np.random.default_rng(cfg.seed)
+    cache_path = Path(cfg.cache_file) if cfg.cache_file else \
+        out.with_name(out.stem + '.cache.pt')
+    settings = dict(variant=cfg.variant, init=cfg.init, start=start, seed=cfg.seed,
+                    data_root=cfg.data_root, synthetic_ratio=cfg.synthetic_ratio,
+                    video_ratio=cfg.video_ratio, x_dropout=cfg.x_dropout, split=split)
+    cache = load_or_build(
+        cache_path, cache_key(n=cfg.cache_samples, **settings),
+        lambda: build_feature_cache(
+            model, lambda n: draw_samples(static, synthetic, rng, cfg, video, count=n),
+            cfg.cache_samples, start, desc='feature cache'))
+    val_cache = None
+    if use_val:
+        vstatic = StaticPairSource(Path(cfg.data_root), geo, split='val') \
+            if cfg.data_root else None
+        vvideo = _video_source(cfg, geo, split='val') if cfg.data_root else None
+        vsyn = SyntheticSource(geo, seed=cfg.seed * 1000 + 777_777) if synthetic else None
+        vrng = np.random.default_rng(cfg.seed + 1)
+        vcfg = TrainConfig(**{**asdict(cfg), 'video_ratio': 0.5 if vvideo else 0.0})
+        val_path = cache_path.with_name(cache_path.name.replace('.cache.pt', '') +
+                                        '.valcache.pt')
+        val_cache = load_or_build(
+            val_path, cache_key(n=cfg.cache_val_samples, val=True, **settings),
+            lambda: build_feature_cache(
+                model, lambda n: draw_samples(vstatic, vsyn, vrng, vcfg, vvideo, count=n),
+                cfg.cache_val_samples, start, desc='validation cache'))
+    for name, p in model.named_parameters():    # the cached prefix never runs in training
+        if not p.requires_grad:
+            p.grad = None
+
+    def on_checkpoint(step: int, record: dict, is_best: bool) -> None:
+        with open(log_path, 'a') as fh:
+            fh.write(json.dumps(record) + '\n')
+        if is_best:
+            meta = {'train_config': asdict(cfg), 'step': step, 'last_losses': record,
+                    **meta_common}
+            save_checkpoint(out, model, cfg.variant, variant_args(cfg.variant), meta,
+                            base=base, skip=_skip_keys(pretrained_keys, base))
+
+    result = train_on_cache(model, cache, optim, cfg.iterations, cfg.batch_size,
+                            lambda step: lr_at(step, cfg), cfg.grad_clip, rng, val_cache,
+                            cfg.checkpoint_every, on_checkpoint,
+                            max_seconds=cfg.max_minutes * 60)
+    _logger.info('best validation IoU %.3f at step %d (saved to %s)', result['best_val_iou'],
+                 result['best_step'], out)
+    if val_cache is not None:
+        # The tracker's re-detection threshold, from the chosen checkpoint on held-out pairs.
+        from ..models.checkpoint import load_checkpoint
+        from .feature_cache import redetect_threshold
+        best, _ = load_checkpoint(out)
+        threshold = redetect_threshold(best, val_cache)
+        obj = read_checkpoint_raw(out)
+        obj['meta']['tracking'] = {'redetect_threshold': round(threshold, 4),
+                                   'chosen_on': 'validation cache (held-out training data)'}
+        torch.save(obj, out)
+        _logger.info('re-detection threshold %.3f (10th percentile of localised validation '
+                     'peaks)', threshold)
+    return out
+
+
+def read_checkpoint_raw(path: Path) -> dict:
+    """Our checkpoint file as a dict (weights_only)."""
+    return torch.load(path, map_location='cpu', weights_only=True)
