@@ -199,3 +199,83 @@ def test_bf16_tracks_like_fp32():
             boxes.append(box)
         diffs.append(np.abs(boxes[0] - boxes[1]).max())
     assert np.median(diffs) < 1.0 and max(diffs) < 4.0, diffs
+
+
+class BlobNet(torch.nn.Module):
+    """Scores each cell by the brightness of the search crop there: finds a bright blob."""
+
+    template_size, search_size, feat_size = 64, 128, 8
+
+    def encode_template(self, z, zx=None):
+        return torch.zeros(1, 1)
+
+    def forward(self, z, x, zx=None, xx=None, template_tokens=None):
+        b = x.shape[0]
+        cells = torch.nn.functional.avg_pool2d(x.mean(1, keepdim=True), 16)   # (B, 1, 8, 8)
+        score = torch.sigmoid((cells - 1.0) * 4)                # bright (normalised > 1) -> ~1
+        size = torch.full((b, 2, 8, 8), 0.125)
+        offset = torch.full((b, 2, 8, 8), 0.5)
+        return TrackerOutput(score, size, offset, {})
+
+
+def _blob_frame(x, y, h=240, w=320):
+    img = np.zeros((h, w, 3), np.uint8)
+    img[y:y + 16, x:x + 16] = 255
+    return img
+
+
+def test_global_search_finds_a_target_that_jumped_out_of_the_search_region():
+    """A cut: the blob jumps 200 px, far outside the 64 px search region. Without re-detection
+    the tracker stays lost; with it, it is back on the target on the same frame."""
+    results = {}
+    for threshold in (0.0, 0.5):
+        trk = RgbxTracker(BlobNet(), 'blob', 'cpu', use_window=True,
+                          redetect_threshold=threshold)
+        trk.initialize(_blob_frame(40, 40), None, (40, 40, 16, 16))
+        box, _ = trk.track(_blob_frame(44, 42), None)
+        assert abs(box[0] - 44) < 6                              # local tracking works
+        results[threshold] = trk.track(_blob_frame(250, 200), None), trk
+    (box_off, score_off), _ = results[0.0]
+    (box_on, score_on), trk_on = results[0.5]
+    assert abs(box_off[0] - 250) > 100 and score_off < 0.5
+    assert abs(box_on[0] + 8 - 258) < 10 and abs(box_on[1] + 8 - 208) < 10 and score_on > 0.5
+    assert trk_on.redetections == 1 and trk_on.redetections_moved == 1
+
+
+def test_tiles_cover_the_frame_within_the_cap():
+    trk = RgbxTracker(BlobNet(), 'blob', 'cpu', redetect_threshold=0.5, redetect_max_tiles=6)
+    trk.initialize(_blob_frame(40, 40), None, (40, 40, 16, 16))
+    for h, w in ((240, 320), (480, 640), (64, 64)):
+        centers, side = trk.tile_centers(h, w)
+        assert 1 <= len(centers) <= 6
+        # every pixel of the frame lies in some region
+        ys, xs = np.mgrid[0:h:7, 0:w:7]
+        covered = np.zeros(xs.shape, bool)
+        for cx, cy in centers:
+            covered |= (np.abs(xs - cx) <= side / 2 + 1) & (np.abs(ys - cy) <= side / 2 + 1)
+        assert covered.all(), (h, w)
+    with pytest.raises(ValueError, match='redetect_threshold'):
+        RgbxTracker(BlobNet(), 'blob', 'cpu', redetect_threshold=1.5)
+
+
+def test_global_search_keeps_the_local_box_when_nothing_confident_is_found():
+    """Re-detection only moves to a confident detection: a dim blob elsewhere is not one."""
+    trk = RgbxTracker(BlobNet(), 'blob', 'cpu', use_window=True, redetect_threshold=0.5)
+    trk.initialize(_blob_frame(40, 40), None, (40, 40, 16, 16))
+    dim = _blob_frame(250, 200) // 2                  # the only blob, at half brightness
+    box, score = trk.track(dim, None)
+    assert trk.redetections == 1 and trk.redetections_moved == 0
+    assert abs(box[0] - 40) < 40 and score < 0.5
+
+
+def test_size_lr_moves_the_size_part_of_the_way_and_keeps_the_centre():
+    # Predicted size 0.5 * 128 / 2 = 32 px against the 16 px box; centre unchanged.
+    for size_lr, side in ((1.0, 32.0), (0.25, 20.0)):
+        net = ScriptedNet(cell=(3, 3), size=(0.5, 0.5), offset=(1.0, 1.0))
+        trk = RgbxTracker(net, 'scripted', 'cpu', use_window=False, size_lr=size_lr)
+        trk.initialize(_frame(), None, (60, 40, 16, 16))
+        box, _ = trk.track(_frame(), None)
+        np.testing.assert_allclose(box[2:], [side, side], atol=1e-6)
+        np.testing.assert_allclose(box[:2] + box[2:] / 2, [68, 48], atol=1e-6)
+    with pytest.raises(ValueError, match='size_lr'):
+        RgbxTracker(ScriptedNet(), 'scripted', 'cpu', size_lr=0.0)

@@ -13,6 +13,7 @@ Images are (H, W, 3) uint8 in RGB channel order; X must already be encoded to 3 
 from __future__ import annotations
 
 import logging
+import math
 import platform
 from contextlib import nullcontext
 from pathlib import Path
@@ -25,7 +26,7 @@ from ..models import create_model
 from ..models.center_head import decode_boxes
 from ..models.checkpoint import load_checkpoint
 from .boxes import validate_box_xywh
-from .crop import clip_box, crop_square, hann2d, map_box_back
+from .crop import clip_box, crop_square, crop_window, hann2d, map_box_back
 from .types import PRECISIONS
 
 _logger = logging.getLogger(__name__)
@@ -127,14 +128,41 @@ class RgbxTracker:
         use_window: multiply the score map by a Hanning window before taking the peak.
         precision: 'auto', 'fp32', 'bf16' or 'fp16': the autocast dtype of the network (see
             :func:`resolve_precision`); crops, windows and boxes stay float32/float64.
+        redetect_threshold: re-detection (global search) when the local score-map peak falls
+            below this value (0 = off, the plain OSTrack tracker): the whole frame is covered by
+            search regions of the usual size (the last box's scale), run as one batch, and the
+            region with the highest raw peak wins if that peak is itself a confident detection
+            (at least ``redetect_threshold``) and beats the local one; otherwise the local result
+            stands. This is how a
+            local tracker survives a target that jumps out of its search region (a cut, a
+            dropped stretch of frames, a fast motion), the long-term trackers' global search.
+        redetect_max_tiles: most search regions one global search may use; on a large frame
+            the regions then overlap less (stride up to their side) or, past that, grow.
+        size_lr: size update rate: the box takes the predicted centre, but its width and height
+            move only this fraction of the way from the last box to the predicted ones (the
+            smoothed size update of the SiamRPN / NanoTrack trackers; 1 = OSTrack, the size is
+            taken as predicted). A box found by a global search takes its predicted size.
 
     Raises:
-        ValueError: an unknown device or precision.
+        ValueError: an unknown device or precision, or re-detection settings out of range.
     """
 
     def __init__(self, model: torch.nn.Module, variant: str = '',
                  device: Union[str, torch.device] = 'auto', use_window: bool = True,
-                 precision: str = 'fp32') -> None:
+                 precision: str = 'fp32', redetect_threshold: float = 0.0,
+                 redetect_max_tiles: int = 24, size_lr: float = 1.0) -> None:
+        if not 0.0 < size_lr <= 1.0:
+            raise ValueError(f'size_lr must be in (0, 1], got {size_lr}')
+        self.size_lr = float(size_lr)
+        if not 0.0 <= redetect_threshold < 1.0:
+            raise ValueError(f'redetect_threshold must be in [0, 1), got {redetect_threshold}')
+        if redetect_max_tiles < 1:
+            raise ValueError(f'redetect_max_tiles must be >= 1, got {redetect_max_tiles}')
+        self.redetect_threshold = float(redetect_threshold)
+        self.redetect_max_tiles = int(redetect_max_tiles)
+        #: frames on which a global search ran, and on which it moved the box
+        self.redetections = 0
+        self.redetections_moved = 0
         self.device = resolve_device(device) if isinstance(device, str) else device
         self.autocast_dtype = resolve_precision(precision, self.device)
         self.model = model.to(self.device).eval()
@@ -147,11 +175,16 @@ class RgbxTracker:
         self._template_tokens: Optional[torch.Tensor] = None
         self._box: Optional[np.ndarray] = None
         self.last_score = 0.0
+        #: the checkpoint file the weights came from (set by :meth:`from_checkpoint`; None =
+        #: random weights or a model passed in directly).
+        self.checkpoint: Optional[Path] = None
 
     @classmethod
     def from_checkpoint(cls, checkpoint: Union[str, Path, None], variant: Optional[str] = None,
                         device: str = 'auto', trust_pickle: bool = False,
-                        precision: str = 'fp32') -> 'RgbxTracker':
+                        precision: str = 'fp32',
+                        redetect_threshold: Optional[float] = None,
+                        size_lr: Optional[float] = None) -> 'RgbxTracker':
         """Build a tracker from a checkpoint file, or random weights when ``checkpoint`` is None.
 
         Args:
@@ -162,15 +195,20 @@ class RgbxTracker:
             device: 'auto', 'cpu', 'cuda' or 'cuda:N'.
             trust_pickle: allow releases that pickle Python objects (trusted files only).
             precision: network precision, see :func:`resolve_precision`.
+            redetect_threshold: see the class; None = the value the checkpoint's training chose
+                on validation data (``meta['tracking']``), 0 when it has none.
+            size_lr: see the class; None = the checkpoint's ``meta['tracking']`` value, else 1.
 
         Raises:
             ValueError: an unknown device or precision.
             rgbx_tracker_ros.models.checkpoint.CheckpointError: unusable checkpoint file.
             KeyError: unknown variant.
         """
+        tracking = {}
         if checkpoint:
             model, report = load_checkpoint(checkpoint, variant or None, trust_pickle=trust_pickle)
             variant = report.variant
+            tracking = dict(report.meta.get('tracking', {}))
             _logger.info('loaded %s (%s): %d tensors, %d missing, %d unexpected', checkpoint,
                          report.source_format, report.loaded, len(report.missing),
                          len(report.unexpected))
@@ -178,7 +216,14 @@ class RgbxTracker:
             _logger.warning('no checkpoint given: variant %s runs with RANDOM weights', variant)
             variant = variant or 't224'
             model = create_model(variant)
-        return cls(model, variant, device, precision=precision)
+        if redetect_threshold is None:
+            redetect_threshold = float(tracking.get('redetect_threshold', 0.0))
+        if size_lr is None:
+            size_lr = float(tracking.get('size_lr', 1.0))
+        tracker = cls(model, variant, device, precision=precision,
+                      redetect_threshold=redetect_threshold, size_lr=size_lr)
+        tracker.checkpoint = Path(checkpoint) if checkpoint else None
+        return tracker
 
     @property
     def initialized(self) -> bool:
@@ -257,9 +302,74 @@ class RgbxTracker:
                                      out.offset_map.float(), self._window)
         box = map_box_back(boxes[0].float().cpu().numpy(), self._box, self.search_size,
                            resize_factor)
+        score = float(scores[0])
+        if self.size_lr < 1.0:
+            center = box[:2] + box[2:] / 2
+            size = self._box[2:] + self.size_lr * (box[2:] - self._box[2:])
+            box = np.concatenate([center - size / 2, size])
+        if score < self.redetect_threshold:
+            found = self._global_search(images, score)
+            if found is not None:
+                box, score = found
         self._box = clip_box(box, rgb.shape[0], rgb.shape[1])
-        self.last_score = float(scores[0])
+        self.last_score = score
         return self._box.copy(), self.last_score
+
+    def tile_centers(self, height: int, width: int) -> Tuple[np.ndarray, float]:
+        """Centres (K, 2) (x, y) pixels of the search regions covering a frame, and their side.
+
+        Regions have the side of the current search region (``crop_window`` of the last box
+        with the search factor) and overlap by a quarter; when that needs more than
+        ``redetect_max_tiles`` regions, the stride grows to the side and then the side grows.
+        """
+        side = float(crop_window(self._box, SEARCH_FACTOR)[2])
+        for overlap in (0.75, 1.0, None):
+            if overlap is None:       # grow the regions until the cap is met
+                while True:
+                    side *= 1.25
+                    n = [max(1, math.ceil((d - side) / side) + 1) for d in (width, height)]
+                    if n[0] * n[1] <= self.redetect_max_tiles:
+                        break
+                stride = side
+            else:
+                stride = side * overlap
+            n = [max(1, math.ceil(max(d - side, 0) / stride) + 1) for d in (width, height)]
+            if n[0] * n[1] <= self.redetect_max_tiles:
+                break
+        xs = np.linspace(side / 2, max(width - side / 2, side / 2), n[0])
+        ys = np.linspace(side / 2, max(height - side / 2, side / 2), n[1])
+        return np.array([(x, y) for y in ys for x in xs]), side
+
+    def _global_search(self, images: list, local_score: float):
+        """Search the whole frame; (box, score) of the best region if it beats the local peak."""
+        h, w = images[0].shape[:2]
+        centers, side = self.tile_centers(h, w)
+        bw, bh = self._box[2:]
+        scale = side / crop_window(self._box, SEARCH_FACTOR)[2]
+        boxes_in, crops_rgb, crops_x, factors = [], [], [], []
+        for cx, cy in centers:
+            pseudo = np.array([cx - bw * scale / 2, cy - bh * scale / 2, bw * scale, bh * scale])
+            crops, factor = crop_square(images, pseudo, SEARCH_FACTOR, self.search_size)
+            boxes_in.append(pseudo)
+            crops_rgb.append(crops[0])
+            factors.append(factor)
+            if len(crops) > 1:
+                crops_x.append(crops[1])
+        search_rgb = normalize_crops(crops_rgb, self.device)
+        search_x = normalize_crops(crops_x, self.device) if crops_x else None
+        tokens = self._template_tokens.expand(len(centers), -1, -1)
+        with self._autocast():
+            out = self.model(None, search_rgb, None, search_x, template_tokens=tokens)
+        boxes, scores = decode_boxes(out.score_map.float(), out.size_map.float(),
+                                     out.offset_map.float())
+        self.redetections += 1
+        best = int(scores.argmax())
+        if float(scores[best]) <= max(local_score, self.redetect_threshold):
+            return None
+        self.redetections_moved += 1
+        box = map_box_back(boxes[best].float().cpu().numpy(), boxes_in[best], self.search_size,
+                           factors[best])
+        return box, float(scores[best])
 
 
 def _check_images(rgb: np.ndarray, x: Optional[np.ndarray]) -> None:
