@@ -15,11 +15,25 @@ topics). ``SPEC`` is a tracker (:func:`rgbx_tracker_ros.eval.peers.parse_tracker
 frames), ``t224:checkpoints/t224_demo.pt`` (ours, RGB + X), ``t224-rgb:checkpoints/...`` (ours, RGB
 only), optionally ``LABEL=SPEC``.
 
+``rig:RIG`` evaluates exactly what the tracker node runs on rig RIG (``config/rigs/RIG.yaml``,
+or a path to a rig file) with the rig's default compute profile; ``rig:RIG@cpu`` /
+``rig:RIG@gpu`` pick the profile (``@cpu`` is the plain spec for the shipped rigs, whose default
+is cpu). Variant, checkpoint file (``''`` = the packaged ``checkpoints/t224_demo.pt``, a bare
+name = the package's ``checkpoints/<name>``), device and precision come from
+``core.rig.node_configuration`` and are built by ``core.node_model.build_node_tracker``, as in
+the node; ``--device`` and ``--precision`` do not apply to them. A rig with an X modality tracks
+on RGB + X (only on sequences of that modality; RGB-only sequences run its RGB path), an
+RGB-only rig (``rig:rgb_only``) on RGB; ``rig-rgb:RIG[@PROFILE]`` runs the rig's model on RGB
+alone. Labels: ``RIG.PROFILE`` / ``RIG.PROFILE-rgb`` (e.g. ``rgbt_flir_boson.cpu``). A profile
+whose checkpoint file is missing (``rig:rgbt_flir_boson@gpu`` needs ``b224_rgbt.pt``, which is not
+shipped: train it with ``rgbx-train`` into ``checkpoints/``) is an error that says so.
+
 Every tracker is initialised from the GT of the first frame with the target present (and again
 at ``--reinit-frames``: ``9 19`` for every sequence, ``tno_nato_camp:9,19`` for one; 0-based)
 and run to the end. Results are cached in ``DIR/cache/<tracker>/<sequence>.npz``; a rerun only
 computes (tracker, sequence) pairs that are new or whose checkpoint, sequence or options
-changed (``--recompute`` ignores the cache).
+changed (for ``rig:`` specs also the rig profile's variant, resolved checkpoint file, device and
+precision; ``--recompute`` ignores the cache).
 
 Written to ``DIR``:
 
@@ -371,6 +385,28 @@ def _resolve_precision(precision: str, device: str) -> str:
         raise EvaluateError(str(exc)) from exc
 
 
+def _rig_run_settings(spec: TrackerSpec) -> dict[str, str]:
+    """What a ``rig:`` spec will run on here: {'device': resolved torch device, 'precision':
+    resolved precision}, for the cache key.
+
+    Raises:
+        EvaluateError: the rig profile's device is not available here (e.g. cuda without a GPU)
+            or its precision cannot run on it; the message names the rig and the profile.
+    """
+    from rgbx_tracker_ros.core.tracker import precision_name, resolve_device, resolve_precision
+    try:
+        dev = resolve_device(spec.device)
+        prec = precision_name(resolve_precision(spec.precision, dev))
+    except ValueError as exc:
+        raise EvaluateError(
+            f'tracker {spec.label}: the {spec.profile} compute profile of rig {spec.rig} '
+            f'({spec.rig_path}) runs on device {spec.device!r} at precision '
+            f'{spec.precision!r}, which cannot run here: {exc}. Run rgbx-eval on a machine '
+            f'like the one this profile is for, or evaluate another profile (e.g. '
+            f'rig:{spec.rig}@cpu)') from exc
+    return {'device': str(dev), 'precision': prec}
+
+
 def evaluate(seqs: list[Sequence], specs: list[TrackerSpec], out_dir: str | Path,
              protocol: str = 'auto', reinit: Optional[dict[str, list[int]]] = None,
              max_frames: Optional[int] = None, device: str = 'auto',
@@ -387,9 +423,10 @@ def evaluate(seqs: list[Sequence], specs: list[TrackerSpec], out_dir: str | Path
         protocol: a :data:`report.PROTOCOLS` entry.
         reinit: sequence -> 0-based frames where trackers are re-initialised from GT.
         max_frames: evaluate only the first N frames of each sequence.
-        device: torch device of our trackers.
+        device: torch device of our trackers (``rig:`` specs run on their rig profile's).
         precision: network precision of our trackers ('fp32' default for reproducible
-            numbers; 'auto' = what the node runs); part of the cache key of our runs.
+            numbers; 'auto' = what the node runs); part of the cache key of our runs. ``rig:``
+            specs run at the node's precision instead (also in their cache key).
         nano_dir: NanoTrack v2 folder (default: ``../shared/peers/nanotrack_v2``).
         video: write a video per sequence.
         video_frames: at most this many frames per video.
@@ -398,7 +435,9 @@ def evaluate(seqs: list[Sequence], specs: list[TrackerSpec], out_dir: str | Path
         progress: show tqdm progress bars (stderr).
 
     Raises:
-        EvaluateError: duplicate labels, an X-only peer on a sequence without X, bad protocol.
+        EvaluateError: duplicate labels, an X-only peer on a sequence without X, bad protocol,
+            a ``rig:`` spec with X on sequences of another X modality, or a rig profile whose
+            device is not available here.
         PeerError, CheckpointError, SequenceError, ReportError: from the parts.
     """
     from tqdm import tqdm
@@ -421,7 +460,19 @@ def evaluate(seqs: list[Sequence], specs: list[TrackerSpec], out_dir: str | Path
             raise EvaluateError(f'tracker {spec.label} tracks on X frames but sequence(s) '
                                 f'{", ".join(no_x)} have no X stream; drop the tracker or those '
                                 'sequences (the -rgb peers and our trackers run without X)')
-    resolved_precision = _resolve_precision(precision, device)
+        if spec.model is not None and spec.use_x:
+            other = sorted(f'{s.name} ({s.modality.value})' for s in seqs
+                           if s.has_x and s.modality.value != spec.modality)
+            if other:
+                raise EvaluateError(
+                    f'tracker {spec.label} is the node on rig {spec.rig}, whose X is '
+                    f'{spec.modality}, but sequence(s) {", ".join(other)} have another X '
+                    f'modality: that node never sees such frames. Use a rig of that modality, '
+                    f'rig-rgb:{spec.rig} (its model on RGB alone), or drop those sequences '
+                    f'(for a bag whose X modality was guessed wrong pass --modality)')
+    resolved_precision = _resolve_precision(precision, device) \
+        if any(s.family == 'ours' and s.model is None for s in specs) else None
+    rig_settings = {s.label: _rig_run_settings(s) for s in specs if s.model is not None}
     out_dir.mkdir(parents=True, exist_ok=True)
     reinit = reinit or {}
     cache = RunCache(out_dir / 'cache')
@@ -440,7 +491,9 @@ def evaluate(seqs: list[Sequence], specs: list[TrackerSpec], out_dir: str | Path
                 n = seq.num_frames if max_frames is None else min(seq.num_frames, max_frames)
                 options = {'use_x': spec.use_x, 'reinit': reinit.get(seq.name, []),
                            'max_frames': n}
-                if spec.family == 'ours':
+                if spec.label in rig_settings:      # the node's device and precision
+                    options.update(rig_settings[spec.label])
+                elif spec.family == 'ours':
                     options['precision'] = resolved_precision
                 key = run_key(fingerprint, seq_prints[seq.name], options)
                 jobs.set_postfix_str(f'{spec.label} on {seq.name}')
@@ -476,6 +529,12 @@ def evaluate(seqs: list[Sequence], specs: list[TrackerSpec], out_dir: str | Path
                             'reinit_frames': options['reinit'],
                             'use_x': spec.use_x,
                             'cache_file': str(cache.path(spec.label, seq.name))})
+                if spec.model is not None:     # what the node runs on that rig
+                    log[-1].update(rig=spec.rig, profile=spec.profile,
+                                   variant=spec.model.variant,
+                                   checkpoint=None if spec.checkpoint is None
+                                   else str(spec.checkpoint),
+                                   **rig_settings[spec.label])
                 jobs.update(1)
     finally:
         jobs.close()
@@ -538,7 +597,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help='sequence folder, dataset folder of sequences, or rosbag2 bag')
     parser.add_argument('--trackers', nargs='+', required=True, metavar='SPEC',
                         help='trackers, e.g. t224:checkpoints/t224_demo.pt t224-rgb:... '
-                             'csrt-rgb csrt-x kcf-rgb mil-rgb nano-rgb nano-x')
+                             'csrt-rgb csrt-x kcf-rgb mil-rgb nano-rgb nano-x; '
+                             'rig:RIG[@cpu|@gpu] = exactly the model, checkpoint, device and '
+                             'precision the tracker node runs on that rig (RGB + X as the rig '
+                             'has), rig-rgb:RIG[@PROFILE] = the same on RGB alone, e.g. '
+                             'rig:rgbt_flir_boson rig:rgb_only')
     parser.add_argument('--out', required=True, help='output folder (cache inside)')
     parser.add_argument('--protocol', default='auto', choices=rep.PROTOCOLS)
     parser.add_argument('--reinit-frames', nargs='*', default=[], metavar='F',
@@ -550,10 +613,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help='X modality of bag inputs (default: from the encoding)')
     parser.add_argument('--max-frames', type=int, default=None,
                         help='evaluate only the first N frames of each sequence')
-    parser.add_argument('--device', default='auto', help='torch device of our trackers')
-    parser.add_argument('--precision', default='fp32', choices=list(PRECISIONS),
+    parser.add_argument('--device', default=None,
+                        help="torch device of our trackers (default auto; rig: specs use the "
+                             "rig profile's)")
+    parser.add_argument('--precision', default=None, choices=list(PRECISIONS),
                         help="network precision of our trackers (default fp32; 'auto' = as the "
-                             "node runs: bf16 on CPUs with native bfloat16, else fp32)")
+                             "node runs: bf16 on CPUs with native bfloat16, else fp32; rig: "
+                             "specs always run at the node's precision)")
     parser.add_argument('--threads', type=int, default=None,
                         help='CPU threads for torch and OpenCV (default: library defaults)')
     parser.add_argument('--nano-dir', default=None,
@@ -585,12 +651,17 @@ def main(argv: Optional[list[str]] = None) -> int:
             torch.set_num_threads(args.threads)
             cv2.setNumThreads(args.threads)
         specs = [parse_tracker_spec(t) for t in args.trackers]
+        rigs = [s.label for s in specs if s.model is not None]
+        if rigs and (args.device is not None or args.precision is not None):
+            _logger.warning('%s run(s) on the device and precision of the rig profile, as the '
+                            'node does; --device / --precision apply to the other trackers',
+                            ', '.join(rigs))
         modality = None if args.modality is None else Modality(args.modality)
         seqs = collect_sequences(args.paths, args.layout, modality)
         reinit = parse_reinit(args.reinit_frames, seqs)
         out = evaluate(seqs, specs, args.out, protocol=args.protocol, reinit=reinit,
-                       max_frames=args.max_frames, device=args.device, nano_dir=args.nano_dir,
-                       precision=args.precision,
+                       max_frames=args.max_frames, device=args.device or 'auto',
+                       nano_dir=args.nano_dir, precision=args.precision or 'fp32',
                        video=not args.no_video, video_frames=args.video_frames,
                        video_fps=args.video_fps, recompute=args.recompute,
                        progress=not args.no_progress)

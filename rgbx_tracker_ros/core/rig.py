@@ -547,14 +547,24 @@ def _namespace(text: str) -> str:
     return '/' + text if text else ''
 
 
+def checkpoint_dirs() -> list[Path]:
+    """Folders a bare checkpoint file name is looked up in, in order: the installed
+    share/rgbx_tracker_ros/checkpoints (when installed), then the source tree's checkpoints/
+    (whether they exist or not)."""
+    share = package_share_dir()
+    return [base / 'checkpoints' for base in ((share,) if share is not None else ())
+            + (source_root(),)]
+
+
 def _resolve_checkpoint(value: str) -> str:
-    """A bare file name -> the package's checkpoints/<name> (share dir, else source tree) when
-    it exists there; everything else unchanged ('' and 'none' are the node's own values)."""
+    """A bare file name -> the package's checkpoints/<name> (:func:`checkpoint_dirs`: share dir,
+    else source tree) when it exists there; everything else unchanged ('' and 'none' are the
+    node's own values)."""
     if not value or value.lower() == 'none' or os.sep in value or value.startswith('~'):
         return value
-    for base in (package_share_dir(), source_root()):
-        if base is not None and (base / 'checkpoints' / value).is_file():
-            return str(base / 'checkpoints' / value)
+    for folder in checkpoint_dirs():
+        if (folder / value).is_file():
+            return str(folder / value)
     return value
 
 

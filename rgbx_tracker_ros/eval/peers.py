@@ -27,6 +27,22 @@ as ``RgbxTracker`` does.
 Our own trackers are specified the same way (:func:`parse_tracker_spec`): ``t224:CKPT`` is the
 RGB-X tracker from a checkpoint, ``t224-rgb:CKPT`` the same weights on RGB alone (the
 missing-modality path), so one list of specs drives the evaluation CLI and the benchmarks.
+
+``rig:NAME`` is the tracker the node runs on rig NAME (``config/rigs/NAME.yaml``, found as
+:func:`rgbx_tracker_ros.core.rig.resolve_rig` finds it: the installed share folder, then the
+source tree; or a path to a rig .yaml file) with its default compute profile;
+``rig:NAME@cpu`` / ``rig:NAME@gpu`` pick the profile. The model comes from
+:func:`rgbx_tracker_ros.core.rig.node_configuration` through
+:func:`rgbx_tracker_ros.core.node_model.node_model` and
+:func:`~rgbx_tracker_ros.core.node_model.build_node_tracker`, the functions the node itself uses:
+the same variant, checkpoint file ('' = the packaged checkpoints/t224_demo.pt, a bare file name =
+the package's checkpoints/<name>), device and precision (the rig's, not ``--device`` /
+``--precision``). It tracks on RGB + X when the rig has an X modality (and then only on
+sequences of that modality) and on RGB alone for an RGB-only rig such as ``rig:rgb_only``;
+``rig-rgb:NAME[@PROFILE]`` is the same model on RGB alone (like ``t224-rgb:CKPT``). Labels are
+``NAME.PROFILE`` and ``NAME.PROFILE-rgb`` (e.g. ``rgbt_flir_boson.cpu``). A profile whose
+checkpoint file is missing (``b224_rgbt.pt`` is not shipped: train it with ``rgbx-train``) is a
+:class:`PeerError` that says so.
 """
 
 from __future__ import annotations
@@ -42,6 +58,7 @@ import cv2
 import numpy as np
 
 from rgbx_tracker_ros.core.boxes import validate_box_xywh
+from rgbx_tracker_ros.core.node_model import NodeModel
 
 _logger = logging.getLogger(__name__)
 
@@ -54,6 +71,8 @@ OPENCV_FACTORIES: dict[str, str] = {
 PEER_NAMES = ('csrt', 'kcf', 'mil', 'nano')
 PEER_SOURCES = ('rgb', 'x')
 OURS_SOURCES = ('rgbx', 'rgb')
+#: Spec prefix of the tracker a rig's compute profile runs in the node (``rig:NAME[@PROFILE]``).
+RIG_PREFIX = 'rig'
 NANO_FILES = ('nanotrack_backbone_sim.onnx', 'nanotrack_head_sim.onnx')
 #: Environment variable overriding the folder of the NanoTrack v2 ONNX files.
 NANO_DIR_ENV = 'RGBX_NANOTRACK_DIR'
@@ -240,14 +259,24 @@ class OpenCVPeer:
 
 @dataclass(frozen=True)
 class TrackerSpec:
-    """A tracker named on a command line: ``[LABEL=]NAME[-SOURCE][:CHECKPOINT]``.
+    """A tracker named on a command line: ``[LABEL=]NAME[-SOURCE][:CHECKPOINT]`` or
+    ``[LABEL=]rig[-rgb]:RIG[@PROFILE]``.
 
     Attributes:
-        label: display / cache name (e.g. 'csrt-x', 't224-rgb').
-        name: registry name ('csrt', 'kcf', 'mil', 'nano' or a model variant such as 't224').
+        label: display / cache name (e.g. 'csrt-x', 't224-rgb', 'rgbt_flir_boson.cpu').
+        name: registry name ('csrt', 'kcf', 'mil', 'nano', a model variant such as 't224', or
+            'rig' for a rig's node model).
         source: 'rgb' or 'x' for peers; 'rgbx' (RGB + X) or 'rgb' (RGB only) for ours.
-        checkpoint: checkpoint path for ours (None = random weights, only via ':random').
+        checkpoint: checkpoint path for ours (None = random weights, only via ':random' or a
+            rig profile with checkpoint 'none').
         family: 'opencv' or 'ours'.
+        rig: rig name (file stem) of a ``rig:`` spec, else None.
+        profile: its compute profile ('cpu' / 'gpu'), else None.
+        rig_path: the rig file, else None.
+        modality: the rig's X modality value ('thermal', 'depth', 'event' or 'rgb'), else None.
+        model: the node's model for that rig and profile
+            (:class:`rgbx_tracker_ros.core.node_model.NodeModel`: variant, checkpoint, device,
+            precision), else None.
     """
 
     label: str
@@ -255,6 +284,28 @@ class TrackerSpec:
     source: str
     checkpoint: Optional[Path]
     family: str
+    rig: Optional[str] = None
+    profile: Optional[str] = None
+    rig_path: Optional[Path] = None
+    modality: Optional[str] = None
+    model: Optional[NodeModel] = None
+
+    @property
+    def variant(self) -> Optional[str]:
+        """Model variant of our trackers ('t224', ...), None for peers."""
+        if self.family != 'ours':
+            return None
+        return self.model.variant if self.model is not None else self.name
+
+    @property
+    def device(self) -> Optional[str]:
+        """The device a rig spec runs on (the rig profile's); None = the caller's choice."""
+        return None if self.model is None else self.model.device
+
+    @property
+    def precision(self) -> Optional[str]:
+        """The precision a rig spec runs at (the node's); None = the caller's choice."""
+        return None if self.model is None else self.model.precision
 
     @property
     def use_x(self) -> bool:
@@ -277,6 +328,9 @@ class TrackerSpec:
                 info['nano'] = [_file_stamp(p) for p in nano_files(nano_dir)]
         else:
             info['checkpoint'] = None if self.checkpoint is None else _file_stamp(self.checkpoint)
+        if self.model is not None:
+            info.update(rig=self.rig, profile=self.profile, variant=self.model.variant,
+                        device=self.model.device, precision=self.model.precision)
         return info
 
 
@@ -296,6 +350,15 @@ def _build_ours(spec: TrackerSpec, device: str = 'auto', precision: str = 'fp32'
                                        precision=precision)
 
 
+def _build_rig(spec: TrackerSpec, **_: Any):
+    """The node's tracker of the rig spec: its own device and precision, not the caller's."""
+    from rgbx_tracker_ros.core.node_model import build_node_tracker
+    if spec.model is None:
+        raise PeerError(f'tracker {spec.label!r}: a rig spec without its node model; create it '
+                        f'with parse_tracker_spec("rig:NAME")')
+    return build_node_tracker(spec.model)
+
+
 def _build_peer(spec: TrackerSpec, nano_dir: str | Path | None = None, **_: Any):
     return OpenCVPeer(spec.name, spec.source, nano_dir=nano_dir)
 
@@ -303,11 +366,13 @@ def _build_peer(spec: TrackerSpec, nano_dir: str | Path | None = None, **_: Any)
 def tracker_registry() -> dict[str, Callable[..., Any]]:
     """Registry name -> factory ``f(spec, device=..., nano_dir=...) -> tracker``.
 
-    'csrt', 'kcf', 'mil', 'nano' (OpenCV peers) and every registered model variant of
-    :func:`rgbx_tracker_ros.models.list_variants` ('t224', 's224', 'b224', ...).
+    'csrt', 'kcf', 'mil', 'nano' (OpenCV peers), every registered model variant of
+    :func:`rgbx_tracker_ros.models.list_variants` ('t224', 's224', 'b224', ...) and 'rig' (the
+    node's model of a rig, ``rig:NAME``; it ignores ``device`` / ``precision``).
     """
     registry: dict[str, Callable[..., Any]] = {name: _build_peer for name in PEER_NAMES}
     registry.update({name: _build_ours for name in _variants()})
+    registry[RIG_PREFIX] = _build_rig
     return registry
 
 
@@ -316,24 +381,38 @@ def valid_tracker_names() -> str:
     ours = ', '.join(v for v in _variants())
     return (f'OpenCV peers {", ".join(PEER_NAMES)} with -rgb or -x (e.g. csrt-rgb, nano-x; '
             f'default -rgb); our variants {ours} as NAME:CHECKPOINT (RGB + X) or '
-            f'NAME-rgb:CHECKPOINT (RGB only), CHECKPOINT = a file or "random"; optional '
-            f'LABEL=SPEC to rename')
+            f'NAME-rgb:CHECKPOINT (RGB only), CHECKPOINT = a file or "random"; the model the '
+            f'tracker node runs on a rig as rig:RIG (its default compute profile), '
+            f'rig:RIG@cpu or rig:RIG@gpu (RGB + X as the rig has, on the rig\'s device and '
+            f'precision), rig-rgb:RIG[@PROFILE] (RGB only), RIG = a config/rigs name '
+            f'({", ".join(_rig_names())}) or a rig .yaml file; optional LABEL=SPEC to rename')
+
+
+def _rig_names() -> list[str]:
+    from rgbx_tracker_ros.core.rig import list_rigs
+    return list_rigs()
 
 
 _LABEL_OK = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+-]*$')
 
 
 def parse_tracker_spec(text: str) -> TrackerSpec:
-    """Parse ``[LABEL=]NAME[-SOURCE][:CHECKPOINT]``.
+    """Parse ``[LABEL=]NAME[-SOURCE][:CHECKPOINT]`` or ``[LABEL=]rig[-rgb]:RIG[@PROFILE]``.
 
     Examples: ``csrt-rgb``, ``nano-x``, ``kcf`` (= kcf-rgb), ``t224:checkpoints/t224_demo.pt``
     (RGB + X), ``t224-rgb:checkpoints/t224_demo.pt`` (RGB only), ``t224:random`` (untrained),
-    ``demo=t224:ckpt.pt`` (label 'demo').
+    ``demo=t224:ckpt.pt`` (label 'demo'); ``rig:rgbt_flir_boson`` (the model the node runs on
+    that rig with its default compute profile, RGB + thermal; label 'rgbt_flir_boson.cpu'),
+    ``rig:rgbt_flir_boson@gpu`` (its gpu profile), ``rig-rgb:rgbt_flir_boson`` (the same model
+    on RGB alone; label 'rgbt_flir_boson.cpu-rgb'), ``rig:rgb_only`` (RGB: that rig has no X).
 
     Raises:
         PeerError: unknown name or source, missing checkpoint, checkpoint given for a peer, or a
             label with characters other than letters, digits and ``._+-``; the message lists
-            the valid names.
+            the valid names. For ``rig:`` specs: an unknown rig (the message lists the known
+            rigs), an invalid rig file, a profile the rig lacks, or a profile whose checkpoint
+            file is missing (the message names the rig, the profile, the file and how to make
+            it).
     """
     raw = str(text).strip()
     label = None
@@ -342,6 +421,9 @@ def parse_tracker_spec(text: str) -> TrackerSpec:
         label = label.strip()
     head, _, ckpt = raw.partition(':')
     head = head.strip().lower()
+    if head == RIG_PREFIX or head.startswith(RIG_PREFIX + '-'):
+        return _parse_rig_spec(str(text).strip(), label, head[len(RIG_PREFIX) + 1:] or None,
+                               ckpt.strip())
     registry = tracker_registry()
     name, source = head, None
     if head not in registry and '-' in head:
@@ -383,16 +465,101 @@ def parse_tracker_spec(text: str) -> TrackerSpec:
                        family=family)
 
 
+def _parse_rig_spec(text: str, label: Optional[str], source: Optional[str],
+                    rest: str) -> TrackerSpec:
+    """``rig[-rgb]:RIG[@PROFILE]`` -> the spec of the model the node runs on that rig."""
+    from rgbx_tracker_ros.core.node_model import node_model
+    from rgbx_tracker_ros.core.rig import (
+        COMPUTE_PROFILES, list_rigs, load_rig, node_configuration, RigError)
+    from rgbx_tracker_ros.core.types import Modality
+
+    usage = (f'{RIG_PREFIX}:RIG[@{"|@".join(COMPUTE_PROFILES)}] (RGB + X as the node runs it) '
+             f'or {RIG_PREFIX}-rgb:RIG[@PROFILE] (RGB only)')
+    if source not in (None, 'rgb'):
+        raise PeerError(f'tracker {text!r}: rig trackers run as {usage}, not '
+                        f'{RIG_PREFIX}-{source}')
+    if not rest:
+        raise PeerError(f'tracker {text!r} needs a rig: {usage}; known rigs: '
+                        f'{", ".join(list_rigs())}')
+    name, profile = rest, None
+    at = rest.rfind('@')
+    if at > 0 and '/' not in rest[at:] and os.sep not in rest[at:]:
+        name, profile = rest[:at].strip(), rest[at + 1:].strip().lower()
+        if profile not in COMPUTE_PROFILES:
+            raise PeerError(f'tracker {text!r}: unknown compute profile {profile!r}; use '
+                            f'{" or ".join("@" + p for p in COMPUTE_PROFILES)} (none = the '
+                            f"rig's default profile)")
+    try:
+        rig = load_rig(name)
+    except RigError as err:
+        if err.key == 'rig' and err.path == name:       # not a file: an unknown rig name
+            raise PeerError(f'tracker {text!r}: unknown rig {name!r}; known rigs: '
+                            f'{", ".join(list_rigs())} (config/rigs/*.yaml), or give a path to '
+                            f'a rig .yaml file') from None
+        raise PeerError(f'tracker {text!r}: {err}') from None
+    profile = profile or rig.default_compute
+    if profile not in rig.compute:
+        raise PeerError(f'tracker {text!r}: rig {rig.name} ({rig.path}) has no {profile!r} '
+                        f'compute profile; its profiles: {", ".join(rig.compute)}')
+    try:
+        params = node_configuration(rig, overrides={'compute': profile}).parameters
+    except RigError as err:
+        raise PeerError(f'tracker {text!r}: {err}') from None
+    try:
+        model = node_model(params)
+    except FileNotFoundError:
+        raise PeerError(_missing_checkpoint_message(text, name, rig, profile, params)) \
+            from None
+    rgb_asked = source == 'rgb'
+    source = 'rgb' if rgb_asked or rig.modality is Modality.RGB else 'rgbx'
+    if label is None:
+        label = f'{rig.name}.{profile}' + ('-rgb' if rgb_asked else '')
+    if not _LABEL_OK.match(label):
+        raise PeerError(f'tracker label {label!r} may only use letters, digits and ._+- '
+                        f'(rename it with LABEL={text})')
+    return TrackerSpec(label=label, name=RIG_PREFIX, source=source, checkpoint=model.checkpoint,
+                       family='ours', rig=rig.name, profile=profile, rig_path=rig.path,
+                       modality=rig.modality.value, model=model)
+
+
+def _missing_checkpoint_message(text: str, rig_arg: str, rig: Any, profile: str,
+                                params: dict) -> str:
+    """What to do when a rig profile's checkpoint file is not there (the node would not start)."""
+    from rgbx_tracker_ros.core.node_model import DEFAULT_CHECKPOINT_NAME
+    from rgbx_tracker_ros.core.rig import checkpoint_dirs
+    configured = rig.compute[profile].checkpoint
+    variant = params['variant']
+    file_name = Path(configured).name if configured else DEFAULT_CHECKPOINT_NAME
+    if not configured or (os.sep not in configured and not configured.startswith('~')):
+        where = f'looked for {file_name} in {", ".join(str(d) for d in checkpoint_dirs())}'
+        target = checkpoint_dirs()[-1] / file_name
+        put = "a bare file name is looked up in the package's checkpoints/ folder"
+    else:
+        target = Path(configured).expanduser()
+        where = f'{target} does not exist'
+        put = 'the path the rig names'
+    others = [p for p in rig.compute if p != profile]
+    other = (f', or evaluate its {others[0]} profile: {RIG_PREFIX}:{rig_arg}@{others[0]}'
+             if others else '')
+    return (f'tracker {text!r}: the {profile} compute profile of rig {rig.name} ({rig.path}) '
+            f'runs variant {variant} from checkpoint {configured or file_name!r}, which is '
+            f'missing ({where}), so the tracker node would not start on it either. Train it '
+            f'with rgbx-train --variant {variant} --out {target} ({put}), or set '
+            f'compute.{profile}.checkpoint in the rig file to an existing .pt file{other}')
+
+
 def build_tracker(spec: TrackerSpec | str, device: str = 'auto',
                   nano_dir: str | Path | None = None, precision: str = 'fp32'):
     """Create the tracker of ``spec`` (a :class:`TrackerSpec` or its text form).
 
     Args:
         spec: the tracker.
-        device: torch device for our trackers ('auto', 'cpu', 'cuda').
+        device: torch device for our trackers ('auto', 'cpu', 'cuda'); ``rig:`` specs ignore
+            it and run on their rig profile's device, as the node does.
         nano_dir: folder of the NanoTrack v2 files.
         precision: network precision of our trackers ('auto', 'fp32', 'bf16', 'fp16'; see
-            ``core.tracker.resolve_precision``); peers ignore it.
+            ``core.tracker.resolve_precision``); peers ignore it, and so do ``rig:`` specs (they
+            run at the node's precision).
 
     Raises:
         PeerError: see :func:`parse_tracker_spec` and :class:`OpenCVPeer`.

@@ -66,7 +66,6 @@ import os
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -90,6 +89,11 @@ from rgbx_tracker_ros.core import health as health_mod
 from rgbx_tracker_ros.core.depth import (
     check_intrinsics, DepthError, depth_to_metres, target_position)
 from rgbx_tracker_ros.core.modality import encode_rgb, encode_x, EVENT_DTYPE, events_to_frame
+# The model (variant, checkpoint, device, precision -> RgbxTracker) is chosen in core.node_model,
+# shared with rgbx-eval's rig:NAME specs; default_checkpoint / resolve_checkpoint are re-exported.
+from rgbx_tracker_ros.core.node_model import (  # noqa: F401
+    build_node_tracker, DEFAULT_CHECKPOINT_NAME, default_checkpoint, MODEL_PARAMETER_DEFAULTS,
+    node_model, RANDOM_WEIGHTS, resolve_checkpoint)
 from rgbx_tracker_ros.core.sync import FramePair, FramePairer
 from rgbx_tracker_ros.core.types import PRECISIONS, Modality, parse_modality
 from rgbx_tracker_ros.core.vis import box_centre, draw_track
@@ -99,8 +103,6 @@ from rgbx_tracker_ros.ros.conversions import (
     stamp_to_ns)
 
 NODE_NAME = 'tracker_node'
-DEFAULT_CHECKPOINT_NAME = 't224_demo.pt'
-RANDOM_WEIGHTS = 'none'
 _TRAIL_LENGTH = 20
 _MAX_PENDING = 8
 
@@ -153,17 +155,18 @@ def declare_parameters(node: Node) -> None:
     applied at run time (see :data:`RUNTIME_PARAMETERS`)."""
     d = node.declare_parameter
     restart = ' (read-only: restart the node to change it)'
-    d('variant', 't224', ParameterDescriptor(
-        description="model variant (t224, s224, b224, b384, l224, l384, or a test_* variant); "
+    d('variant', MODEL_PARAMETER_DEFAULTS['variant'], ParameterDescriptor(
+        description="model variant (s14_224_d8, s14_224, t224, s224, b224, b384, l224, l384, or a "
+                    "test_* variant); "
                     "a checkpoint's own variant takes precedence" + restart, read_only=True))
-    d('checkpoint', '', ParameterDescriptor(
+    d('checkpoint', MODEL_PARAMETER_DEFAULTS['checkpoint'], ParameterDescriptor(
         description=f"path to a .pt checkpoint; empty = the package's checkpoints/"
                     f"{DEFAULT_CHECKPOINT_NAME}; '{RANDOM_WEIGHTS}' = random weights (tests "
                     f"only)" + restart, read_only=True))
-    d('device', 'auto', ParameterDescriptor(
+    d('device', MODEL_PARAMETER_DEFAULTS['device'], ParameterDescriptor(
         description="inference device: auto (CUDA when available, else CPU), cpu, cuda, cuda:N"
                     + restart, read_only=True))
-    d('precision', 'auto', ParameterDescriptor(
+    d('precision', MODEL_PARAMETER_DEFAULTS['precision'], ParameterDescriptor(
         description="network precision: auto (bf16 on CPUs with native bfloat16, "
                     "else fp32), fp32, bf16, fp16 (CUDA only)" + restart, read_only=True))
     d('modality', 'thermal', ParameterDescriptor(
@@ -314,42 +317,6 @@ def read_parameters(node: Node) -> NodeParams:
     return validate_parameters({n: node.get_parameter(n).value for n in PARAMETER_NAMES})
 
 
-def default_checkpoint() -> Path | None:
-    """The package's committed demo checkpoint: install share dir first, then the source tree."""
-    candidates = []
-    try:
-        from ament_index_python.packages import get_package_share_directory
-        candidates.append(Path(get_package_share_directory('rgbx_tracker_ros')) / 'checkpoints'
-                          / DEFAULT_CHECKPOINT_NAME)
-    except Exception:  # noqa: BLE001 - not installed in an ament index: use the source tree
-        pass
-    candidates.append(Path(__file__).resolve().parents[2] / 'checkpoints'
-                      / DEFAULT_CHECKPOINT_NAME)
-    return next((c for c in candidates if c.is_file()), None)
-
-
-def resolve_checkpoint(value: str) -> Path | None:
-    """Parameter value -> checkpoint path, or None for random weights ('none').
-
-    Raises:
-        FileNotFoundError: when the named (or the default) checkpoint does not exist.
-    """
-    if value.lower() == RANDOM_WEIGHTS:
-        return None
-    if not value:
-        found = default_checkpoint()
-        if found is None:
-            raise FileNotFoundError(
-                f'no checkpoint given and the default checkpoints/{DEFAULT_CHECKPOINT_NAME} was '
-                f"not found; set the checkpoint parameter to a .pt file (or '{RANDOM_WEIGHTS}' "
-                f'for random weights)')
-        return found
-    path = Path(value).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f'parameter checkpoint={value!r}: no such file')
-    return path
-
-
 @dataclasses.dataclass
 class _Frame:
     """One decoded and encoded input frame (payload pushed into the pairer)."""
@@ -493,17 +460,16 @@ class TrackerNode(Node):
         self.params = read_parameters(self)
         p = self.params
 
-        from rgbx_tracker_ros.core.tracker import RgbxTracker  # torch: import late
-
-        ckpt = resolve_checkpoint(p.checkpoint)
+        model = node_model({'variant': p.variant, 'checkpoint': p.checkpoint,
+                            'device': p.device, 'precision': p.precision})
+        ckpt = model.checkpoint
         if ckpt is None:
             self.get_logger().warning(f"checkpoint '{RANDOM_WEIGHTS}': variant {p.variant} "
                                       f'with RANDOM weights (for tests; tracking is meaningless)')
         import torch
         torch.set_num_threads(p.torch_threads or max(1, (os.cpu_count() or 1) - 1))
         t0 = time.monotonic()
-        self._tracker = RgbxTracker.from_checkpoint(ckpt, variant=p.variant, device=p.device,
-                                                    precision=p.precision)
+        self._tracker = build_node_tracker(model)   # imports torch
         self.get_logger().info(
             f'model {getattr(self._tracker, "variant", p.variant)} on '
             f'{self._tracker.device} ({self._tracker.precision}) from '

@@ -1,0 +1,115 @@
+"""The tracker node's model: the node parameters that choose it (``variant``, ``checkpoint``,
+``device``, ``precision``) -> the :class:`~rgbx_tracker_ros.core.tracker.RgbxTracker` it runs.
+
+ROS-free. ``ros/tracker_node.py`` builds its tracker with :func:`node_model` and
+:func:`build_node_tracker`; ``rgbx-eval``'s ``rig:NAME`` tracker specs
+(:mod:`rgbx_tracker_ros.eval.peers`) call the same two functions on the parameters that
+:func:`rgbx_tracker_ros.core.rig.node_configuration` gives the rig, so an evaluation runs exactly
+the model, checkpoint file, device and precision the node runs, and the two cannot drift.
+
+Values of the ``checkpoint`` parameter (as the node reads them):
+
+- ``''``: the package's ``checkpoints/s14_224_d8_rgbx.pt`` (:func:`default_checkpoint`: the installed
+  share folder first, then the source tree);
+- ``'none'``: random weights (tests only);
+- anything else: a checkpoint file. (A bare file name in a rig's compute profile has already been
+  turned into the package's ``checkpoints/<name>`` by ``node_configuration`` when it is there.)
+
+Parameters not given take the node's defaults, :data:`MODEL_PARAMETER_DEFAULTS` (the values
+``tracker_node`` declares and ``config/tracker.yaml`` sets).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+from rgbx_tracker_ros.core import rig as _rig
+
+#: File name of the committed demo checkpoint (checkpoint parameter '').
+DEFAULT_CHECKPOINT_NAME = 's14_224_d8_rgbx.pt'
+#: checkpoint parameter value for random weights.
+RANDOM_WEIGHTS = 'none'
+#: The node's defaults of the parameters that choose its model.
+MODEL_PARAMETER_DEFAULTS: dict[str, str] = {
+    'variant': 's14_224_d8', 'checkpoint': '', 'device': 'auto', 'precision': 'auto'}
+MODEL_PARAMETERS = tuple(MODEL_PARAMETER_DEFAULTS)
+
+
+def default_checkpoint() -> Path | None:
+    """The package's committed default checkpoint (``checkpoints/s14_224_d8_rgbx.pt`` in
+    :func:`rgbx_tracker_ros.core.rig.checkpoint_dirs`: install share dir first, then the source
+    tree), or None when neither has it."""
+    return next((c for c in (d / DEFAULT_CHECKPOINT_NAME for d in _rig.checkpoint_dirs())
+                 if c.is_file()), None)
+
+
+def resolve_checkpoint(value: str) -> Path | None:
+    """checkpoint parameter value -> checkpoint path, or None for random weights ('none').
+
+    Raises:
+        FileNotFoundError: when the named (or the default) checkpoint does not exist.
+    """
+    value = str(value).strip()
+    if value.lower() == RANDOM_WEIGHTS:
+        return None
+    if not value:
+        found = default_checkpoint()
+        if found is None:
+            raise FileNotFoundError(
+                f'no checkpoint given and the default checkpoints/{DEFAULT_CHECKPOINT_NAME} was '
+                f"not found; set the checkpoint parameter to a .pt file (or '{RANDOM_WEIGHTS}' "
+                f'for random weights)')
+        return found
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f'parameter checkpoint={value!r}: no such file')
+    return path
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeModel:
+    """The model a tracker node runs.
+
+    Attributes:
+        variant: registered model variant (a checkpoint's own variant must match it).
+        checkpoint: the resolved checkpoint file, or None for random weights.
+        device: torch device as configured ('auto', 'cpu', 'cuda', 'cuda:N').
+        precision: network precision as configured ('auto', 'fp32', 'bf16', 'fp16'; see
+            ``core.tracker.resolve_precision``).
+    """
+
+    variant: str
+    checkpoint: Optional[Path]
+    device: str
+    precision: str
+
+
+def node_model(parameters: Mapping[str, Any]) -> NodeModel:
+    """The node's model from its parameters (name -> value; only ``variant``, ``checkpoint``,
+    ``device`` and ``precision`` are read, missing ones take :data:`MODEL_PARAMETER_DEFAULTS`).
+
+    Raises:
+        FileNotFoundError: the checkpoint (or the default one) does not exist (see
+            :func:`resolve_checkpoint`).
+    """
+    values = {k: parameters.get(k, d) for k, d in MODEL_PARAMETER_DEFAULTS.items()}
+    return NodeModel(variant=str(values['variant']).strip(),
+                     checkpoint=resolve_checkpoint(str(values['checkpoint'])),
+                     device=str(values['device']).strip().lower(),
+                     precision=str(values['precision']).strip().lower())
+
+
+def build_node_tracker(model: NodeModel):
+    """Create the :class:`~rgbx_tracker_ros.core.tracker.RgbxTracker` of ``model`` exactly as
+    the node does (imports torch).
+
+    Raises:
+        ValueError: an unknown or unavailable device, or an unknown precision (fp16 on a CPU).
+        rgbx_tracker_ros.models.checkpoint.CheckpointError: unusable checkpoint file.
+        KeyError: unknown variant.
+    """
+    from rgbx_tracker_ros.core.tracker import RgbxTracker
+    return RgbxTracker.from_checkpoint(model.checkpoint, variant=model.variant,
+                                       device=model.device, precision=model.precision)
