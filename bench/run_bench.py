@@ -28,7 +28,8 @@ sys.path.insert(0, str(REPO))
 from rgbx_tracker_ros.core.tracker import cpu_has_native_bf16, precision_name  # noqa: E402
 from rgbx_tracker_ros.models import create_model, list_variants  # noqa: E402
 
-CPU_ITERS = {'t224': 60, 's224': 30, 'b224': 10, 'b384': 4, 'l224': 4, 'l384': 2}
+CPU_ITERS = {'t224': 60, 's14_224_d8': 15, 's14_224': 10, 's224': 30, 'b224': 10, 'b384': 4,
+             'l224': 4, 'l384': 2}
 
 
 def time_model(name: str, device: torch.device, iters: int,
@@ -108,7 +109,7 @@ def main(argv=None) -> int:
         return extra_parts(args, accuracy=args.only == 'accuracy', scaling=args.only == 'scaling')
     print(f'machine: {os.cpu_count()} CPU cores, torch {torch.__version__}, CUDA '
           f'{"yes: " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no"}')
-    order = ['t224', 's224', 'b224', 'b384', 'l224', 'l384']
+    order = ['t224', 's14_224_d8', 's14_224', 's224', 'b224', 'b384', 'l224', 'l384']
     variants = sorted(args.variants, key=lambda v: order.index(v) if v in order else 99)
     print('model-only forward (batch 1, RGB + X):', flush=True)
     rows = model_table(args.quick, variants)

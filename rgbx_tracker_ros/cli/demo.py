@@ -307,8 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--out', type=Path, default=REPO_ROOT / 'demo_out',
                         help='output folder (default demo_out/)')
     parser.add_argument('--checkpoint', default='',
-                        help="node checkpoint ('' = checkpoints/t224_demo.pt; 'none' = random)")
-    parser.add_argument('--variant', default='t224', help='model variant (default t224)')
+                        help="node checkpoint ('' = checkpoints/s14_224_d8_rgbx.pt; 'none' = random)")
+    parser.add_argument('--variant', default='s14_224_d8',
+                        help='model variant (default s14_224_d8, the packaged model)')
     parser.add_argument('--device', default='auto', help='auto, cpu or cuda')
     parser.add_argument('--rate', type=float, default=10.0, help='bag frame rate in Hz')
     parser.add_argument('--withhold-x', default='12:22',
@@ -352,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
 
     checkpoint = args.checkpoint
     if not checkpoint and default_checkpoint() is None:
-        print('rgbx-demo: WARNING: checkpoints/t224_demo.pt not found; the node runs with RANDOM '
+        print('rgbx-demo: WARNING: checkpoints/s14_224_d8_rgbx.pt not found; the node runs with RANDOM '
               'weights, so the numbers below mean nothing (train with rgbx-train first)')
         checkpoint = 'none'
 
