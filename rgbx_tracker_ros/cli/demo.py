@@ -132,7 +132,7 @@ def _tail(path: Path, lines: int = 15) -> str:
 
 
 def replay_bag(bag: Path, out_dir: Path, node_params: dict[str, Any],
-               withhold_x: str | None = None, answer_timeout_s: float = 5.0,
+               withhold_x: str | None = None, answer_timeout_s: float = 30.0,
                wait_s: float = 120.0, domain_id: int | None = None,
                params_file: Path | None = PARAMS_FILE,
                keep_node: bool = False,
@@ -148,7 +148,8 @@ def replay_bag(bag: Path, out_dir: Path, node_params: dict[str, Any],
         out_dir: output folder (created).
         node_params: parameter overrides for the node (on top of ``params_file``).
         withhold_x: 'START:END' frames (1-based, inclusive) the player withholds X for.
-        answer_timeout_s: player's wait per answer.
+        answer_timeout_s: player's wait per answer (lockstep, so generous: a slow CPU or a
+            global search on a frame must not lose the answer).
         wait_s: player's wait for the node to come up.
         domain_id: ROS_DOMAIN_ID for both (random when None).
         params_file: the node's YAML parameters file.
@@ -307,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--out', type=Path, default=REPO_ROOT / 'demo_out',
                         help='output folder (default demo_out/)')
     parser.add_argument('--checkpoint', default='',
-                        help="node checkpoint ('' = checkpoints/s14_224_d8_rgbx.pt; 'none' = random)")
+                        help="node checkpoint ('' = checkpoints/s14_224_d8_rgbx.pt; "
+                             "'none' = random)")
     parser.add_argument('--variant', default='s14_224_d8',
                         help='model variant (default s14_224_d8, the packaged model)')
     parser.add_argument('--device', default='auto', help='auto, cpu or cuda')
@@ -353,8 +355,8 @@ def main(argv: list[str] | None = None) -> int:
 
     checkpoint = args.checkpoint
     if not checkpoint and default_checkpoint() is None:
-        print('rgbx-demo: WARNING: checkpoints/s14_224_d8_rgbx.pt not found; the node runs with RANDOM '
-              'weights, so the numbers below mean nothing (train with rgbx-train first)')
+        print('rgbx-demo: WARNING: checkpoints/s14_224_d8_rgbx.pt not found; the node runs with '
+              'RANDOM weights, so the numbers below mean nothing (train with rgbx-train first)')
         checkpoint = 'none'
 
     bag = out / f'{seq.name}.bag'

@@ -6,8 +6,8 @@
     rgbx-weights list                     # known backbones and whether they are cached
     rgbx-weights path dinov2_vits14       # print the converted state-dict path
 
-The cache is ``$RGBX_CACHE`` or ``~/.cache/rgbx_tracker_ros`` (``--cache`` overrides both). A second
-``fetch`` is a no-op. See :mod:`rgbx_tracker_ros.models.pretrained`.
+The cache is ``$RGBX_CACHE`` or ``~/.cache/rgbx_tracker_ros`` (``--cache`` overrides both).
+A second ``fetch`` is a no-op. See :mod:`rgbx_tracker_ros.models.pretrained`.
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ the model, checkpoint file, device and precision the node runs, and the two cann
 
 Values of the ``checkpoint`` parameter (as the node reads them):
 
-- ``''``: the package's ``checkpoints/s14_224_d8_rgbx.pt`` (:func:`default_checkpoint`: the installed
-  share folder first, then the source tree);
+- ``''``: the package's ``checkpoints/s14_224_d8_rgbx.pt`` (:func:`default_checkpoint`: the
+  installed share folder first, then the source tree);
 - ``'none'``: random weights (tests only);
 - anything else: a checkpoint file. (A bare file name in a rig's compute profile has already been
   turned into the package's ``checkpoints/<name>`` by ``node_configuration`` when it is there.)

@@ -159,17 +159,25 @@ def load_checkpoint(path: Union[str, Path], variant: Optional[str] = None,
         raise CheckpointError(f'{path} is not an rgbx_tracker_ros checkpoint; say which variant '
                               'to build for it (e.g. variant="b224" for a ViT-B release)')
     model = create_model(variant, **overrides)
-    if 'net' in obj:
-        report = load_state(model, obj['net'], 'ostrack')
-    elif any(k.startswith('blocks.') for k in obj) or 'state_dict' in obj or 'model' in obj:
-        state = obj.get('state_dict', obj.get('model', obj))
-        report = load_state(model, {'backbone.' + k: v for k, v in state.items()}, 'timm_vit')
-    else:
-        raise CheckpointError(f'{path}: unknown checkpoint layout (top-level keys '
-                              f'{sorted(obj)[:8]}); expected ours, an OSTrack-style dict with '
-                              "'net', or a timm ViT state dict")
+    report = _load_release(model, obj, path)
     report.variant = variant
     return model.eval(), report
+
+
+def _load_release(model: torch.nn.Module, obj: dict, path, expected: str = 'ours, ') -> LoadReport:
+    """Load an OSTrack-family ('net') or timm ViT state dict into ``model``.
+
+    Raises:
+        CheckpointError: any other layout; the message lists what is ``expected``.
+    """
+    if 'net' in obj:
+        return load_state(model, obj['net'], 'ostrack')
+    if any(k.startswith('blocks.') for k in obj) or 'state_dict' in obj or 'model' in obj:
+        state = obj.get('state_dict', obj.get('model', obj))
+        return load_state(model, {'backbone.' + k: v for k, v in state.items()}, 'timm_vit')
+    raise CheckpointError(f'{path}: unknown checkpoint layout (top-level keys '
+                          f'{sorted(obj)[:8]}); expected {expected}an OSTrack-style dict with '
+                          "'net', or a timm ViT state dict")
 
 
 def _base_keys(model: torch.nn.Module, base: dict) -> List[str]:
@@ -282,15 +290,8 @@ def init_from(model: torch.nn.Module, source: Union[str, Path],
     obj = read_checkpoint(source, trust_pickle)
     if obj.get('format') == FORMAT:
         report = load_state(model, obj['state_dict'], 'rgbx')
-    elif 'net' in obj:
-        report = load_state(model, obj['net'], 'ostrack')
-    elif any(k.startswith('blocks.') for k in obj) or 'state_dict' in obj or 'model' in obj:
-        state = obj.get('state_dict', obj.get('model', obj))
-        report = load_state(model, {'backbone.' + k: v for k, v in state.items()}, 'timm_vit')
     else:
-        raise CheckpointError(f'{source}: unknown checkpoint layout (top-level keys '
-                              f'{sorted(obj)[:8]}); expected a pretrained name '
-                              f'({", ".join(sorted(pretrained.SOURCES))}), ours, an OSTrack-style '
-                              "dict with 'net', or a timm ViT state dict")
+        names = ', '.join(sorted(pretrained.SOURCES))
+        report = _load_release(model, obj, source, f'a pretrained name ({names}), ours, ')
     report.meta['init'] = {'source': str(source), 'sha256': pretrained.sha256_file(source)}
     return report
