@@ -142,12 +142,11 @@ def load_checkpoint(path: Union[str, Path], variant: Optional[str] = None,
             raise CheckpointError(f'checkpoint {path} holds variant {obj["variant"]!r}, '
                                   f'not {variant!r}; drop the variant or pick another file')
         model = create_model(obj['variant'], **dict(obj['model_args'], **overrides))
-        if obj.get('base'):
-            _load_base(model, obj['base'], path)
+        base = _load_base(model, obj['base'], path) if obj.get('base') else None
         report = load_state(model, obj['state_dict'], 'rgbx')
-        if obj.get('base'):
-            base_keys = set(_base_keys(model, obj['base']))
-            report.missing = [k for k in report.missing if k not in base_keys]
+        if base is not None:        # what the backbone provided is not missing
+            from_base = set(model.state_dict()) - set(base.missing)
+            report.missing = [k for k in report.missing if k not in from_base]
         report.variant = obj['variant']
         report.meta = dict(obj.get('meta', {}))
         if report.missing or report.unexpected:
@@ -180,18 +179,9 @@ def _load_release(model: torch.nn.Module, obj: dict, path, expected: str = 'ours
                           "'net', or a timm ViT state dict")
 
 
-def _base_keys(model: torch.nn.Module, base: dict) -> List[str]:
-    from . import pretrained
-    state = pretrained.load_pretrained(base['name'], verify=False)
-    own = model.state_dict()
-    keys = ['backbone.' + k for k in state if 'backbone.' + k in own]
-    if 'pos_embed' in state:
-        keys += [k for k in ('backbone.pos_embed_z', 'backbone.pos_embed_x') if k in own]
-    return keys
-
-
-def _load_base(model: torch.nn.Module, base: dict, path: Path) -> None:
-    """Load the pretrained tensors a compact checkpoint left out (see :func:`save_checkpoint`)."""
+def _load_base(model: torch.nn.Module, base: dict, path: Path) -> LoadReport:
+    """Load the pretrained tensors a compact checkpoint left out (see :func:`save_checkpoint`);
+    returns the :func:`init_from` report of that load."""
     from . import pretrained
     name = base.get('name', '')
     try:
@@ -204,7 +194,7 @@ def _load_base(model: torch.nn.Module, base: dict, path: Path) -> None:
                               f'{base["sha256"][:12]}..., but the cache holds '
                               f'{manifest.get("sha256", "")[:12]}...: run `rgbx-weights fetch '
                               f'{name} --force`')
-    init_from(model, name)
+    return init_from(model, name)
 
 
 def load_state(model: torch.nn.Module, state: Dict[str, torch.Tensor],
