@@ -191,6 +191,7 @@ def test_cached_recipe_end_to_end(fake_backbone, tmp_path, monkeypatch):
     assert raw['meta']['init']['source'] == 'fake_s14'
     best = max(log, key=lambda r: r['val_iou'])
     assert raw['meta']['step'] == best['step']
+    assert 0.0 <= raw['meta']['tracking']['redetect_threshold'] < 1.0   # from that step's val pass
     model, report = load_checkpoint(out)
     assert report.missing == [] and report.unexpected == []
     sd, ref = model.state_dict(), before.state_dict()

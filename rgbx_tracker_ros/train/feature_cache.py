@@ -11,7 +11,7 @@ head costs a few ms, so the same CPU budget sees each sample many times instead 
 Augmentation is frozen into the cache (each entry is one augmented pair), so the cache should be
 large (thousands of pairs) and drawn from every source. A validation cache, drawn from held-out
 data (the ``val`` split of the training videos and held-out still images), picks the checkpoint:
-the step with the best mean IoU of the decoded box (:func:`validation_iou`).
+the step with the best mean IoU of the decoded box (:func:`validation_scores`).
 
 ROS-free.
 """
@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..core.boxes import cxcywh_to_xywh, iou_xywh
 from ..models.center_head import decode_boxes
 from .data import PairSample
 from .losses import tracking_loss
@@ -82,7 +83,8 @@ def build_feature_cache(model: torch.nn.Module, draw: Callable[[int], List[PairS
 
 def cache_key(**fields) -> str:
     """A short hash of the settings that determine a cache's content (to reuse it safely)."""
-    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    text = json.dumps(fields, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def load_or_build(path: Optional[Path], key: str, build: Callable[[], Dict]) -> Dict:
@@ -103,14 +105,7 @@ def load_or_build(path: Optional[Path], key: str, build: Callable[[], Dict]) -> 
     return cache
 
 
-@torch.no_grad()
-def validation_iou(model: torch.nn.Module, cache: Dict, batch_size: int = 64) -> float:
-    """Mean IoU between the decoded peak box (no window) and the label over a cache."""
-    return float(validation_scores(model, cache, batch_size)[0].mean())
-
-
-@torch.no_grad()
-def redetect_threshold(model: torch.nn.Module, cache: Dict, quantile: float = 0.1,
+def redetect_threshold(ious: torch.Tensor, scores: torch.Tensor, quantile: float = 0.1,
                        min_iou: float = 0.5) -> float:
     """Score below which the tracker should search the whole frame, from validation pairs.
 
@@ -118,8 +113,10 @@ def redetect_threshold(model: torch.nn.Module, cache: Dict, quantile: float = 0.
     (IoU >= ``min_iou``): a target that is in the search region scores above it 90 % of the time
     (for the default quantile), so a global search mostly runs when the target is not there.
     Chosen on held-out training data, never on evaluation sequences.
+
+    Args:
+        ious, scores: (N,) from :func:`validation_scores`.
     """
-    ious, scores = validation_scores(model, cache)
     hits = scores[ious >= min_iou]
     if len(hits) == 0:
         return 0.0
@@ -129,7 +126,6 @@ def redetect_threshold(model: torch.nn.Module, cache: Dict, quantile: float = 0.
 @torch.no_grad()
 def validation_scores(model: torch.nn.Module, cache: Dict, batch_size: int = 64):
     """(N,) IoU of the decoded peak box (no window) with the label, and (N,) the peak score."""
-    from .losses import _cxcywh_to_xyxy
     was_training = model.training
     model.eval()
     start = int(cache['start'])
@@ -140,11 +136,8 @@ def validation_scores(model: torch.nn.Module, cache: Dict, batch_size: int = 64)
         out = model.forward_from(tokens, start)
         pred, peak = decode_boxes(out.score_map, out.size_map, out.offset_map)
         peaks.append(peak)
-        p, g = _cxcywh_to_xyxy(pred), _cxcywh_to_xyxy(gt)
-        inter = (torch.min(p[:, 2:], g[:, 2:]) - torch.max(p[:, :2], g[:, :2])).clamp_min(0)
-        inter = inter.prod(1)
-        union = (p[:, 2:] - p[:, :2]).clamp_min(0).prod(1) + (g[:, 2:] - g[:, :2]).prod(1) - inter
-        ious.append(inter / union.clamp_min(1e-9))
+        ious.append(torch.from_numpy(iou_xywh(cxcywh_to_xywh(pred.numpy()),
+                                              cxcywh_to_xywh(gt.numpy()))).float())
     model.train(was_training)
     return torch.cat(ious), torch.cat(peaks)
 
@@ -158,7 +151,9 @@ def train_on_cache(model: torch.nn.Module, cache: Dict, optim: torch.optim.Optim
 
     Each step takes ``batch_size`` entries (epochs of a random permutation), runs
     ``model.forward_from`` and the usual tracking loss. Every ``every`` steps (and at the end)
-    the validation IoU is measured and ``on_checkpoint(step, record, is_best)`` is called.
+    the validation IoU is measured and ``on_checkpoint(step, record, is_best, tracking)`` is
+    called; ``tracking`` holds the :func:`redetect_threshold` of that validation pass (empty
+    without a validation cache).
 
     Returns:
         dict with ``best_step``, ``best_val_iou`` and ``log`` (the records).
@@ -195,14 +190,18 @@ def train_on_cache(model: torch.nn.Module, cache: Dict, optim: torch.optim.Optim
                       'epoch': (step + 1) * batch_size / n,
                       **{k: float(np.mean([w[k] for w in window])) for k in window[0]}}
             window = []
+            tracking = {}
             if val_cache is not None:
-                record['val_iou'] = validation_iou(model, val_cache)
+                ious, peaks = validation_scores(model, val_cache)
+                record['val_iou'] = float(ious.mean())
+                tracking = {'redetect_threshold': round(redetect_threshold(ious, peaks), 4),
+                            'chosen_on': 'validation cache (held-out training data)'}
             is_best = val_cache is None or record['val_iou'] > best
             if is_best:
                 best, best_step = record.get('val_iou', best), step + 1
             log.append(record)
             if on_checkpoint is not None:
-                on_checkpoint(step + 1, record, is_best)
+                on_checkpoint(step + 1, record, is_best, tracking)
         if out_of_time:
             _logger.warning('stopped at step %d of %d: time limit reached', step + 1, iterations)
             break

@@ -143,8 +143,8 @@ def collate(samples: List[PairSample], device: torch.device) -> dict:
 
 
 def draw_samples(static: Optional[StaticPairSource], synthetic: Optional[SyntheticSource],
-                 rng: np.random.Generator, cfg: TrainConfig, video: Optional[VideoPairSource] = None,
-                 count: Optional[int] = None) -> List[PairSample]:
+                 rng: np.random.Generator, cfg: TrainConfig,
+                 video: Optional[VideoPairSource] = None, count: Optional[int] = None) -> List[PairSample]:
     """``count`` (default ``cfg.batch_size``) samples: from the videos with probability
     ``cfg.video_ratio`` (when given), else synthetic with probability ``cfg.synthetic_ratio``
     (always when there is no static source), else a still image; then random X dropout
@@ -420,7 +420,6 @@ def freeze_policy(model: torch.nn.Module, pretrained_keys: set, freeze_backbone:
       frozen, pretrained or new (patch embedding, Meta Merger, positions, early blocks); the
       later blocks, the final norm and the head train.
     """
-    prefix_frozen = []
     for name, p in model.named_parameters():
         frozen = freeze_backbone and name in pretrained_keys
         if cached_start is not None and name.startswith('backbone.'):
@@ -428,7 +427,6 @@ def freeze_policy(model: torch.nn.Module, pretrained_keys: set, freeze_backbone:
             in_late_block = parts[1] == 'blocks' and int(parts[2]) >= cached_start
             if not (in_late_block or parts[1] == 'norm'):
                 frozen = True
-                prefix_frozen.append(name)
         p.requires_grad_(not frozen)
     return {'freeze_backbone': freeze_backbone, 'cached_prefix_blocks': cached_start,
             'frozen_tensors': sum(not p.requires_grad for p in model.parameters())}
@@ -504,16 +502,14 @@ def _train_cached(cfg: TrainConfig, model, optim, geo: Geometry, device, out: Pa
             lambda: build_feature_cache(
                 model, lambda n: draw_samples(vstatic, vsyn, vrng, vcfg, vvideo, count=n),
                 cfg.cache_val_samples, start, desc='validation cache'))
-    for name, p in model.named_parameters():    # the cached prefix never runs in training
-        if not p.requires_grad:
-            p.grad = None
 
-    def on_checkpoint(step: int, record: dict, is_best: bool) -> None:
+    def on_checkpoint(step: int, record: dict, is_best: bool, tracking: dict) -> None:
         with open(log_path, 'a') as fh:
             fh.write(json.dumps(record) + '\n')
         if is_best:
+            # tracking: the re-detection threshold, from the validation pass of this step
             meta = {'train_config': asdict(cfg), 'step': step, 'last_losses': record,
-                    **meta_common}
+                    **meta_common, **({'tracking': tracking} if tracking else {})}
             save_checkpoint(out, model, cfg.variant, variant_args(cfg.variant), meta,
                             base=base, skip=_skip_keys(pretrained_keys, base))
 
@@ -523,21 +519,4 @@ def _train_cached(cfg: TrainConfig, model, optim, geo: Geometry, device, out: Pa
                             max_seconds=cfg.max_minutes * 60)
     _logger.info('best validation IoU %.3f at step %d (saved to %s)', result['best_val_iou'],
                  result['best_step'], out)
-    if val_cache is not None:
-        # The tracker's re-detection threshold, from the chosen checkpoint on held-out pairs.
-        from ..models.checkpoint import load_checkpoint
-        from .feature_cache import redetect_threshold
-        best, _ = load_checkpoint(out)
-        threshold = redetect_threshold(best, val_cache)
-        obj = read_checkpoint_raw(out)
-        obj['meta']['tracking'] = {'redetect_threshold': round(threshold, 4),
-                                   'chosen_on': 'validation cache (held-out training data)'}
-        torch.save(obj, out)
-        _logger.info('re-detection threshold %.3f (10th percentile of localised validation '
-                     'peaks)', threshold)
     return out
-
-
-def read_checkpoint_raw(path: Path) -> dict:
-    """Our checkpoint file as a dict (weights_only)."""
-    return torch.load(path, map_location='cpu', weights_only=True)
