@@ -322,20 +322,16 @@ class RgbxTracker:
         with the search factor) and overlap by a quarter; when that needs more than
         ``redetect_max_tiles`` regions, the stride grows to the side and then the side grows.
         """
+        def grid(side: float, stride: float) -> list:
+            return [max(1, math.ceil(max(d - side, 0) / stride) + 1) for d in (width, height)]
+
         side = float(crop_window(self._box, SEARCH_FACTOR)[2])
-        for overlap in (0.75, 1.0, None):
-            if overlap is None:       # grow the regions until the cap is met
-                while True:
-                    side *= 1.25
-                    n = [max(1, math.ceil((d - side) / side) + 1) for d in (width, height)]
-                    if n[0] * n[1] <= self.redetect_max_tiles:
-                        break
-                stride = side
-            else:
-                stride = side * overlap
-            n = [max(1, math.ceil(max(d - side, 0) / stride) + 1) for d in (width, height)]
-            if n[0] * n[1] <= self.redetect_max_tiles:
-                break
+        n = grid(side, 0.75 * side)
+        if n[0] * n[1] > self.redetect_max_tiles:
+            n = grid(side, side)
+        while n[0] * n[1] > self.redetect_max_tiles:    # grow the regions until the cap is met
+            side *= 1.25
+            n = grid(side, side)
         xs = np.linspace(side / 2, max(width - side / 2, side / 2), n[0])
         ys = np.linspace(side / 2, max(height - side / 2, side / 2), n[1])
         return np.array([(x, y) for y in ys for x in xs]), side
