@@ -18,7 +18,7 @@ only), optionally ``LABEL=SPEC``.
 ``rig:RIG`` evaluates exactly what the tracker node runs on rig RIG (``config/rigs/RIG.yaml``,
 or a path to a rig file) with the rig's default compute profile; ``rig:RIG@cpu`` /
 ``rig:RIG@gpu`` pick the profile (``@cpu`` is the plain spec for the shipped rigs, whose default
-is cpu). Variant, checkpoint file (``''`` = the packaged ``checkpoints/t224_demo.pt``, a bare
+is cpu). Variant, checkpoint file (``''`` = the packaged ``checkpoints/s14_224_d8_rgbx.pt``, a bare
 name = the package's ``checkpoints/<name>``), device and precision come from
 ``core.rig.node_configuration`` and are built by ``core.node_model.build_node_tracker``, as in
 the node; ``--device`` and ``--precision`` do not apply to them. A rig with an X modality tracks

@@ -35,8 +35,8 @@ source tree; or a path to a rig .yaml file) with its default compute profile;
 :func:`rgbx_tracker_ros.core.rig.node_configuration` through
 :func:`rgbx_tracker_ros.core.node_model.node_model` and
 :func:`~rgbx_tracker_ros.core.node_model.build_node_tracker`, the functions the node itself uses:
-the same variant, checkpoint file ('' = the packaged checkpoints/t224_demo.pt, a bare file name =
-the package's checkpoints/<name>), device and precision (the rig's, not ``--device`` /
+the same variant, checkpoint file ('' = the packaged checkpoints/s14_224_d8_rgbx.pt, a bare file
+name = the package's checkpoints/<name>), device and precision (the rig's, not ``--device`` /
 ``--precision``). It tracks on RGB + X when the rig has an X modality (and then only on
 sequences of that modality) and on RGB alone for an RGB-only rig such as ``rig:rgb_only``;
 ``rig-rgb:NAME[@PROFILE]`` is the same model on RGB alone (like ``t224-rgb:CKPT``). Labels are
