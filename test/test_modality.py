@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from pathlib import Path
 
@@ -352,3 +353,256 @@ def test_encoding_error_is_value_error_and_bad_modality():
     assert issubclass(EncodingError, ValueError)
     with pytest.raises(ValueError, match='unknown modality'):
         encode_x(np.zeros((4, 4), np.uint8), 'mono8', 'sonar')
+
+
+# ------------------------------------------------------------------------------ signal checks
+
+def _road_ir(name: str) -> np.ndarray:
+    ir = _read(REAL / 'roadscene_pairs' / 'cropinfrared' / name)
+    return ir if ir.ndim == 2 else ir[:, :, 0]   # grey JPEG; some decoders give 3 equal planes
+
+
+def _real_thermal_frames() -> list[tuple[str, np.ndarray]]:
+    tno = sorted((TNO / 'infrared').glob('*i.png'))
+    road = sorted((REAL / 'roadscene_pairs' / 'cropinfrared').glob('*.jpg'))
+    assert len(tno) == 32 and len(road) == 12  # SOURCES.md
+    return [(p.name, _read(p)) for p in tno] + [(p.name, _road_ir(p.name)) for p in road]
+
+
+def _flatten(ir: np.ndarray, how: str, rng) -> np.ndarray:
+    """Remove the signal of a real frame, keeping its dtype, size and mean level."""
+    mean = float(ir.mean())
+    if how == 'mean':
+        out = np.full(ir.shape, mean)
+    elif how == 'noise':                           # +-0.5 count around the mean
+        out = mean + rng.uniform(-0.5, 0.5, ir.shape)
+    elif how == 'dead_pixels':                     # flat, 0.3 % stuck hot or cold pixels
+        out = np.full(ir.shape, mean)
+        bad = rng.random(ir.shape) < 0.003
+        out[bad] = np.where(rng.random(int(bad.sum())) < 0.5, 0, np.iinfo(ir.dtype).max)
+    else:
+        raise AssertionError(how)
+    return np.round(out).astype(ir.dtype)
+
+
+def test_signal_thermal_real_frames_pass_with_wide_margin():
+    from rgbx_tracker_ros.core.modality import THERMAL_MIN_SPREAD, check_x_signal
+    spreads, bgr_spreads = [], []
+    for name, ir in _real_thermal_frames():
+        assert ir.dtype == np.uint8 and ir.ndim == 2, name
+        p1, p99 = np.percentile(ir, [1, 99])
+        spreads.append(p99 - p1)
+        bgr = cv2.applyColorMap(ir, cv2.COLORMAP_INFERNO)
+        bgr_spreads.append(max(np.subtract(*np.percentile(bgr[:, :, c], [99, 1]))
+                               for c in range(3)))
+        for image, enc in ((ir, 'mono8'), (ir[:, :, None], '8UC1'),
+                           (cv2.applyColorMap(ir, cv2.COLORMAP_INFERNO), 'bgr8'),
+                           (ir.astype(np.uint16) * 180 + 4000, 'mono16'),   # a 16-bit sensor
+                           (ir.astype(np.uint16) + 4000, '16UC1')):         # 1 count per level
+            check = check_x_signal(image, enc, Modality.THERMAL)
+            assert check.ok and check.reason == 'ok', (name, enc, check)
+            assert 'p99 - p1' in check.detail
+    # the thresholds sit far below every real frame (measured: >= 125 levels, TNO; >= 156 road)
+    assert min(spreads) >= 60 * THERMAL_MIN_SPREAD['mono8']
+    assert min(spreads) >= 15 * THERMAL_MIN_SPREAD['mono16']
+    assert min(bgr_spreads) >= 15 * THERMAL_MIN_SPREAD['bgr8']
+
+
+@pytest.mark.parametrize('how', ['mean', 'noise', 'dead_pixels'])
+@pytest.mark.parametrize('frame', ['00015i.png', 'FLIR_06992.jpg'])
+def test_signal_thermal_flattened_real_frame_fails(frame, how):
+    from rgbx_tracker_ros.core.modality import check_x_signal
+    rng = np.random.default_rng(11)
+    ir = _read(TNO / 'infrared' / frame) if frame.endswith('.png') else _road_ir(frame)
+    assert check_x_signal(ir, 'mono8', 'thermal').ok
+    ir16 = ir.astype(np.uint16) * 180 + 4000
+    for image, enc in ((_flatten(ir, how, rng), 'mono8'), (_flatten(ir16, how, rng), 'mono16')):
+        check = check_x_signal(image, enc, 'thermal')
+        assert not check.ok and check.reason == 'flat_thermal', (enc, check)
+        assert 'p99 - p1' in check.detail and 'flat' in check.detail
+    flat_bgr = cv2.applyColorMap(_flatten(ir, how, rng), cv2.COLORMAP_INFERNO)
+    assert check_x_signal(flat_bgr, 'bgr8', Modality.THERMAL).reason == 'flat_thermal'
+
+
+def test_signal_thermal_threshold_parameter():
+    from rgbx_tracker_ros.core.modality import check_x_signal
+    ramp = np.tile(np.arange(100, 105, dtype=np.uint16), (40, 40))   # p99 - p1 = 4 counts
+    assert check_x_signal(ramp, 'mono16', 'thermal').reason == 'flat_thermal'     # default 8
+    assert check_x_signal(ramp, 'mono16', 'thermal', min_thermal_spread=4).ok
+    assert check_x_signal(ramp.astype(np.uint8), 'mono8', 'thermal').ok           # default 2
+
+
+@pytest.mark.parametrize('source', ['pair_1', 'pair_2', 'ch5_1', 'ch5_3', 'ch5_5', 'metres'])
+def test_signal_depth_real_frames_pass(source):
+    from rgbx_tracker_ros.core.modality import check_x_signal
+    if source.startswith('pair'):
+        image, enc = _kinect_pair_mm(f'depth_{source[-1]}.png'), '16UC1'
+    elif source.startswith('ch5'):
+        image, enc = _read(KINECT_CH5 / 'depth' / f'{source[-1]}.pgm'), 'mono16'
+    else:
+        raw = _read(KINECT_PAIR / 'depth_1.png')
+        image = raw.astype(np.float32) / 5000.0
+        image[raw == 0] = np.nan                   # float depth marks holes as NaN
+        enc = '32FC1'
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        check = check_x_signal(image, enc, Modality.DEPTH)
+    assert check.ok and check.reason == 'ok', check
+    assert 'valid depth pixels' in check.detail
+
+
+@pytest.mark.parametrize('kill', ['nan', 'zero', 'inf', '-inf', 'negative', 'mm_zero', 'sparse'])
+def test_signal_depth_without_valid_pixels_fails(kill):
+    from rgbx_tracker_ros.core.modality import check_x_signal
+    raw = _read(KINECT_PAIR / 'depth_2.png')
+    metres = raw.astype(np.float32) / 5000.0
+    mm = _kinect_pair_mm('depth_2.png')
+    assert check_x_signal(metres, '32FC1', 'depth').ok and check_x_signal(mm, '16UC1', 'depth').ok
+    if kill == 'mm_zero':
+        image, enc = np.zeros_like(mm), '16UC1'
+    elif kill == 'sparse':                         # 2 % of the real pixels left valid
+        keep = np.random.default_rng(5).random(mm.shape) < 0.02
+        image, enc = np.where(keep, mm, 0).astype(np.uint16), '16UC1'
+    else:
+        value = {'nan': np.nan, 'zero': 0.0, 'inf': np.inf, '-inf': -np.inf, 'negative': -1.5}
+        image, enc = np.full_like(metres, value[kill]), '32FC1'
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        check = check_x_signal(image, enc, 'depth')
+    assert not check.ok and check.reason == 'no_valid_depth', check
+    assert 'valid depth pixels' in check.detail and 'minimum 5.0%' in check.detail
+
+
+def test_signal_depth_min_valid_ratio():
+    from rgbx_tracker_ros.core.modality import check_x_signal
+    mm = _kinect_pair_mm('depth_1.png')
+    half = mm.copy()
+    half[:, : mm.shape[1] * 3 // 4] = 0            # right quarter kept: about 17 % valid
+    assert check_x_signal(half, '16UC1', 'depth').ok
+    check = check_x_signal(half, '16UC1', 'depth', min_valid_ratio=0.5)
+    assert check.reason == 'no_valid_depth' and 'minimum 50.0%' in check.detail
+
+
+def test_signal_event_real_frames_pass_and_empty_fails(prophesee):
+    from rgbx_tracker_ros.core.modality import check_x_signal
+    t0 = int(prophesee['t'][0])
+    for width_us in (100, 1000, 10_000):
+        rgb = events_to_frame(prophesee, 720, 1280, t0, t0 + width_us)
+        for image, enc in ((rgb, 'rgb8'), (rgb[:, :, ::-1].copy(), 'bgr8'),
+                           (cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), 'mono8')):
+            check = check_x_signal(image, enc, Modality.EVENT)
+            assert check.ok and check.reason == 'ok', (width_us, enc, check)
+    # a single real event is found (the whole frame is compared, not a subsample)
+    one = events_to_frame(prophesee[:1], 720, 1280)
+    assert check_x_signal(one, 'rgb8', 'event').ok
+    empty = events_to_frame(prophesee, 720, 1280, t0 - 5000, t0)
+    check = check_x_signal(empty, 'rgb8', 'event')
+    assert not check.ok and check.reason == 'no_events'
+    assert '(255, 255, 255)' in check.detail and 'background' in check.detail
+    # another renderer's empty frame: one colour everywhere, e.g. black or mid grey
+    assert check_x_signal(np.zeros((720, 1280, 3), np.uint8), 'bgr8', 'event').reason \
+        == 'no_events'
+    assert check_x_signal(np.full((720, 1280), 128, np.uint8), 'mono8', 'event').reason \
+        == 'no_events'
+
+
+def _event_frames(prophesee, n: int, width_us: int = 10_000) -> list[np.ndarray]:
+    t0 = int(prophesee['t'][0])
+    return [events_to_frame(prophesee, 720, 1280, t0 + i * width_us, t0 + (i + 1) * width_us)
+            for i in range(n)]
+
+
+def test_signal_monitor_event_timeout_and_recovery(prophesee):
+    from rgbx_tracker_ros.core.modality import XSignalMonitor
+    ms = 1_000_000
+    mon = XSignalMonitor('event', no_event_timeout_s=0.5)
+    frames = _event_frames(prophesee, 5)           # the 54 ms recording: 5 windows of 10 ms
+    empty = np.full((720, 1280, 3), 255, np.uint8)
+    for i, frame in enumerate(frames):
+        check = mon.check(frame, 'rgb8', 1000 * ms + i * 10 * ms)
+        assert check.ok and check.reason == 'ok' and not mon.dead
+    last_event = 1000 * ms + 40 * ms
+    # empty frames every 50 ms: alive until 0.5 s after the last frame with events
+    stamp = last_event
+    while True:
+        stamp += 50 * ms
+        check = mon.check(empty, 'rgb8', stamp)
+        if stamp - last_event < 500 * ms:
+            assert check.ok and check.reason == 'no_events_yet' and not mon.dead, stamp
+        else:
+            break
+    assert stamp - last_event == 500 * ms
+    assert not check.ok and check.reason == 'no_events' and mon.dead and mon.changed
+    assert 'no events for 0.500 s (timeout 0.5 s)' in check.detail
+    assert mon.dead_since_ns == stamp
+    check = mon.check(empty, 'rgb8', stamp + 50 * ms)
+    assert not check.ok and mon.dead and not mon.changed and mon.dead_frames == 2
+    check = mon.check(frames[2], 'rgb8', stamp + 100 * ms)
+    assert check.ok and check.reason == 'recovered' and not mon.dead and mon.changed
+    assert 'signal back after 0.100 s' in check.detail
+    assert mon.dead_since_ns is None and mon.frames == 5 + 10 + 1 + 1
+    check = mon.check(empty, 'rgb8', stamp + 150 * ms)   # the clock restarted at the events
+    assert check.ok and check.reason == 'no_events_yet' and not mon.changed
+
+
+def test_signal_monitor_events_from_start_and_stamp_jumps():
+    from rgbx_tracker_ros.core.modality import XSignalMonitor
+    ms = 1_000_000
+    empty = np.full((64, 80, 3), 255, np.uint8)
+    mon = XSignalMonitor(Modality.EVENT, no_event_timeout_s=0.2)
+    assert mon.check(empty, 'rgb8', 5000 * ms).reason == 'no_events_yet'   # clock starts here
+    assert mon.check(empty, 'rgb8', 5150 * ms).ok
+    # a bag replayed from the start: stamps jump back, the quiet time does not grow or reset
+    assert mon.check(empty, 'rgb8', 100 * ms).ok
+    assert mon.check(empty, 'rgb8', 140 * ms).ok            # 150 + 40 ms
+    check = mon.check(empty, 'rgb8', 150 * ms)              # 150 + 50 ms = the timeout
+    assert mon.dead and check.reason == 'no_events' and '0.200 s' in check.detail
+    mon.reset()
+    assert not mon.dead and mon.frames == 0 and mon.last is None
+
+
+@pytest.mark.parametrize('modality', ['depth', 'thermal'])
+def test_signal_monitor_depth_thermal_dead_and_recovered(modality):
+    from rgbx_tracker_ros.core.modality import XSignalMonitor
+    if modality == 'depth':
+        good, enc = _kinect_pair_mm('depth_1.png'), '16UC1'
+        bad = np.zeros_like(good)
+        want = 'no_valid_depth'
+    else:
+        good, enc = _read(TNO / 'infrared' / '00015i.png'), 'mono8'
+        bad = np.full_like(good, int(good.mean()))
+        want = 'flat_thermal'
+    mon = XSignalMonitor(modality)
+    ms = 1_000_000
+    assert mon.check(good, enc, 0).ok and not mon.changed
+    check = mon.check(bad, enc, 33 * ms)                    # a frame decides: dead at once
+    assert not check.ok and check.reason == want and mon.dead and mon.changed
+    assert mon.check(bad, enc, 66 * ms).reason == want and not mon.changed
+    assert mon.last.reason == want and mon.dead_since_ns == 33 * ms
+    check = mon.check(good, enc, 99 * ms)
+    assert check.ok and check.reason == 'recovered' and mon.changed and not mon.dead
+    assert 'signal back after 0.066 s' in check.detail
+    assert mon.check(good, enc, 132 * ms).reason == 'ok' and not mon.changed
+    assert (mon.frames, mon.dead_frames) == (5, 2)
+
+
+@pytest.mark.parametrize('image, encoding, modality, fragment', [
+    (np.zeros((4, 4), np.float32), '32FC1', 'thermal', 'valid encodings'),
+    (np.zeros((4, 4), np.uint8), 'rgb8', 'rgb', 'x=None'),
+    (np.zeros((4, 4), np.uint8), 'mono16', 'thermal', 'uint16'),
+    (np.zeros((4, 4), np.uint16), '32FC1', 'depth', 'float32'),
+    (np.zeros((4, 4), np.uint8), 'rgb8', 'event', '(H, W, 3)'),
+])
+def test_signal_check_rejects_what_encode_x_rejects(image, encoding, modality, fragment):
+    from rgbx_tracker_ros.core.modality import XSignalMonitor, check_x_signal
+    with pytest.raises(EncodingError, match=re.escape(fragment)):
+        check_x_signal(image, encoding, modality)
+    with pytest.raises(EncodingError):
+        encode_x(image, encoding, modality)
+    if modality != 'rgb':
+        with pytest.raises(EncodingError):
+            XSignalMonitor(modality).check(image, encoding, 0)
+    with pytest.raises(ValueError, match='no_event_timeout_s'):
+        XSignalMonitor('event', no_event_timeout_s=0)
+    with pytest.raises(ValueError, match='step'):
+        check_x_signal(np.zeros((4, 4), np.uint8), 'mono8', 'thermal', step=0)

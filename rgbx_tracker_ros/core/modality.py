@@ -17,6 +17,9 @@ live sensors, so what a ROS node feeds the network has the statistics the networ
 * Event (VisEvent style): the trackers consume pre-rendered event frames; ``rgb8`` / ``bgr8`` /
   ``mono8`` frames pass through, and :func:`events_to_frame` renders raw ``(t, x, y, p)`` events.
 
+:func:`check_x_signal` / :class:`XSignalMonitor` tell a live X frame from a dead sensor's (no
+valid depth, a flat thermal picture, no events for a while) before it is tracked as RGB-X.
+
 All functions are vectorised numpy / OpenCV and raise :class:`EncodingError` (a ``ValueError``)
 with what was received and what was expected.
 """
@@ -33,15 +36,22 @@ import numpy as np
 from rgbx_tracker_ros.core.types import Modality, parse_modality
 
 __all__ = [
-    'EVENT_DTYPE',
     'DEPTH_MAX_MM',
+    'DEPTH_MIN_VALID_RATIO',
+    'EVENT_DTYPE',
+    'EVENT_TIMEOUT_S',
     'EVENT_BACKGROUND_RGB',
     'EVENT_NEGATIVE_RGB',
     'EVENT_POSITIVE_RGB',
     'EncodingError',
     'EventRenderStats',
     'RGB_ENCODINGS',
+    'SIGNAL_STEP',
+    'SignalCheck',
+    'THERMAL_MIN_SPREAD',
+    'XSignalMonitor',
     'X_ENCODINGS',
+    'check_x_signal',
     'depth_to_colormap',
     'encode_rgb',
     'encode_x',
@@ -429,3 +439,269 @@ def load_events_npy(path: str | Path) -> np.ndarray:
     out['y'] = raw['y']
     out['p'] = (raw['p'] > 0).astype(np.uint8)
     return out
+
+
+# ------------------------------------------------------------------------------------------------
+# signal checks: is the X sensor delivering a picture at all?
+
+#: Default smallest fraction of valid depth pixels (finite and > 0) for a depth frame to count
+#: as a signal. Real Kinect frames of ../shared/data/real have 0.66-0.73 valid.
+DEPTH_MIN_VALID_RATIO = 0.05
+
+#: Default smallest robust spread ``p99 - p1`` of a thermal frame, in the encoding's units:
+#:
+#: * mono8 / 8UC1: 2 grey levels. Real 8-bit LWIR frames of ../shared/data/real have at least
+#:   126 (TNO Nato_camp, 32 frames) and 156 (RoadScene, 12 frames): a margin of 63x. A frozen
+#:   frame has 0, a flat one with +-0.5 level of noise at most 1.
+#: * mono16 / 16UC1: 8 raw counts (no real 16-bit thermal data here: the TNO frames with 1 count
+#:   per grey level, the least a 16-bit source of that 8-bit picture can have, leave 15x).
+#: * rgb8 / bgr8 (pre-rendered, e.g. a palette): 12 levels in the channel with the largest
+#:   spread. One step of OpenCV's palettes moves a channel by up to 10 (PINK; TURBO 8, JET and
+#:   INFERNO 5), so a flat frame with +-0.5 level of noise stays below; the real frames rendered
+#:   with INFERNO / JET / HOT / BONE have at least 184 / 254 / 167 / 130 (10x for BONE).
+THERMAL_MIN_SPREAD = {'mono8': 2.0, '8UC1': 2.0, 'mono16': 8.0, '16UC1': 8.0,
+                      'rgb8': 12.0, 'bgr8': 12.0}
+
+#: Default time without any event before an event X counts as dead, seconds (the rigs' x_timeout).
+EVENT_TIMEOUT_S = 0.5
+
+#: Pixel subsampling step of :func:`check_x_signal` for depth and thermal (rows and columns).
+SIGNAL_STEP = 4
+
+_LOW_PCT, _HIGH_PCT = 1.0, 99.0
+
+
+@dataclass(frozen=True)
+class SignalCheck:
+    """Result of a signal check on one X frame.
+
+    Attributes:
+        ok: True if the frame (or, for :class:`XSignalMonitor`, the X stream) carries a signal.
+        reason: 'ok'; per frame 'no_valid_depth', 'flat_thermal' or 'no_events'; from
+            :class:`XSignalMonitor` also 'no_events_yet' (ok: an empty event frame within the
+            timeout) and 'recovered' (ok: the first good frame after a dead period).
+        detail: one human-readable line with the measured value, the threshold and the units.
+    """
+
+    ok: bool
+    reason: str
+    detail: str
+
+
+def _rank_spread(sample: np.ndarray) -> tuple[float, float]:
+    """(p1, p99) of a 1-D sample by nearest rank (the lower / upper rank: never narrower)."""
+    n = sample.size
+    lo_k = int(np.floor(_LOW_PCT / 100.0 * (n - 1)))
+    hi_k = int(np.ceil(_HIGH_PCT / 100.0 * (n - 1)))
+    if sample.dtype == np.uint8:                   # histogram: faster than a partition
+        cum = np.cumsum(np.bincount(sample, minlength=256))
+        lo, hi = np.searchsorted(cum, [lo_k, hi_k], side='right')
+        return float(lo), float(hi)
+    part = np.partition(sample, (lo_k, hi_k))
+    return float(part[lo_k]), float(part[hi_k])
+
+
+def _thermal_check(image, enc: str, min_spread, step: int) -> SignalCheck:
+    if enc in ('mono8', '8UC1', 'mono16', '16UC1'):
+        dtype = np.uint8 if enc in ('mono8', '8UC1') else np.uint16
+        mono = _as_mono(image, enc, (dtype,), 'thermal')
+        channels = [mono[::step, ::step]]
+    else:
+        colour = _as_color(image, enc)
+        channels = [colour[::step, ::step, c] for c in range(3)]
+    threshold = float(THERMAL_MIN_SPREAD[enc] if min_spread is None else min_spread)
+    unit = 'counts' if enc in ('mono16', '16UC1') else 'grey levels'
+    spreads = []
+    for ch in channels:
+        lo, hi = _rank_spread(np.ravel(ch))
+        spreads.append((hi - lo, lo, hi))
+    spread, lo, hi = max(spreads)
+    n = channels[0].size
+    text = (f'thermal p99 - p1 = {spread:g} {unit} ({lo:g}..{hi:g}) over {n} sampled pixels; '
+            f'minimum {threshold:g}')
+    if spread < threshold:
+        return SignalCheck(False, 'flat_thermal', f'{text}: the frame is flat (dead, covered or '
+                                                  'frozen sensor)')
+    return SignalCheck(True, 'ok', text)
+
+
+def _depth_check(image, enc: str, min_valid_ratio: float, step: int) -> SignalCheck:
+    if enc == '32FC1':
+        d = _as_mono(image, enc, (np.float32, np.float64), 'depth (metres)')[::step, ::step]
+        valid = np.count_nonzero(np.isfinite(d) & (d > 0))
+    else:
+        d = _as_mono(image, enc, (np.uint16,), 'depth (millimetres)')[::step, ::step]
+        valid = np.count_nonzero(d)
+    ratio = valid / d.size
+    text = (f'{ratio:.1%} valid depth pixels (finite and > 0) of {d.size} sampled; minimum '
+            f'{min_valid_ratio:.1%}')
+    if ratio < min_valid_ratio:
+        return SignalCheck(False, 'no_valid_depth', f'{text}: no usable depth in this frame')
+    return SignalCheck(True, 'ok', text)
+
+
+def _event_check(image, enc: str) -> SignalCheck:
+    if enc in ('mono8', '8UC1'):
+        frame = _as_mono(image, enc, (np.uint8,), 'event')
+        stride = 1
+    else:
+        frame = _as_color(image, enc)
+        stride = 3
+    flat = np.ascontiguousarray(frame).reshape(-1)
+    # every pixel equals the one before it <=> all pixels are one colour (exact, whole frame)
+    if flat.size > stride and not np.array_equal(flat[stride:], flat[:-stride]):
+        return SignalCheck(True, 'ok', 'event frame with event pixels (not one colour)')
+    colour = tuple(int(v) for v in flat[:stride])
+    if enc == 'bgr8':
+        colour = colour[::-1]
+    is_bg = colour == EVENT_BACKGROUND_RGB or (stride == 1 and colour[0] == 255)
+    what = "the renderer's background" if is_bg else 'one colour'
+    return SignalCheck(False, 'no_events', f'every pixel is {colour if stride == 3 else colour[0]} '
+                                           f'({what}): no events in this frame')
+
+
+def check_x_signal(image: np.ndarray, encoding: str, modality: Modality | str,
+                   min_valid_ratio: float = DEPTH_MIN_VALID_RATIO,
+                   min_thermal_spread: float | None = None,
+                   step: int = SIGNAL_STEP) -> SignalCheck:
+    """Check that one raw X frame carries a signal (a dead, covered or frozen sensor does not).
+
+    Call it on the array :func:`encode_x` is given (same ``encoding`` and ``modality``). Rules:
+
+    * DEPTH ('16UC1' / 'mono16' millimetres, '32FC1' metres): a pixel is valid if finite and
+      > 0; fewer than ``min_valid_ratio`` valid pixels -> ``'no_valid_depth'`` (all 0, all NaN,
+      all inf, or nearly so). The detail gives the valid fraction.
+    * THERMAL: robust spread ``p99 - p1`` (nearest rank) in the encoding's units (8-bit grey
+      levels, or raw counts for 'mono16' / '16UC1'; for 'rgb8' / 'bgr8' the largest spread of
+      the three channels) below ``min_thermal_spread`` -> ``'flat_thermal'``. Default thresholds:
+      :data:`THERMAL_MIN_SPREAD` (2 levels for 8-bit grey, 8 counts for 16-bit, 12 levels
+      for pre-rendered colour frames).
+    * EVENT (a rendered frame): all pixels one colour (the white background of
+      :func:`render_events`, or any single colour of another renderer) -> ``'no_events'``. This
+      is one frame only: a static scene gives empty frames, so the stream is dead only after
+      no events for a while; :class:`XSignalMonitor` applies that timeout. The whole frame is
+      compared (a few event pixels must not be missed), not a subsample.
+
+    Depth and thermal look at every ``step``-th row and column (default 4). Measured cost on
+    640x512 with the defaults (one CPU core): depth 0.03-0.05 ms, thermal mono8 / mono16
+    0.10-0.12 ms, thermal bgr8 0.27 ms, event frames 0.05-0.10 ms.
+
+    Args:
+        image: the decoded X image (shape and dtype as :func:`encode_x` expects per encoding).
+        encoding: ROS ``sensor_msgs/Image`` encoding of ``image``.
+        modality: :class:`Modality` (or its string) of the X sensor.
+        min_valid_ratio: depth only, 0..1.
+        min_thermal_spread: thermal only, in the encoding's units; None = the default per encoding.
+        step: subsampling step (>= 1) for depth and thermal.
+
+    Returns:
+        :class:`SignalCheck`; ``reason`` is 'ok' when ``ok``.
+
+    Raises:
+        EncodingError: unknown encoding for the modality, or an array not matching the encoding
+            (the same checks as :func:`encode_x`).
+        ValueError: unknown modality string, or ``step`` < 1.
+    """
+    mod = modality if isinstance(modality, Modality) else parse_modality(modality)
+    enc = str(encoding)
+    valid = X_ENCODINGS[mod]
+    if enc not in valid:
+        raise _unknown(encoding, mod, valid)
+    step = int(step)
+    if step < 1:
+        raise ValueError(f'step must be >= 1, got {step}')
+    if mod is Modality.DEPTH:
+        return _depth_check(image, enc, float(min_valid_ratio), step)
+    if mod is Modality.THERMAL:
+        return _thermal_check(image, enc, min_thermal_spread, step)
+    return _event_check(image, enc)
+
+
+class XSignalMonitor:
+    """Per-stream signal state of an X sensor: per-frame :func:`check_x_signal` plus the event
+    timeout, with the dead / alive transitions.
+
+    * Depth and thermal: the stream is dead while its frames fail the check (a frame decides).
+    * Events: an empty frame is normal for a static scene; the stream is dead when no frame has
+      had an event for ``no_event_timeout_s`` seconds of frame stamps (``stamp - stamp of the
+      last frame with events >= timeout``; before the first event, counted from the first
+      frame). Until then an empty frame gives ``ok=True, reason='no_events_yet'``. A stamp older
+      than the previous one (a replayed bag, a reset clock) does not advance the quiet time.
+
+    Attributes:
+        dead: the stream is currently dead.
+        changed: the last :meth:`check` flipped ``dead`` (went dead, or recovered).
+        dead_since_ns: stamp of the frame that made it dead, or None.
+        frames, dead_frames: frames checked, and frames checked while dead.
+        last: the last :class:`SignalCheck`, or None.
+
+    :meth:`check` returns the per-frame result while alive, the failing reason while dead
+    (``ok=False``), and ``reason='recovered'`` (``ok=True``) on the first good frame after.
+    """
+
+    def __init__(self, modality: Modality | str, min_valid_ratio: float = DEPTH_MIN_VALID_RATIO,
+                 no_event_timeout_s: float = EVENT_TIMEOUT_S,
+                 min_thermal_spread: float | None = None, step: int = SIGNAL_STEP):
+        self.modality = modality if isinstance(modality, Modality) else parse_modality(modality)
+        if not 0.0 <= float(min_valid_ratio) <= 1.0:
+            raise ValueError(f'min_valid_ratio must be in [0, 1], got {min_valid_ratio!r}')
+        if not float(no_event_timeout_s) > 0:
+            raise ValueError(f'no_event_timeout_s must be > 0 seconds, got {no_event_timeout_s!r}')
+        self.min_valid_ratio = float(min_valid_ratio)
+        self.no_event_timeout_s = float(no_event_timeout_s)
+        self.min_thermal_spread = min_thermal_spread
+        self.step = int(step)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all state (e.g. after the X stream or the rig changed)."""
+        self.dead = False
+        self.changed = False
+        self.dead_since_ns: int | None = None
+        self.frames = 0
+        self.dead_frames = 0
+        self.last: SignalCheck | None = None
+        self._quiet_ns = 0            # event stamps: quiet time accumulated so far
+        self._prev_stamp: int | None = None
+
+    def check(self, image: np.ndarray, encoding: str, stamp_ns: int) -> SignalCheck:
+        """Check one X frame with header stamp ``stamp_ns`` (nanoseconds) and update the state.
+
+        Raises:
+            EncodingError, ValueError: as :func:`check_x_signal`.
+        """
+        frame = check_x_signal(image, encoding, self.modality, self.min_valid_ratio,
+                               self.min_thermal_spread, self.step)
+        stamp = int(stamp_ns)
+        if self.modality is Modality.EVENT:
+            frame = self._event_timeout(frame, stamp)
+        self._prev_stamp = stamp
+        was_dead = self.dead
+        self.dead = not frame.ok
+        self.changed = self.dead != was_dead
+        self.frames += 1
+        if self.dead:
+            self.dead_frames += 1
+            if not was_dead:
+                self.dead_since_ns = stamp
+        elif was_dead:
+            gone = (stamp - self.dead_since_ns) / 1e9 if self.dead_since_ns is not None else 0.0
+            frame = SignalCheck(True, 'recovered', f'signal back after {gone:.3f} s dead: '
+                                                   f'{frame.detail}')
+            self.dead_since_ns = None
+        self.last = frame
+        return frame
+
+    def _event_timeout(self, frame: SignalCheck, stamp: int) -> SignalCheck:
+        if frame.ok:
+            self._quiet_ns = 0
+            return frame
+        if self._prev_stamp is not None and stamp > self._prev_stamp:
+            self._quiet_ns += stamp - self._prev_stamp
+        quiet_s = self._quiet_ns / 1e9
+        if quiet_s >= self.no_event_timeout_s:
+            return SignalCheck(False, 'no_events', f'no events for {quiet_s:.3f} s (timeout '
+                                                   f'{self.no_event_timeout_s:g} s): '
+                                                   f'{frame.detail}')
+        return SignalCheck(True, 'no_events_yet', f'no events for {quiet_s:.3f} s (timeout '
+                                                  f'{self.no_event_timeout_s:g} s)')

@@ -22,6 +22,9 @@ from __future__ import annotations
 
 import math
 import os
+import pickle
+import pickletools
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple, Union
@@ -98,20 +101,135 @@ def save_checkpoint(path: Union[str, Path], model: torch.nn.Module, variant: str
     return path
 
 
+#: torch.save writes a zip archive (PyTorch >= 1.6) or, in the legacy format, a pickle stream
+#: (protocol opcode 0x80 then the protocol number) that starts with torch's magic number.
+_ZIP_MAGIC = b'PK\x03\x04'
+_NOT_A_CHECKPOINT = '{path} is not a PyTorch checkpoint ({reason}): re-download it or train one ' \
+    'with rgbx-train'
+
+
+def _header_problem(path: Path) -> Optional[str]:
+    """Why ``path`` cannot be a torch.save file, judged from its bytes alone (None if it may be).
+
+    Reads the first bytes and, for a zip, only the central directory (no data is decompressed,
+    nothing is unpickled), so it is cheap even for large files.
+    """
+    with open(path, 'rb') as fh:
+        head = fh.read(512)
+    if not head:
+        return 'empty file'
+    if head.startswith(_ZIP_MAGIC):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except (zipfile.BadZipFile, OSError, ValueError):
+            return 'truncated or damaged zip archive'
+        if not any(n == 'data.pkl' or n.endswith('/data.pkl') for n in names):
+            return 'zip archive without data.pkl'
+        return None
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return _legacy_magic_problem(path)             # legacy format: its first pickle
+    if b'\0' not in head:
+        try:
+            head.decode('utf-8')
+            return 'a text file'
+        except UnicodeDecodeError as exc:
+            if exc.start < len(head) - 3:              # not just a character cut at byte 512
+                return 'unknown binary data'
+            return 'a text file'
+    return 'unknown binary data'
+
+
+def _legacy_magic_problem(path: Path) -> Optional[str]:
+    """A legacy torch.save stream starts with a pickle of torch's magic number: check that one
+    pickle (a few bytes, parsed with :func:`pickletools.genops`, nothing is built)."""
+    try:
+        with open(path, 'rb') as fh:
+            ops = list(pickletools.genops(fh))
+    except Exception:  # noqa: BLE001 - genops raises ValueError and others on bad bytes
+        return 'damaged pickle data'
+    if not any(arg == torch.serialization.MAGIC_NUMBER for _, arg, _ in ops):
+        return 'a plain pickle, not written by torch.save'
+    return None
+
+
+def _pickle_problem(path: Path) -> Optional[str]:
+    """Why the pickle data of a torch.save file is damaged, or None if it is well formed.
+
+    Walks the pickle opcodes with :func:`pickletools.genops`, which parses without building or
+    importing anything (safe on any file): the ``data.pkl`` of a zip checkpoint, or the leading
+    pickles of a legacy file (torch's magic number, protocol, system info, the object, the
+    storage keys). Only called after ``torch.load`` failed, so the cost does not matter.
+    """
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                name = next(n for n in archive.namelist()
+                            if n == 'data.pkl' or n.endswith('/data.pkl'))
+                for _ in pickletools.genops(archive.read(name)):
+                    pass
+            return None
+        with open(path, 'rb') as fh:
+            for _ in pickletools.genops(fh):           # magic number (checked by the header)
+                pass
+            for _ in range(4):                         # protocol, sys info, object, storage keys
+                for _ in pickletools.genops(fh):
+                    pass
+        return None
+    except zipfile.BadZipFile:
+        return 'damaged zip archive'
+    except Exception:  # noqa: BLE001 - genops raises ValueError and others on bad bytes
+        return 'damaged pickle data'
+
+
+def _load_problem(exc: BaseException, path: Path, trust_pickle: bool) -> Optional[str]:
+    """Short reason if ``torch.load``'s ``exc`` on ``path`` means a damaged file; None if the
+    file is a well-formed checkpoint that needs more than the weights-only unpickler (pickled
+    Python objects) or code that is not installed."""
+    problem = _pickle_problem(path)
+    if problem is not None:
+        return problem
+    if isinstance(exc, pickle.UnpicklingError) and not trust_pickle:
+        return None                                    # weights-only refused a real object
+    if isinstance(exc, (ImportError, AttributeError)):
+        return None                                    # a class of a package not installed
+    if isinstance(exc, EOFError):
+        return 'unexpected end of file'
+    lines = str(exc).strip().splitlines()
+    if not lines or 'weights_only' in lines[0] or 'trust' in lines[0].lower():
+        return f'damaged data: {type(exc).__name__}'
+    return f'damaged data: {lines[0][:80]}'
+
+
 def read_checkpoint(path: Union[str, Path], trust_pickle: bool = False) -> dict:
     """Read a checkpoint file into a dict (CPU tensors).
 
+    A file that is not a torch.save file at all (empty, text, random bytes, a truncated or
+    damaged archive or stream) gets one line, ``'<path> is not a PyTorch checkpoint (<reason>):
+    re-download it or train one with rgbx-train'``: such a file is broken, and loading it with
+    ``trust_pickle`` would not help (and would be unsafe). Only a well-formed file whose pickle
+    names Python objects outside the weights-only allow-list gets the ``trust_pickle`` hint.
+
     Raises:
-        CheckpointError: if the file is missing, unreadable, or needs unpickling of arbitrary
-            objects while ``trust_pickle`` is False.
+        CheckpointError: if the file is missing, not a PyTorch checkpoint, needs unpickling of
+            arbitrary objects while ``trust_pickle`` is False, or does not hold a dict.
     """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f'checkpoint {path} does not exist; pass an existing .pt/.pth file '
                               'or leave the checkpoint empty to use the packaged demo weights')
     try:
+        problem = _header_problem(path)
+    except OSError as exc:
+        raise CheckpointError(f'cannot read checkpoint {path}: {exc}') from exc
+    if problem is not None:
+        raise CheckpointError(_NOT_A_CHECKPOINT.format(path=path, reason=problem))
+    try:
         obj = torch.load(path, map_location='cpu', weights_only=not trust_pickle)
     except Exception as exc:  # torch raises several types for bad / pickled files
+        problem = _load_problem(exc, path, trust_pickle)
+        if problem is not None:
+            raise CheckpointError(_NOT_A_CHECKPOINT.format(path=path, reason=problem)) from None
         hint = '' if trust_pickle else (
             ' If this is a release that pickles training settings next to the weights and you '
             'trust its source, load it with trust_pickle=True.')
