@@ -25,6 +25,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
+from rgbx_tracker_ros.core import params as _params
 from rgbx_tracker_ros.core import rig as _rig
 
 #: File name of the committed demo checkpoint (checkpoint parameter '').
@@ -33,7 +34,7 @@ DEFAULT_CHECKPOINT_NAME = 's14_224_d8_rgbx.pt'
 RANDOM_WEIGHTS = 'none'
 #: The node's defaults of the parameters that choose its model.
 MODEL_PARAMETER_DEFAULTS: dict[str, str] = {
-    'variant': 's14_224_d8', 'checkpoint': '', 'device': 'auto', 'precision': 'auto'}
+    name: _params.defaults()[name] for name in ('variant', 'checkpoint', 'device', 'precision')}
 MODEL_PARAMETERS = tuple(MODEL_PARAMETER_DEFAULTS)
 
 

@@ -47,6 +47,7 @@ from typing import Any, Mapping
 import yaml
 
 from rgbx_tracker_ros.core.modality import RGB_ENCODINGS, X_ENCODINGS
+from rgbx_tracker_ros.core.params import parameter_specs
 from rgbx_tracker_ros.core.types import Modality
 
 _logger = logging.getLogger(__name__)
@@ -290,6 +291,18 @@ _SECTION_KEYS = {
 _PROFILE_KEYS = ('variant', 'checkpoint', 'device')
 
 
+def _schema(name: str) -> tuple:
+    """(default, lo, hi) of a node parameter from the one schema (core.params)."""
+    default, spec = parameter_specs()[name]
+    return default, spec.lo, spec.hi
+
+
+def _schema_choice(name: str) -> tuple:
+    """(default, choices) of a node parameter from the one schema (core.params)."""
+    default, spec = parameter_specs()[name]
+    return default, spec.choices
+
+
 class _Checker:
     """Typed accessors that raise :class:`RigError` naming the file and the dotted key."""
 
@@ -456,21 +469,21 @@ def rig_from_dict(data: Any, path: str | Path) -> Rig:
         if has_x else 0.0
 
     sync = c.mapping(top.get('sync'), 'sync', _SECTION_KEYS['sync'])
-    slop = c.number(sync.get('slop'), 'sync.slop', 0.02, 0.0, 1.0)
-    x_timeout = c.number(sync.get('x_timeout'), 'sync.x_timeout', 0.5, 0.001, 60.0)
+    slop = c.number(sync.get('slop'), 'sync.slop', *_schema('slop'))
+    x_timeout = c.number(sync.get('x_timeout'), 'sync.x_timeout', *_schema('x_timeout'))
     if not x_timeout > slop:
         raise c.fail('sync.x_timeout', f'{x_timeout} must be greater than sync.slop ({slop})')
-    x_grace = c.number(sync.get('x_grace'), 'sync.x_grace', 0.03, 0.0, 1.0)
-    rgb_timeout = c.number(sync.get('rgb_timeout'), 'sync.rgb_timeout', 0.5, 0.0, 60.0)
+    x_grace = c.number(sync.get('x_grace'), 'sync.x_grace', *_schema('x_grace'))
+    rgb_timeout = c.number(sync.get('rgb_timeout'), 'sync.rgb_timeout', *_schema('rgb_timeout'))
 
     qos = c.mapping(top.get('qos'), 'qos', _SECTION_KEYS['qos'])
-    reliability = c.choice(qos.get('reliability'), 'qos.reliability', 'best_effort',
-                           ('best_effort', 'reliable'))
-    depth = c.integer(qos.get('depth'), 'qos.depth', 5, 1, 1000)
+    reliability = c.choice(qos.get('reliability'), 'qos.reliability',
+                           *_schema_choice('qos_reliability'))
+    depth = c.integer(qos.get('depth'), 'qos.depth', *_schema('qos_depth'))
 
     tracking = c.mapping(top.get('tracking'), 'tracking', _SECTION_KEYS['tracking'])
     score_threshold = c.number(tracking.get('score_threshold'), 'tracking.score_threshold',
-                               0.0, 0.0, 1.0)
+                               *_schema('score_threshold'))
     init_class_id = tracking.get('init_class_id', '')
     if isinstance(init_class_id, (int, float)) and not isinstance(init_class_id, bool):
         init_class_id = str(init_class_id)   # COCO ids given as numbers
