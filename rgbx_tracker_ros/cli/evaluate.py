@@ -52,7 +52,10 @@ rules for VisEvent folders and LasHeR rules (PR / NPR / SR) for everything else;
 gives MPR / MSR over the visible and infrared GT; ``otb`` plain continuous curves.
 
 Exit status: 0 on success, 2 on bad input (unknown tracker, bad path, broken sequence,
-checkpoint that does not load); the message says what was wrong.
+checkpoint that does not load); the message says what was wrong. A truncated or partly corrupt
+bag (also one without metadata.yaml) is scored on the frames that can be read, after one
+``rgbx-eval: WARN: ...`` line saying what was lost and where; a bag with no readable frame is an
+error (status 2).
 """
 
 from __future__ import annotations
@@ -111,28 +114,43 @@ class BagSequence(Sequence):
         return decode_bag_image(self.frames[index].x_raw)[0]
 
 
+def _storage_files(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir()
+            if p.is_file() and p.name.removesuffix('.zstd').endswith(('.mcap', '.db3'))]
+
+
 def is_bag(path: Path) -> bool:
-    """True for a rosbag2 folder (``metadata.yaml``) or a ``.mcap`` / ``.db3`` file in one."""
+    """True for a rosbag2 folder (``metadata.yaml``, or ``.mcap`` / ``.db3`` storage files
+    without one, as after a metadata.yaml was lost) or a ``.mcap`` / ``.db3`` file."""
     if path.is_dir():
-        return (path / 'metadata.yaml').is_file()
-    return path.suffix in ('.mcap', '.db3') and (path.parent / 'metadata.yaml').is_file()
+        return (path / 'metadata.yaml').is_file() or bool(_storage_files(path))
+    return path.name.removesuffix('.zstd').endswith(('.mcap', '.db3'))
 
 
 def load_bag_sequence(path: str | Path, modality: Optional[Modality] = None) -> BagSequence:
     """Read a replay bag (``rgbx-make-bag`` layout) as a sequence.
 
+    A truncated or partly corrupt bag gives the frames that can be read
+    (:func:`rgbx_tracker_ros.ros.bag_io.read_bag_checked`; corrupt MCAP chunks are skipped) and
+    one ``WARN`` line on the log; ``attributes['bag_read']`` holds the report.
+
     Args:
-        path: the bag folder (or its ``.mcap`` file).
+        path: the bag folder (or its ``.mcap`` / ``.db3`` file).
         modality: modality of the X topic; None guesses it from the encoding (16UC1 / 32FC1 ->
             depth, otherwise thermal).
 
     Raises:
-        SequenceError: no frames, no ground-truth topic, or X on only some frames.
+        SequenceError: no readable frames, no ground-truth topic, or X on only some frames.
     """
-    from rgbx_tracker_ros.ros.bag_io import decode_bag_image, read_bag_frames
+    from rgbx_tracker_ros.ros.bag_io import decode_bag_image, read_bag_checked
     path = Path(path)
     bag_dir = path if path.is_dir() else path.parent
-    frames = read_bag_frames(bag_dir)
+    source = bag_dir if (bag_dir / 'metadata.yaml').is_file() else path
+    frames, report = read_bag_checked(source)
+    if report.fatal:
+        raise SequenceError(report.fatal)
+    if report.problems:
+        _logger.warning('WARN: %s', report.warning_line())
     if not frames:
         raise SequenceError(f'bag {bag_dir} has no RGB frames')
     present = np.array([f.gt_present for f in frames])
@@ -147,7 +165,9 @@ def load_bag_sequence(path: str | Path, modality: Optional[Modality] = None) -> 
     rgb0, rgb_enc, _, _ = decode_bag_image(frames[0].rgb_raw)
     attributes: dict[str, Any] = {'root': None, 'bag': str(bag_dir),
                                   'image_size_wh': (int(rgb0.shape[1]), int(rgb0.shape[0]))}
-    data_files = sorted(list(bag_dir.glob('*.mcap')) + list(bag_dir.glob('*.db3')))
+    if report.problems:
+        attributes['bag_read'] = report.as_dict()
+    data_files = report.files or sorted(_storage_files(bag_dir))
     if data_files:
         attributes['source_file'] = str(data_files[0])
     x_enc = None

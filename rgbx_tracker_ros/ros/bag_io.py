@@ -11,6 +11,14 @@ A bag holds, per frame k (stamp ``start_ns + k * round(1e9 / rate_hz)``, header 
   pixels, class id 'target', score 1; an empty array where the target is absent, i.e. GT
   0,0,0,0 in RGBT234 / LasHeR files).
 
+Reading (:func:`read_bag_checked`, :func:`read_bag_frames`) does not use rosbags' Reader: the
+``.mcap`` / ``.db3`` storage files are read directly, so a truncated or partly overwritten bag, or
+one whose metadata.yaml is missing or wrong, gives what is readable plus a :class:`BagReadReport`
+(messages read, where the readable part ends, which MCAP chunks were skipped and why). MCAP chunk
+CRCs are checked (``write_bag`` writes them; rosbags writes none), so a damaged chunk is skipped,
+never used. sqlite3 has no checksums: damage there is found only where the database structure
+breaks, not inside image data.
+
 The ``vision_msgs`` types are not in rosbags' stock typestores; they are registered from the
 project's interface definitions (``interfaces/vision_msgs/msg/*.msg`` in the source tree, or the
 installed ``share/vision_msgs/msg`` of an ament prefix) with ``get_types_from_msg``. Nothing here
@@ -22,11 +30,17 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
+import sqlite3
+import struct
+import tempfile
+import zlib
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
-from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+import yaml
+from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import get_types_from_msg, get_typestore, Stores
 from rosbags.typesys.store import Typestore
 
@@ -209,11 +223,13 @@ def frame_stamps(num_frames: int, rate_hz: float, start_ns: int = DEFAULT_START_
 
 
 def write_bag(source: FrameSource, out_path: str | Path, rate_hz: float = 10.0,
-              start_ns: int = DEFAULT_START_NS, progress: bool = False) -> BagInfo:
-    """Write ``source`` as a rosbag2 MCAP folder ``out_path`` (must not exist).
+              start_ns: int = DEFAULT_START_NS, progress: bool = False,
+              storage: str = 'mcap') -> BagInfo:
+    """Write ``source`` as a rosbag2 folder ``out_path`` (must not exist).
 
     Per frame the X image is written before the RGB image, and the GT after them, all with the
-    same stamp.
+    same stamp. MCAP chunks get their CRC-32 (rosbags writes 0, i.e. 'no CRC'; see
+    :func:`add_mcap_chunk_crcs`), so a reader can tell a damaged chunk from a good one.
 
     Args:
         source: the frames (see :class:`FrameSource`).
@@ -221,12 +237,16 @@ def write_bag(source: FrameSource, out_path: str | Path, rate_hz: float = 10.0,
         rate_hz: frame rate that sets the stamps (Hz, > 0).
         start_ns: stamp of frame 0 (ns, > 0).
         progress: show a tqdm progress bar.
+        storage: 'mcap' (default, ``<out>/<out name>.mcap``) or 'sqlite3' (``.db3``).
 
     Raises:
-        BagError: bad rate / start, T < 1, GT with the wrong number of rows.
+        BagError: bad rate / start / storage, T < 1, GT with the wrong number of rows.
         rosbags.rosbag2.WriterError: if ``out_path`` exists.
         ImageConversionError: a frame that does not fit its encoding.
     """
+    plugins = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}
+    if storage not in plugins:
+        raise BagError(f"storage must be 'mcap' or 'sqlite3', got {storage!r}")
     n = int(source.num_frames)
     if n < 1:
         raise BagError(f'sequence {source.name!r} has no frames')
@@ -236,7 +256,7 @@ def write_bag(source: FrameSource, out_path: str | Path, rate_hz: float = 10.0,
     stamps = frame_stamps(n, rate_hz, start_ns)
     store = make_typestore()
     out_path = Path(out_path)
-    writer = Writer(out_path, version=9, storage_plugin=StoragePlugin.MCAP)
+    writer = Writer(out_path, version=9, storage_plugin=plugins[storage])
     writer.set_custom_data('rgbx.sequence', str(source.name))
     writer.set_custom_data('rgbx.rate_hz', f'{rate_hz:g}')
     size_wh = (0, 0)
@@ -267,6 +287,9 @@ def write_bag(source: FrameSource, out_path: str | Path, rate_hz: float = 10.0,
             writer.write(c_rgb, t, store.serialize_cdr(msg, IMAGE_TYPE))
             writer.write(c_gt, t, store.serialize_cdr(gt_detections_msg(store, gt[k], t),
                                                       DETECTIONS_TYPE))
+    if storage == 'mcap':
+        for mcap_file in sorted(out_path.glob('*.mcap')):
+            add_mcap_chunk_crcs(mcap_file)
     _logger.info('wrote %s: %d frames at %g Hz (%s)', out_path, n, rate_hz, source.name)
     return BagInfo(out_path, n, stamps, source.rgb_encoding,
                    source.x_encoding if source.x is not None else None, size_wh)
@@ -358,51 +381,1066 @@ def _stamp_ns(msg: Any) -> int:
     return int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
 
 
+# ------------------------------------------------------------------- damaged-bag reading
+# The storage files are read here directly (not with rosbags' Reader, which refuses a bag without
+# metadata.yaml or without an MCAP footer, and uses a chunk without checking what it reads when
+# the chunk has no CRC), so that a truncated or partly overwritten bag gives what is readable plus
+# a report of what is not.
+
+#: Problem kinds that mean data was lost (as opposed to 'metadata' notes on an intact file).
+DAMAGE_KINDS = ('truncated', 'corrupt_chunk', 'corrupt_data', 'unreadable_messages',
+                'bad_message', 'unreadable')
+
+_MCAP_MAGIC = b'\x89MCAP0\r\n'
+_SQLITE_MAGIC = b'SQLite format 3\x00'
+_ZSTD_MAGIC = b'\x28\xb5\x2f\xfd'
+_OP_FOOTER, _OP_SCHEMA, _OP_CHANNEL, _OP_MESSAGE, _OP_CHUNK = 0x02, 0x03, 0x04, 0x05, 0x06
+_OP_MESSAGE_INDEX, _OP_CHUNK_INDEX, _OP_STATISTICS, _OP_DATA_END = 0x07, 0x08, 0x0B, 0x0F
+_OP_NAMES = {0x01: 'Header', 0x02: 'Footer', 0x03: 'Schema', 0x04: 'Channel', 0x05: 'Message',
+             0x06: 'Chunk', 0x07: 'MessageIndex', 0x08: 'ChunkIndex', 0x09: 'Attachment',
+             0x0A: 'AttachmentIndex', 0x0B: 'Statistics', 0x0C: 'Metadata',
+             0x0D: 'MetadataIndex', 0x0E: 'SummaryOffset', 0x0F: 'DataEnd'}
+_CHUNK_COMPRESSIONS = ('', 'zstd', 'lz4')
+_CHUNK_FIXED = 8 + 8 + 8 + 4 + 4 + 8     # chunk fields around the compression string
+_RESYNC_BLOCK = 1 << 20
+
+
+@dataclasses.dataclass
+class BagProblem:
+    """One thing found wrong while reading a bag.
+
+    Attributes:
+        kind: 'truncated' (the file ends early), 'corrupt_chunk' (an MCAP chunk that fails its
+            CRC / decompression / record structure: skipped as a whole), 'corrupt_data' (bytes
+            that are no MCAP record: skipped up to the next intact chunk), 'unreadable_messages'
+            (sqlite3 rows the database cannot return), 'bad_message' (one message that does not
+            deserialize), 'unreadable' (a file that cannot be opened or is not a bag file),
+            'metadata' (metadata.yaml missing, unreadable or disagreeing with the file).
+        file: storage file (or metadata.yaml) name.
+        detail: what is wrong, in words.
+        offset: byte offset in ``file`` where the damage starts (MCAP), if known.
+        end_offset: byte offset where readable data starts again ('corrupt_data').
+        message_index: number of messages of ``file`` read before the damage (= 0-based index of
+            the first message not read), if known.
+        chunk: 0-based MCAP chunk number ('corrupt_chunk').
+        messages_lost: messages known to be lost because of this problem (None: unknown).
+    """
+
+    kind: str
+    file: str
+    detail: str
+    offset: int | None = None
+    end_offset: int | None = None
+    message_index: int | None = None
+    chunk: int | None = None
+    messages_lost: int | None = None
+
+    def describe(self) -> str:
+        """One-clause description, e.g. 'b.mcap: skipped corrupt chunk 2 at byte 1049320 (48
+        messages lost): CRC mismatch ...'."""
+        lost = '' if self.messages_lost is None else f' ({self.messages_lost} messages lost)'
+        after = '' if self.message_index is None else f' (after message {self.message_index})'
+        if self.kind == 'truncated':
+            where = (f'at byte {self.offset}' if self.offset is not None
+                     else f'after message {self.message_index}')
+            return (f'{self.file}: truncated, the readable part ends {where}'
+                    f'{after if self.offset is not None else ""}{lost}: {self.detail}')
+        if self.kind == 'corrupt_chunk':
+            return (f'{self.file}: skipped corrupt chunk {self.chunk} at byte {self.offset}'
+                    f'{lost}: {self.detail}')
+        if self.kind == 'corrupt_data':
+            return (f'{self.file}: skipped unreadable bytes {self.offset}..{self.end_offset}'
+                    f'{after}{lost}: {self.detail}')
+        if self.kind == 'unreadable_messages':
+            return f'{self.file}: skipped unreadable messages{after}{lost}: {self.detail}'
+        if self.kind == 'bad_message':
+            return f'{self.file}: skipped message {self.message_index}: {self.detail}'
+        if self.kind == 'unreadable':
+            return f'{self.file}: cannot be read: {self.detail}'
+        return f'{self.file}: {self.detail}'
+
+
+@dataclasses.dataclass
+class BagReadReport:
+    """What :func:`read_bag_checked` read from a bag and what it found wrong.
+
+    Attributes:
+        path: the bag (folder or storage file) as given.
+        storage: 'mcap', 'sqlite3' (or 'mcap+sqlite3'); '' when no storage file was found.
+        files: the storage files read, in order.
+        metadata: whether a readable metadata.yaml was used to find the files.
+        topics: topic -> message type of every topic the readable part defines.
+        messages_read: intact messages read (all topics).
+        messages_expected: message count from metadata.yaml (else from the MCAP statistics or the
+            sqlite3 ``metadata`` table); None when nothing says.
+        frames: frames returned.
+        frames_dropped: RGB frames read but dropped next to damage because their X image or GT,
+            which the other frames have, was lost.
+        chunks_read: intact MCAP chunks read.
+        chunks_skipped: 0-based numbers of the MCAP chunks skipped as corrupt.
+        chunks_without_crc: chunks read that carry no CRC (their content could not be checked).
+        unverified_messages: messages taken from the incomplete last chunk of a truncated MCAP
+            file (complete records, but the chunk's CRC could not be checked).
+        truncated_at: byte offset where the readable part of a truncated file ends (MCAP).
+        truncated_at_message: index of the first message not read in the truncated file.
+        problems: everything found wrong, in reading order.
+        fatal: non-empty when nothing usable was read: the one-line error (file, what is wrong,
+            what to do).
+    """
+
+    path: Path
+    storage: str = ''
+    files: list[Path] = dataclasses.field(default_factory=list)
+    metadata: bool = False
+    topics: dict[str, str] = dataclasses.field(default_factory=dict)
+    messages_read: int = 0
+    messages_expected: int | None = None
+    frames: int = 0
+    frames_dropped: int = 0
+    chunks_read: int = 0
+    chunks_skipped: list[int] = dataclasses.field(default_factory=list)
+    chunks_without_crc: int = 0
+    unverified_messages: int = 0
+    truncated_at: int | None = None
+    truncated_at_message: int | None = None
+    problems: list[BagProblem] = dataclasses.field(default_factory=list)
+    fatal: str = ''
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing was found wrong."""
+        return not self.problems and not self.fatal
+
+    @property
+    def damaged(self) -> bool:
+        """True when data was lost (a problem other than a metadata note)."""
+        return any(p.kind in DAMAGE_KINDS for p in self.problems)
+
+    @property
+    def usable(self) -> bool:
+        """True when at least one frame was read (and nothing was fatal)."""
+        return self.frames > 0 and not self.fatal
+
+    @property
+    def messages_lost(self) -> int | None:
+        """Expected minus read messages when the expected count is known, else the sum of the
+        problems' known losses (None when none is known)."""
+        if self.messages_expected is not None and self.messages_expected >= self.messages_read:
+            return self.messages_expected - self.messages_read
+        known = [p.messages_lost for p in self.problems if p.messages_lost is not None]
+        return sum(known) if known else None
+
+    def warning_line(self) -> str:
+        """One line: bag, messages / frames read, and every problem (where, what is wrong)."""
+        of = '' if self.messages_expected is None else f' of {self.messages_expected}'
+        head = (f'bag {self.path}: read {self.messages_read}{of} messages '
+                f'({_plural(self.frames, "frame")}')
+        if self.frames_dropped:
+            head += f', {_plural(self.frames_dropped, "incomplete frame")} dropped'
+        head += ')'
+        if self.unverified_messages:
+            head += (f', {self.unverified_messages} of the messages from the incomplete last '
+                     'chunk (complete records, chunk CRC not checkable)')
+        if not self.problems:
+            return head
+        return head + '; ' + '; '.join(p.describe() for p in self.problems)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (for summary.json files)."""
+        return {'path': str(self.path), 'storage': self.storage,
+                'files': [str(f) for f in self.files], 'metadata': self.metadata,
+                'messages_read': self.messages_read, 'messages_expected': self.messages_expected,
+                'frames': self.frames, 'frames_dropped': self.frames_dropped,
+                'chunks_read': self.chunks_read, 'chunks_skipped': list(self.chunks_skipped),
+                'chunks_without_crc': self.chunks_without_crc,
+                'unverified_messages': self.unverified_messages,
+                'truncated_at': self.truncated_at,
+                'truncated_at_message': self.truncated_at_message,
+                'problems': [dataclasses.asdict(p) for p in self.problems],
+                'fatal': self.fatal, 'ok': self.ok}
+
+
+def _plural(n: int, word: str) -> str:
+    return f'{n} {word}' + ('' if n == 1 else 's')
+
+
+class BagReadError(BagError):
+    """Nothing usable could be read from a bag; ``report`` says why (``str(err)`` is the
+    one-line error)."""
+
+    def __init__(self, message: str, report: BagReadReport | None = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+@dataclasses.dataclass
+class BagMessage:
+    """One message read from a storage file.
+
+    Attributes:
+        topic: topic name as stored.
+        msgtype: e.g. 'sensor_msgs/msg/Image' ('' when the file does not say).
+        log_time_ns: the bag (receive) time.
+        raw: serialized message (CDR), decompressed when the bag compresses per message.
+        file: storage file name.
+        index: 0-based message number in ``file`` (all topics, reading order).
+    """
+
+    topic: str
+    msgtype: str
+    log_time_ns: int
+    raw: bytes
+    file: str
+    index: int
+
+
+def _zstd_module() -> Any:
+    try:
+        from compression import zstd  # type: ignore[import-not-found]  # Python >= 3.14
+    except ImportError:
+        from backports import zstd  # type: ignore[import-not-found,no-redef]
+    return zstd
+
+
+def _decompress(data: bytes, compression: str) -> bytes:
+    if compression == '':
+        return data
+    if compression == 'zstd':
+        return _zstd_module().decompress(data)
+    if compression == 'lz4':
+        from lz4.frame import decompress as lz4_decompress  # type: ignore[import-untyped]
+        return lz4_decompress(data)
+    raise ValueError(f'unsupported chunk compression {compression!r}')
+
+
+def _str_at(buf: bytes | memoryview, off: int) -> tuple[str, int]:
+    (n,) = struct.unpack_from('<I', buf, off)
+    end = off + 4 + n
+    if end > len(buf):
+        raise ValueError(f'string of {n} bytes at {off} runs past its record')
+    return bytes(buf[off + 4:end]).decode('utf-8'), end
+
+
+def _parse_schema(content: bytes | memoryview) -> tuple[int, str]:
+    (sid,) = struct.unpack_from('<H', content, 0)
+    name, _ = _str_at(content, 2)
+    return sid, name
+
+
+def _parse_channel(content: bytes | memoryview) -> tuple[int, int, str]:
+    cid, sid = struct.unpack_from('<HH', content, 0)
+    topic, _ = _str_at(content, 4)
+    return cid, sid, topic
+
+
+def _chunk_header(content: bytes | memoryview) -> tuple[int, int, int, int, str, int, int]:
+    """Chunk record content -> (start, end, uncompressed size, crc, compression, offset of the
+    records, length of the records)."""
+    t0, t1, usize, crc = struct.unpack_from('<QQQI', content, 0)
+    compression, off = _str_at(content, 28)
+    (rlen,) = struct.unpack_from('<Q', content, off)
+    return t0, t1, usize, crc, compression, off + 8, rlen
+
+
+def _split_records(buf: bytes | memoryview, base: int = 0,
+                   ) -> Iterator[tuple[int, int, memoryview | bytes]]:
+    """Yield (offset, opcode, content) of the records in ``buf``; ValueError on a record that
+    runs past the end (offsets are relative to ``buf`` plus ``base``)."""
+    pos, n = 0, len(buf)
+    while pos < n:
+        if pos + 9 > n:
+            raise ValueError(f'{n - pos} stray bytes at {base + pos}')
+        op, length = struct.unpack_from('<BQ', buf, pos)
+        if pos + 9 + length > n:
+            raise ValueError(f'{_OP_NAMES.get(op, f"opcode 0x{op:02x}")} record at {base + pos} '
+                             f'needs {length} bytes, only {n - pos - 9} left')
+        yield pos, op, buf[pos + 9:pos + 9 + length]
+        pos += 9 + length
+
+
+def _chunk_messages(raw: bytes) -> tuple[dict[int, str], dict[int, tuple[int, str]],
+                                        list[tuple[int, int, int, bytes]]]:
+    """The records of an uncompressed chunk -> (schemas, channels, messages as (channel, log
+    time, offset in the chunk, data)). ValueError when the chunk is no valid record sequence."""
+    schemas: dict[int, str] = {}
+    channels: dict[int, tuple[int, str]] = {}
+    msgs: list[tuple[int, int, int, bytes]] = []
+    view = memoryview(raw)
+    for off, op, content in _split_records(view):
+        if op == _OP_SCHEMA:
+            sid, name = _parse_schema(content)
+            schemas[sid] = name
+        elif op == _OP_CHANNEL:
+            cid, sid, topic = _parse_channel(content)
+            channels[cid] = (sid, topic)
+        elif op == _OP_MESSAGE:
+            if len(content) < 22:
+                raise ValueError(f'Message record at {off} has only {len(content)} bytes')
+            cid, _, log_time, _ = struct.unpack_from('<HIQQ', content, 0)
+            msgs.append((cid, log_time, off, bytes(content[22:])))
+        else:
+            raise ValueError(f'{_OP_NAMES.get(op, f"opcode 0x{op:02x}")} record at {off} cannot '
+                             'be in a chunk')
+    return schemas, channels, msgs
+
+
+def add_mcap_chunk_crcs(path: str | Path) -> int:
+    """Write the CRC-32 of every MCAP chunk of ``path`` whose CRC field is 0 ('no CRC', as
+    rosbags writes it), in place. Returns the number of chunks changed.
+
+    Readers that check CRCs (this module, the ``mcap`` library, rosbags) then detect a chunk whose
+    bytes were damaged instead of using it.
+    """
+    changed = 0
+    with open(path, 'r+b') as fh:
+        if fh.read(8) != _MCAP_MAGIC:
+            raise BagError(f'{path}: not an MCAP file')
+        pos = 8
+        while True:
+            fh.seek(pos)
+            head = fh.read(9)
+            if len(head) < 9:
+                break
+            op, length = struct.unpack('<BQ', head)
+            if op in (_OP_DATA_END, _OP_FOOTER):
+                break
+            if op == _OP_CHUNK:
+                content = fh.read(length)
+                _, _, usize, crc, compression, off, rlen = _chunk_header(content)
+                if crc == 0:
+                    raw = _decompress(content[off:off + rlen], compression)
+                    fh.seek(pos + 9 + 24)
+                    fh.write(struct.pack('<I', zlib.crc32(raw)))
+                    changed += 1
+            pos += 9 + length
+    return changed
+
+
+@dataclasses.dataclass
+class _PendingChunk:
+    number: int
+    offset: int
+    ok: bool
+    reason: str = ''
+    crc_checked: bool = False
+    schemas: dict[int, str] = dataclasses.field(default_factory=dict)
+    channels: dict[int, tuple[int, str]] = dataclasses.field(default_factory=dict)
+    messages: list[tuple[int, int, int, bytes]] = dataclasses.field(default_factory=list)
+    index: list[tuple[int, int, int]] | None = None     # (channel, log time, offset) entries
+    index_bad: bool = False
+
+
+class _McapScan:
+    """Reads one MCAP file record by record (no summary needed), checking chunk CRCs."""
+
+    def __init__(self, fh: Any, size: int, label: str, report: BagReadReport,
+                 sink: list[BagMessage]) -> None:
+        self.fh, self.size, self.label, self.report, self.sink = fh, size, label, report, sink
+        self.schemas: dict[int, str] = {}
+        self.channels: dict[int, tuple[int, str]] = {}
+        self.chunk_offsets: list[int] = []
+        self.expected: int | None = None
+        self.count = 0          # messages of this file read
+        self.chunks = 0
+        self.pending: _PendingChunk | None = None
+        self.unknown_channel_msgs = 0
+        self.footer_ok = False
+
+    # -- summary section (optional: intact files only)
+    def read_summary(self) -> None:
+        """Schemas, channels, chunk offsets and the message count from the summary section."""
+        if self.size < 8 + 29 + 8:
+            return
+        try:
+            self.fh.seek(self.size - 8 - 29)
+            tail = self.fh.read(37)
+            if tail[29:] != _MCAP_MAGIC or tail[0] != _OP_FOOTER:
+                return
+            self.footer_ok = True
+            summary_start, _, summary_crc = struct.unpack_from('<QQI', tail, 9)
+            end = self.size - 8 - 29
+            if summary_start == 0 or not 8 <= summary_start <= end:
+                return
+            self.fh.seek(summary_start)
+            data = self.fh.read(end - summary_start)
+            if summary_crc and zlib.crc32(tail[:25], zlib.crc32(data)) != summary_crc:
+                raise ValueError('summary CRC mismatch')
+            schemas, channels, offsets, expected = {}, {}, [], None
+            for _, op, content in _split_records(data, summary_start):
+                if op == _OP_SCHEMA:
+                    sid, name = _parse_schema(content)
+                    schemas[sid] = name
+                elif op == _OP_CHANNEL:
+                    cid, sid, topic = _parse_channel(content)
+                    channels[cid] = (sid, topic)
+                elif op == _OP_CHUNK_INDEX:
+                    offsets.append(struct.unpack_from('<Q', content, 16)[0])
+                elif op == _OP_STATISTICS:
+                    expected = struct.unpack_from('<Q', content, 0)[0]
+        except (ValueError, struct.error, UnicodeDecodeError) as exc:
+            self.report.problems.append(BagProblem(
+                'metadata', self.label, f'the MCAP summary section is damaged ({exc}); '
+                'read without it'))
+            return
+        self.schemas.update(schemas)
+        self.channels.update(channels)
+        self.chunk_offsets = sorted(offsets)
+        self.expected = expected
+
+    # -- helpers
+    def _problem(self, kind: str, detail: str, **kw: Any) -> BagProblem:
+        prob = BagProblem(kind, self.label, detail, **kw)
+        self.report.problems.append(prob)
+        return prob
+
+    def _truncated(self, offset: int, detail: str) -> None:
+        self._problem('truncated', detail, offset=offset, message_index=self.count)
+        if self.report.truncated_at is None:
+            self.report.truncated_at = offset
+            self.report.truncated_at_message = self.count
+
+    def _emit(self, cid: int, log_time: int, data: bytes, schemas: dict[int, str],
+              channels: dict[int, tuple[int, str]]) -> None:
+        chan = channels.get(cid)
+        if chan is None:
+            self.unknown_channel_msgs += 1
+            return
+        sid, topic = chan
+        msgtype = schemas.get(sid, '')
+        self.report.topics.setdefault(topic, msgtype)
+        if data[:4] == _ZSTD_MAGIC:          # per-message compression (compression_mode: message)
+            try:
+                data = _zstd_module().decompress(data)
+            except Exception as exc:  # noqa: BLE001 - zstd raises its own error type
+                self._problem('bad_message', f'{topic}: zstd decompression failed ({exc})',
+                              message_index=self.count)
+                self.count += 1
+                return
+        self.sink.append(BagMessage(topic, msgtype, log_time, data, self.label, self.count))
+        self.count += 1
+        self.report.messages_read += 1
+
+    def _plausible_chunk(self, buf: bytes, i: int, base: int) -> bool:
+        """Whether a Chunk record starts at ``buf[i]`` (file offset ``base + i``)."""
+        if len(buf) - i < 9 + _CHUNK_FIXED:
+            return False
+        op, length = struct.unpack_from('<BQ', buf, i)
+        if op != _OP_CHUNK or length < _CHUNK_FIXED or base + i + 9 + length > self.size:
+            return False
+        t0, t1, usize, _ = struct.unpack_from('<QQQI', buf, i + 9)
+        (clen,) = struct.unpack_from('<I', buf, i + 9 + 28)
+        if clen not in (0, 3, 4) or t0 > t1 or len(buf) - i < 9 + _CHUNK_FIXED + clen:
+            return False
+        comp = bytes(buf[i + 9 + 32:i + 9 + 32 + clen])
+        if comp not in (b'', b'zstd', b'lz4'):
+            return False
+        (rlen,) = struct.unpack_from('<Q', buf, i + 9 + 32 + clen)
+        return _CHUNK_FIXED + clen + rlen == length and (clen > 0 or rlen == usize)
+
+    def resync(self, start: int) -> int | None:
+        """File offset of the next intact-looking Chunk record at or after ``start``."""
+        for off in self.chunk_offsets:
+            if off >= start:
+                self.fh.seek(off)
+                if self._plausible_chunk(self.fh.read(9 + _CHUNK_FIXED + 4), 0, off):
+                    return off
+        pos = start
+        while pos < self.size:
+            self.fh.seek(pos)
+            buf = self.fh.read(_RESYNC_BLOCK + 9 + _CHUNK_FIXED + 4)
+            i = buf.find(b'\x06')
+            while 0 <= i < _RESYNC_BLOCK:
+                if self._plausible_chunk(buf, i, pos):
+                    return pos + i
+                i = buf.find(b'\x06', i + 1)
+            pos += _RESYNC_BLOCK
+        return None
+
+    # -- chunks
+    def _finish_pending(self) -> None:
+        p, self.pending = self.pending, None
+        if p is None:
+            return
+        if p.ok and not p.crc_checked and p.index is not None and not p.index_bad:
+            parsed = sorted((cid, t, off) for cid, t, off, _ in p.messages)
+            if parsed != sorted(p.index):
+                p.ok, p.reason = False, ('the chunk has no CRC and its messages disagree with '
+                                         'its message index')
+        if p.ok:
+            self.schemas.update(p.schemas)
+            self.channels.update(p.channels)
+            for cid, log_time, _, data in p.messages:
+                self._emit(cid, log_time, data, self.schemas, self.channels)
+            self.report.chunks_read += 1
+            if not p.crc_checked:
+                self.report.chunks_without_crc += 1
+            return
+        lost = None if p.index is None or p.index_bad else len(p.index)
+        self._problem('corrupt_chunk', p.reason, offset=p.offset, chunk=p.number,
+                      message_index=self.count, messages_lost=lost)
+        self.report.chunks_skipped.append(p.number)
+
+    def _chunk(self, offset: int, content: bytes) -> None:
+        number = self.chunks
+        self.chunks += 1
+        try:
+            _, _, usize, crc, compression, off, rlen = _chunk_header(content)
+            if off + rlen != len(content):
+                raise ValueError(f'its records field says {rlen} bytes, the record holds '
+                                 f'{len(content) - off}')
+            if compression not in _CHUNK_COMPRESSIONS:
+                raise ValueError(f'unsupported compression {compression!r}')
+            try:
+                raw = _decompress(content[off:], compression)
+            except Exception as exc:  # noqa: BLE001 - zstd / lz4 raise their own error types
+                raise ValueError(f'{compression} decompression failed ({exc})') from None
+            if len(raw) != usize:
+                raise ValueError(f'{len(raw)} bytes after decompression, the header says {usize}')
+            if crc:
+                actual = zlib.crc32(raw)
+                if actual != crc:
+                    raise ValueError(f'CRC mismatch (stored 0x{crc:08x}, computed '
+                                     f'0x{actual:08x})')
+            schemas, channels, msgs = _chunk_messages(raw)
+        except (ValueError, struct.error, UnicodeDecodeError) as exc:
+            self.pending = _PendingChunk(number, offset, False, str(exc))
+            return
+        self.pending = _PendingChunk(number, offset, True, crc_checked=bool(crc),
+                                     schemas=schemas, channels=channels, messages=msgs)
+
+    def _message_index(self, content: bytes) -> None:
+        p = self.pending
+        if p is None:
+            return
+        try:
+            cid, nbytes = struct.unpack_from('<HI', content, 0)
+            if nbytes % 16 or 6 + nbytes > len(content):
+                raise ValueError('bad length')
+            entries = [(cid, t, off) for t, off in struct.iter_unpack('<QQ',
+                                                                      content[6:6 + nbytes])]
+        except (ValueError, struct.error):
+            p.index_bad = True
+            return
+        p.index = (p.index or []) + entries
+
+    def _salvage(self, offset: int, partial: bytes) -> None:
+        """The complete messages of the incomplete chunk a truncated file ends in."""
+        try:
+            _, _, _, _, compression, off, _ = _chunk_header(partial)
+        except (ValueError, struct.error, UnicodeDecodeError):
+            self._truncated(offset, f'the file ends inside the header of chunk {self.chunks} '
+                                    f'at byte {offset}')
+            return
+        if compression:
+            self._truncated(offset, f'the file ends inside {compression}-compressed chunk '
+                                    f'{self.chunks} at byte {offset}; its messages are lost')
+            return
+        view = memoryview(partial)[off:]
+        base = offset + 9 + off
+        pos = 0
+        schemas, channels = dict(self.schemas), dict(self.channels)
+        while pos + 9 <= len(view):
+            op, length = struct.unpack_from('<BQ', view, pos)
+            if pos + 9 + length > len(view):
+                break
+            content = view[pos + 9:pos + 9 + length]
+            try:
+                if op == _OP_SCHEMA:
+                    sid, name = _parse_schema(content)
+                    schemas[sid] = name
+                elif op == _OP_CHANNEL:
+                    cid, sid, topic = _parse_channel(content)
+                    channels[cid] = (sid, topic)
+                elif op == _OP_MESSAGE and len(content) >= 22:
+                    cid, _, log_time, _ = struct.unpack_from('<HIQQ', content, 0)
+                    self._emit(cid, log_time, bytes(content[22:]), schemas, channels)
+                    self.report.unverified_messages += 1
+                else:
+                    break
+            except (ValueError, struct.error, UnicodeDecodeError):
+                break
+            pos += 9 + length
+        self._truncated(base + pos, f'the file ends at byte {self.size}, inside chunk '
+                                    f'{self.chunks} (starts at byte {offset})')
+        self.chunks += 1
+
+    # -- the scan
+    def run(self) -> None:
+        pos, size, fh = 8, self.size, self.fh
+        ended = False
+        while True:
+            if pos + 9 > size:
+                self._finish_pending()
+                if pos < size:
+                    self._truncated(pos, f'the file ends {size - pos} bytes into a record header')
+                else:
+                    self._truncated(pos, 'the file ends at a record boundary without the '
+                                         'DataEnd / Footer records')
+                break
+            fh.seek(pos)
+            op, length = struct.unpack('<BQ', fh.read(9))
+            end = pos + 9 + length
+            if op not in _OP_NAMES and op < 0x80 or (op == _OP_CHUNK and length < _CHUNK_FIXED):
+                self._finish_pending()
+                nxt = self._skip_garbage(pos, f'bytes at {pos} are no MCAP record (opcode '
+                                              f'0x{op:02x})')
+                if nxt is None:
+                    break
+                pos = nxt
+                continue
+            if end > size:
+                self._finish_pending()
+                nxt = self.resync(pos + 1)
+                if nxt is not None:      # a damaged length field, not the end of the file
+                    self._problem('corrupt_data', f'{_OP_NAMES.get(op, "user")} record at '
+                                  f'{pos} claims {length} bytes, past the end of the file',
+                                  offset=pos, end_offset=nxt, message_index=self.count)
+                    pos = nxt
+                    continue
+                if self.footer_ok:       # the file has its end: this length is damaged
+                    self._garbage_to_end(pos, f'{_OP_NAMES.get(op, "user")} record at {pos} '
+                                              f'claims {length} bytes, past the end of the file')
+                elif op == _OP_CHUNK:
+                    fh.seek(pos + 9)
+                    self._salvage(pos, fh.read(size - pos - 9))
+                else:
+                    self._truncated(pos, f'the file ends at byte {size}, inside a '
+                                         f'{_OP_NAMES.get(op, "user")} record at byte {pos} '
+                                         f'that needs {length} bytes')
+                break
+            if op != _OP_MESSAGE_INDEX:
+                self._finish_pending()
+            if op == _OP_CHUNK:
+                self._chunk(pos, fh.read(length))
+            elif op == _OP_MESSAGE_INDEX:
+                self._message_index(fh.read(length))
+            elif op in (_OP_SCHEMA, _OP_CHANNEL, _OP_MESSAGE):
+                content = fh.read(length)
+                try:
+                    if op == _OP_SCHEMA:
+                        sid, name = _parse_schema(content)
+                        self.schemas[sid] = name
+                    elif op == _OP_CHANNEL:
+                        cid, sid, topic = _parse_channel(content)
+                        self.channels[cid] = (sid, topic)
+                    else:
+                        cid, _, log_time, _ = struct.unpack_from('<HIQQ', content, 0)
+                        self._emit(cid, log_time, content[22:], self.schemas, self.channels)
+                except (ValueError, struct.error, UnicodeDecodeError) as exc:
+                    self._problem('corrupt_data', f'bad {_OP_NAMES[op]} record ({exc})',
+                                  offset=pos, end_offset=end, message_index=self.count)
+            elif op in (_OP_DATA_END, _OP_FOOTER):
+                ended = True
+                break
+            pos = end
+        self._finish_pending()
+        if self.unknown_channel_msgs:
+            self._problem('corrupt_data', f'{self.unknown_channel_msgs} messages on channels '
+                          'whose definition was in a lost part of the file were skipped',
+                          messages_lost=self.unknown_channel_msgs)
+        if ended and not self.footer_ok:
+            self._problem('metadata', f'the file ends at byte {self.size} without an intact '
+                          'footer after its data section (no messages lost)')
+
+    def _skip_garbage(self, pos: int, detail: str) -> int | None:
+        """Report the bytes from ``pos`` up to the next intact chunk; returns its offset."""
+        nxt = self.resync(pos + 1)
+        if nxt is None:
+            self._garbage_to_end(pos, detail)
+            return None
+        self._problem('corrupt_data', detail, offset=pos, end_offset=nxt,
+                      message_index=self.count)
+        return nxt
+
+    def _garbage_to_end(self, pos: int, detail: str) -> None:
+        """Report the bytes from ``pos`` to the end as unreadable (no intact chunk follows)."""
+        self._problem('corrupt_data', detail + '; no intact chunk follows', offset=pos,
+                      end_offset=self.size, message_index=self.count)
+        if self.report.truncated_at is None:
+            self.report.truncated_at = pos
+            self.report.truncated_at_message = self.count
+
+
+def _read_mcap_file(path: Path, label: str, report: BagReadReport,
+                    sink: list[BagMessage]) -> int | None:
+    """Read one MCAP file into ``sink``; returns the message count its statistics record
+    gives (None without an intact summary)."""
+    size = path.stat().st_size
+    with open(path, 'rb') as fh:
+        magic = fh.read(8)
+        if magic != _MCAP_MAGIC:
+            what = 'the file is empty' if not magic else 'no MCAP magic bytes at byte 0'
+            report.problems.append(BagProblem('unreadable', label, f'not an MCAP file ({what})',
+                                              offset=0))
+            return None
+        scan = _McapScan(fh, size, label, report, sink)
+        scan.read_summary()
+        scan.run()
+        return scan.expected
+
+
+def _read_sqlite_file(path: Path, label: str, report: BagReadReport,
+                      sink: list[BagMessage]) -> int | None:
+    """Read one rosbag2 sqlite3 file into ``sink``, row by row, skipping rows the database
+    cannot return; returns the message count of its ``metadata`` table (None if unknown)."""
+    with open(path, 'rb') as fh:
+        header = fh.read(100)
+    if not header.startswith(_SQLITE_MAGIC) or len(header) < 100:
+        what = 'the file is empty' if not header else 'no SQLite header at byte 0'
+        report.problems.append(BagProblem('unreadable', label, f'not a sqlite3 file ({what})',
+                                          offset=0))
+        return None
+    page_size = int.from_bytes(header[16:18], 'big')
+    page_size = 65536 if page_size == 1 else page_size
+    declared = page_size * int.from_bytes(header[28:32], 'big')
+    size = path.stat().st_size
+    short = (f'the file has {size} bytes, its header says {declared}'
+             if declared and size < declared else '')
+    uri = f'{path.resolve().as_uri()}?mode=ro'
+    # immutable: no locking and no journal recovery on a file nobody writes; not when a -wal
+    # file beside it holds the last transactions (a recorder that used WAL and did not close).
+    wal = path.with_name(path.name + '-wal')
+
+    def connect(immutable: bool) -> sqlite3.Connection:
+        conn = sqlite3.connect(uri + ('&immutable=1' if immutable else ''), uri=True)
+        if short:
+            # SQLite refuses a file shorter than its header says ('malformed') unless the schema
+            # is writable; on this read-only connection that only lifts the size check.
+            conn.execute('PRAGMA writable_schema=ON')
+        return conn
+
+    try:
+        con = connect(not wal.is_file())
+        if wal.is_file():
+            try:
+                con.execute('SELECT 1 FROM sqlite_master LIMIT 1').fetchall()
+            except sqlite3.Error as exc:
+                con.close()
+                report.problems.append(BagProblem(
+                    'metadata', label, f'{wal.name} cannot be used ({exc}); the transactions in '
+                    'it are not read'))
+                con = connect(True)
+    except sqlite3.Error as exc:
+        report.problems.append(BagProblem('unreadable', label, f'sqlite3 cannot open it ({exc})'))
+        return None
+    try:
+        try:
+            topics = {int(i): (str(n), str(t)) for i, n, t in
+                      con.execute('SELECT id, name, type FROM topics')}
+        except sqlite3.Error as exc:
+            report.problems.append(BagProblem(
+                'unreadable', label, f'its topics table cannot be read ({exc})'
+                + (f'; {short}' if short else '')))
+            return None
+        for name, msgtype in topics.values():
+            report.topics.setdefault(name, msgtype)
+        expected = _sqlite_expected(con)
+        count, last, prob = 0, 0, None
+        errors = 0
+        while errors < 100_000:
+            try:
+                for rid, tid, stamp, data in con.execute(
+                        'SELECT id, topic_id, timestamp, data FROM messages WHERE id > ? '
+                        'ORDER BY id', (last,)):
+                    last = int(rid)
+                    prob = None
+                    topic = topics.get(int(tid))
+                    if topic is None:
+                        continue
+                    data = bytes(data)
+                    if data[:4] == _ZSTD_MAGIC:
+                        data = _zstd_module().decompress(data)
+                    sink.append(BagMessage(topic[0], topic[1], int(stamp), data, label, count))
+                    count += 1
+                    report.messages_read += 1
+                break
+            except sqlite3.DatabaseError as exc:
+                errors += 1
+                nxt = _sqlite_next_id(con, last)
+                if prob is None:
+                    first = not any(q.file == label and q.kind in DAMAGE_KINDS
+                                    for q in report.problems)
+                    prob = BagProblem('truncated' if short and first else 'unreadable_messages',
+                                      label, f'{short or "the database is damaged"} ({exc})',
+                                      message_index=count, messages_lost=0)
+                    report.problems.append(prob)
+                    if prob.kind == 'truncated' and report.truncated_at_message is None:
+                        report.truncated_at_message = count
+                if nxt is None:
+                    prob.messages_lost = None
+                    break
+                prob.messages_lost = (prob.messages_lost or 0) + (nxt - last)
+                last = nxt                       # skip the row that failed
+        if short and not any(p.file == label and p.kind in DAMAGE_KINDS
+                             for p in report.problems):
+            report.problems.append(BagProblem('truncated', label, short + ' (every row read)',
+                                              message_index=count))
+        return expected
+    finally:
+        con.close()
+
+
+def _sqlite_next_id(con: sqlite3.Connection, last: int) -> int | None:
+    """Id of the first message row after ``last`` the database can still find (None: none)."""
+    jump = 0
+    for _ in range(40):
+        try:
+            row = con.execute('SELECT id FROM messages WHERE id > ? ORDER BY id LIMIT 1',
+                              (last + jump,)).fetchone()
+            return None if row is None else int(row[0])
+        except sqlite3.DatabaseError:
+            jump = max(1, jump * 2)
+    return None
+
+
+def _sqlite_expected(con: sqlite3.Connection) -> int | None:
+    """message_count of the metadata.yaml copy rosbag2 keeps in the ``metadata`` table."""
+    try:
+        row = con.execute('SELECT metadata FROM metadata ORDER BY id DESC LIMIT 1').fetchone()
+        info = yaml.safe_load(row[0]) if row else None
+        if isinstance(info, dict):
+            info = info.get('rosbag2_bagfile_information', info)
+            return int(info['message_count'])
+    except (sqlite3.Error, yaml.YAMLError, KeyError, TypeError, ValueError):
+        pass
+    return None
+
+
+def _natural_key(p: Path) -> list[Any]:
+    return [int(t) if t.isdigit() else t for t in re.split(r'(\d+)', p.name)]
+
+
+def _storage_of(p: Path) -> str:
+    name = p.name.removesuffix('.zstd')
+    if name.endswith('.mcap'):
+        return 'mcap'
+    if name.endswith('.db3'):
+        return 'sqlite3'
+    try:
+        with open(p, 'rb') as fh:
+            head = fh.read(16)
+    except OSError:
+        return ''
+    return 'mcap' if head.startswith(_MCAP_MAGIC) else 'sqlite3' if head == _SQLITE_MAGIC else ''
+
+
+def _bag_files(path: Path, report: BagReadReport) -> tuple[list[Path], int | None, bool]:
+    """Storage files of a bag (folder or file) -> (files, message count of metadata.yaml,
+    whether the files are compressed as a whole)."""
+    bag_dir = path if path.is_dir() else path.parent
+    meta_path = bag_dir / 'metadata.yaml'
+    listed: list[Path] = []
+    expected = None
+    file_compressed = False
+    if meta_path.is_file():
+        try:
+            info = yaml.safe_load(meta_path.read_text(encoding='utf-8'))
+            info = info['rosbag2_bagfile_information']
+            listed = [bag_dir / Path(str(r)).name for r in info.get('relative_file_paths') or []]
+            expected = int(info['message_count']) if 'message_count' in info else None
+            file_compressed = str(info.get('compression_mode') or '').lower() == 'file'
+            report.metadata = True
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, KeyError, TypeError,
+                ValueError) as exc:
+            report.problems.append(BagProblem(
+                'metadata', 'metadata.yaml', f'{meta_path} cannot be used '
+                f'({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ""}); '
+                'read the storage file(s) directly'))
+    elif path.is_dir():
+        report.problems.append(BagProblem(
+            'metadata', 'metadata.yaml', f'{meta_path} is missing; read the storage file(s) '
+            'directly'))
+    if path.is_file():
+        if listed and path.resolve() not in {f.resolve() for f in listed}:
+            expected = None
+        return [path], (expected if len(listed) <= 1 else None), file_compressed
+    files = [f for f in listed if f.is_file()]
+    missing = [f.name for f in listed if not f.is_file()]
+    if missing:
+        report.problems.append(BagProblem(
+            'unreadable', ', '.join(missing), 'listed in metadata.yaml but missing from '
+            f'{bag_dir}'))
+        expected = None if not files else expected
+    if not files:
+        files = sorted((p for p in bag_dir.iterdir() if p.is_file() and _storage_of(p)
+                        and p.name != 'metadata.yaml'), key=_natural_key)
+        file_compressed = file_compressed or any(p.name.endswith('.zstd') for p in files)
+    return files, expected, file_compressed
+
+
+def _decompress_file(src: Path, dst: Path, label: str, report: BagReadReport) -> None:
+    """zstd file -> ``dst`` (what decompresses; a truncated / damaged stream is reported)."""
+    dec = _zstd_module().ZstdDecompressor()
+    offset = 0
+    with open(src, 'rb') as fin, open(dst, 'wb') as fout:
+        try:
+            while block := fin.read(1 << 20):
+                fout.write(dec.decompress(block))
+                offset += len(block)
+            if not dec.eof:
+                raise ValueError('the zstd stream ends early')
+        except Exception as exc:  # noqa: BLE001 - zstd raises its own error type
+            report.problems.append(BagProblem(
+                'truncated', label, f'zstd-compressed file damaged at about byte {offset} of '
+                f'the compressed file ({exc}); reading what decompressed', offset=offset))
+
+
+def read_bag_messages(path: str | Path,
+                      topics: Sequence[str] | None = None) -> tuple[list[BagMessage],
+                                                                    BagReadReport]:
+    """All readable messages of a rosbag2 bag, in bag-time order, plus a :class:`BagReadReport`.
+
+    ``path`` is a bag folder (metadata.yaml lists its storage files; without a usable
+    metadata.yaml its ``*.mcap`` / ``*.db3`` files are read) or one storage file. MCAP files are
+    read record by record: a chunk whose CRC, decompression or record structure fails is skipped
+    as a whole and reading goes on with the next chunk; bytes that are no record are skipped to
+    the next intact chunk; a truncated file gives its complete messages (those of the
+    incomplete last chunk are counted as ``unverified_messages``). sqlite3 files are read row by
+    row; rows the database cannot return are skipped. Never raises for damaged files: the
+    report lists what was wrong.
+
+    Args:
+        path: the bag.
+        topics: keep only these topics (with or without leading '/'); None keeps all (all are
+            counted in ``messages_read`` either way).
+    """
+    path = Path(path)
+    report = BagReadReport(path)
+    msgs: list[BagMessage] = []
+    if not path.exists():
+        report.problems.append(BagProblem('unreadable', str(path), 'does not exist'))
+        return msgs, report
+    files, expected, file_compressed = _bag_files(path, report)
+    report.files = files
+    report.storage = '+'.join(sorted({s for s in (_storage_of(f) for f in files) if s}))
+    found_expected: list[int | None] = []
+    with tempfile.TemporaryDirectory(prefix='rgbx_bag_') as tmp:
+        for f in files:
+            label = f.name
+            src = f
+            try:
+                if file_compressed or f.name.endswith('.zstd'):
+                    src = Path(tmp) / f.name.removesuffix('.zstd')
+                    _decompress_file(f, src, label, report)
+                reader = _read_mcap_file if _storage_of(f) == 'mcap' else _read_sqlite_file
+                found_expected.append(reader(src, label, report, msgs))
+            except OSError as exc:
+                report.problems.append(BagProblem('unreadable', label, str(exc)))
+                found_expected.append(None)
+            except Exception as exc:  # noqa: BLE001 - a reader bug must not end the command
+                _logger.debug('reading %s failed', f, exc_info=True)
+                report.problems.append(BagProblem(
+                    'unreadable', label, f'unexpected {type(exc).__name__} while reading ({exc})'))
+                found_expected.append(None)
+    if not files:
+        report.problems.append(BagProblem('unreadable', str(path), 'no .mcap or .db3 storage '
+                                          'file found'))
+    if expected is None and found_expected and all(e is not None for e in found_expected):
+        expected = sum(int(e) for e in found_expected if e is not None)
+    report.messages_expected = expected
+    if expected is not None and expected != report.messages_read and not report.damaged:
+        source = 'metadata.yaml' if report.metadata else 'the bag'
+        report.problems.append(BagProblem(
+            'metadata', 'metadata.yaml' if report.metadata else ', '.join(f.name for f in files),
+            f'{source} says {expected} messages, the intact file(s) hold {report.messages_read}'))
+    if topics is not None:
+        keep = {t.lstrip('/') for t in topics}
+        msgs = [m for m in msgs if m.topic.lstrip('/') in keep]
+    msgs.sort(key=lambda m: m.log_time_ns)     # stable: file order among equal times
+    return msgs, report
+
+
+def _gt_box(msg: Any) -> tuple[np.ndarray, bool]:
+    if len(msg.detections) == 0:
+        return np.zeros(4, dtype=np.float64), False
+    det = msg.detections[0]
+    w, h = float(det.bbox.size_x), float(det.bbox.size_y)
+    return np.array([det.bbox.center.position.x - w / 2.0,
+                     det.bbox.center.position.y - h / 2.0, w, h], dtype=np.float64), True
+
+
+def read_bag_checked(path: str | Path, rgb_topic: str = TOPIC_RGB, x_topic: str = TOPIC_X,
+                     gt_topic: str = TOPIC_GT) -> tuple[list[BagFrame], BagReadReport]:
+    """Read a replay bag into frames keyed by the RGB header stamps, plus what was wrong.
+
+    Like :func:`read_bag_frames` but never raises for a damaged or unusable bag: it returns the
+    frames that could be read and a :class:`BagReadReport`; ``report.fatal`` is the one-line
+    error when nothing usable was read (no RGB topic, or no frame before the damage). Messages
+    that do not deserialize (or images whose data is shorter than ``step * height``) are
+    skipped and reported. When data was lost, RGB frames whose X image or GT was lost while the
+    other frames have one are dropped (``report.frames_dropped``). ``BagFrame.index`` numbers
+    the returned frames 0, 1, ... in bag order.
+    """
+    names = {TOPIC_X_EVENTS.lstrip('/'): 'x', rgb_topic.lstrip('/'): 'rgb',
+             x_topic.lstrip('/'): 'x', gt_topic.lstrip('/'): 'gt'}
+    msgs, report = read_bag_messages(path, list(names))
+    store = _shared_store()
+    by_topic: dict[str, dict[int, tuple[bytes, Any]]] = {'rgb': {}, 'x': {}, 'gt': {}}
+    order: list[int] = []
+    x_type = ''
+    for m in msgs:
+        kind = names[m.topic.lstrip('/')]
+        try:
+            msg = store.deserialize_cdr(m.raw, m.msgtype)
+            stamp = _stamp_ns(msg)
+            if m.msgtype == IMAGE_TYPE and len(msg.data) < int(msg.step) * int(msg.height):
+                raise ValueError(f'{len(msg.data)} data bytes for step {msg.step} x height '
+                                 f'{msg.height}')
+        except Exception as exc:  # noqa: BLE001 - the CDR deserializer raises many types
+            report.problems.append(BagProblem(
+                'bad_message', m.file, f'{m.topic} ({m.msgtype or "no type"}) at bag time '
+                f'{m.log_time_ns} does not deserialize ({type(exc).__name__}: {exc})',
+                message_index=m.index))
+            continue
+        by_topic[kind][stamp] = (m.raw, msg)
+        if kind == 'x':
+            x_type = m.msgtype
+        if kind == 'rgb':
+            order.append(stamp)
+    damaged = report.damaged
+    has_x, has_gt = bool(by_topic['x']), bool(by_topic['gt'])
+    frames: list[BagFrame] = []
+    for stamp in order:
+        x = by_topic['x'].get(stamp)
+        gt = by_topic['gt'].get(stamp)
+        if damaged and ((has_x and x is None) or (has_gt and gt is None)):
+            report.frames_dropped += 1
+            continue
+        box, present = _gt_box(gt[1]) if gt is not None else (np.zeros(4, np.float64), False)
+        frames.append(BagFrame(len(frames), stamp, by_topic['rgb'][stamp][0],
+                               None if x is None else x[0], box, present,
+                               x_type if x is not None else ''))
+    report.frames = len(frames)
+    rgb_known = any(t.lstrip('/') == rgb_topic.lstrip('/') for t in report.topics)
+    if not frames and report.damaged:
+        report.fatal = (f'bag {path}: no usable frame could be read: '
+                        + '; '.join(p.describe() for p in report.problems)
+                        + '; the bag is damaged: copy or record it again')
+    elif not rgb_known:
+        report.fatal = (f'{path}: no {rgb_topic} topic; topics: {sorted(report.topics)}'
+                        + ('; ' + '; '.join(p.describe() for p in report.problems)
+                           if report.problems else ''))
+    return frames, report
+
+
 def read_bag_frames(path: str | Path, rgb_topic: str = TOPIC_RGB, x_topic: str = TOPIC_X,
                     gt_topic: str = TOPIC_GT) -> list[BagFrame]:
     """Read a replay bag into frames keyed by the RGB header stamps.
 
     X messages (``x_topic``, else raw events on ``/x/events``) and GT are matched to RGB frames
-    by equal header stamp. Topic names are matched with or without a leading '/'.
+    by equal header stamp. Topic names are matched with or without a leading '/'. A damaged bag
+    gives the frames that could be read and logs one WARNING line saying what was lost (see
+    :func:`read_bag_checked` for the report itself).
 
     Raises:
         BagError: no RGB topic in the bag.
+        BagReadError: (a BagError) nothing usable could be read; the message says why.
     """
-    store = make_typestore()
-    by_topic: dict[str, dict[int, tuple[bytes, Any]]] = {'rgb': {}, 'x': {}, 'gt': {}}
-    order: list[int] = []
-    names = {TOPIC_X_EVENTS.lstrip('/'): 'x', rgb_topic.lstrip('/'): 'rgb',
-             x_topic.lstrip('/'): 'x', gt_topic.lstrip('/'): 'gt'}
-    x_type = ''
-    with Reader(Path(path)) as reader:
-        conns = [c for c in reader.connections if c.topic.lstrip('/') in names]
-        if not any(names[c.topic.lstrip('/')] == 'rgb' for c in conns):
-            raise BagError(f'{path}: no {rgb_topic} topic; topics: '
-                           f'{sorted(c.topic for c in reader.connections)}')
-        for conn, _, raw in reader.messages(connections=conns):
-            kind = names[conn.topic.lstrip('/')]
-            msg = store.deserialize_cdr(raw, conn.msgtype)
-            stamp = _stamp_ns(msg)
-            by_topic[kind][stamp] = (bytes(raw), msg)
-            if kind == 'x':
-                x_type = conn.msgtype
-            if kind == 'rgb':
-                order.append(stamp)
-    frames = []
-    for k, stamp in enumerate(order):
-        x = by_topic['x'].get(stamp)
-        gt = by_topic['gt'].get(stamp)
-        box = np.zeros(4, dtype=np.float64)
-        present = False
-        if gt is not None and len(gt[1].detections) > 0:
-            det = gt[1].detections[0]
-            w, h = float(det.bbox.size_x), float(det.bbox.size_y)
-            box = np.array([det.bbox.center.position.x - w / 2.0,
-                            det.bbox.center.position.y - h / 2.0, w, h], dtype=np.float64)
-            present = True
-        frames.append(BagFrame(k, stamp, by_topic['rgb'][stamp][0],
-                               None if x is None else x[0], box, present,
-                               x_type if x is not None else ''))
+    frames, report = read_bag_checked(path, rgb_topic, x_topic, gt_topic)
+    if report.fatal:
+        raise BagReadError(report.fatal, report)
+    if report.problems:
+        _logger.warning('WARN: %s', report.warning_line())
     return frames
 
 

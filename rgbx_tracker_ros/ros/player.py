@@ -20,6 +20,14 @@ Outputs in ``--out DIR``:
 Frame numbers in ``--withhold-x`` / ``--withhold-rgb START:END`` are 1-based and inclusive
 (frame 1 = the first RGB frame in the bag, as in RGBT234 file names). Exit status 0 after a
 replay (with a one-line summary), 2 when the bag cannot be read or the node never shows up.
+
+A truncated or partly corrupt bag (``.mcap`` or ``.db3``, with or without metadata.yaml) is
+replayed as far as it is readable (:func:`rgbx_tracker_ros.ros.bag_io.read_bag_checked`: corrupt
+MCAP chunks are skipped, never used): one ``rgbx-player: WARN: ...`` line on stderr says which
+file, how many messages were read, where the readable part ends / which chunk was skipped and
+what is wrong, and ``summary.json`` gets the report under ``bag_read``; the exit status is then
+0 as for an intact bag. When no frame can be read the player exits with status 2 and one
+``rgbx-player: error: ...`` line, before it starts ROS.
 """
 
 from __future__ import annotations
@@ -44,7 +52,8 @@ from sensor_msgs.msg import Image, PointCloud2
 from std_msgs.msg import Header
 from vision_msgs.msg import Detection2D, Detection2DArray
 
-from rgbx_tracker_ros.ros.bag_io import BagFrame, read_bag_frames
+from rgbx_tracker_ros.ros.bag_io import (
+    BagError, BagFrame, BagReadReport, read_bag_checked, read_bag_frames)
 from rgbx_tracker_ros.ros.conversions import (
     box_to_detection, detections_to_result, ns_to_stamp, stamp_to_ns)
 
@@ -152,7 +161,8 @@ def _spin_until(executor: SingleThreadedExecutor, cond, timeout_s: float) -> boo
 def replay(bag: Path, out_dir: Path, withhold: tuple[int, int] | None = None,
            timeout_s: float = 5.0, wait_s: float = 60.0, tracker_node: str = 'tracker_node',
            send_init: bool = True, reinit_at: tuple[int, ...] = (),
-           withhold_rgb: tuple[int, int] | None = None) -> dict[str, Any]:
+           withhold_rgb: tuple[int, int] | None = None, frames: list[BagFrame] | None = None,
+           bag_report: BagReadReport | None = None) -> dict[str, Any]:
     """Replay ``bag`` to the node in lockstep; write results.csv / diagnostics.jsonl /
     summary.json into ``out_dir`` and return the summary dict (rclpy must be initialised).
 
@@ -161,10 +171,17 @@ def replay(bag: Path, out_dir: Path, withhold: tuple[int, int] | None = None,
     ``reinit_at``: 1-based frame numbers where the ground-truth box is sent on ``~/init`` again
     (e.g. the cuts of a temporally sparse recording); frames without a GT box are skipped.
 
+    ``frames`` / ``bag_report``: the bag as already read by :func:`read_bag_checked` (None:
+    read ``bag`` here with :func:`read_bag_frames`); the report goes into summary.json.
+
     Raises:
         RuntimeError: when the node's subscriptions / publishers do not appear within ``wait_s``.
+        BagError: the bag has no readable frame (BagReadError: it is damaged).
     """
-    frames: list[BagFrame] = read_bag_frames(bag)
+    if frames is None:
+        frames = read_bag_frames(bag)
+    if not frames:
+        raise BagError(f'bag {bag} has no frames on /rgb/image_raw; nothing to replay')
     out_dir.mkdir(parents=True, exist_ok=True)
     player = LockstepPlayer(tracker_node)
     executor = SingleThreadedExecutor()
@@ -272,6 +289,7 @@ def replay(bag: Path, out_dir: Path, withhold: tuple[int, int] | None = None,
         'round_trip_ms_mean': float(np.nanmean(rtts)) if np.isfinite(rtts).any() else None,
         'elapsed_s': elapsed, 'diagnostics_messages': len(player.diagnostics),
         'last_diagnostics': player.diagnostics[-1] if player.diagnostics else None,
+        'bag_read': None if bag_report is None else bag_report.as_dict(),
     }
     (out_dir / 'summary.json').write_text(json.dumps(summary, indent=2))
     return summary
@@ -307,11 +325,21 @@ def main(argv: list[str] | None = None) -> int:
     if not args.bag.exists():
         print(f'rgbx-player: bag {args.bag} does not exist', file=sys.stderr)
         return 2
+    frames, report = read_bag_checked(args.bag)
+    if report.fatal:
+        print(f'rgbx-player: error: {report.fatal}', file=sys.stderr)
+        return 2
+    if not frames:
+        print(f'rgbx-player: error: bag {args.bag} has no frames on /rgb/image_raw; nothing to '
+              'replay (write one with rgbx-make-bag)', file=sys.stderr)
+        return 2
+    if report.problems:
+        print(f'rgbx-player: WARN: {report.warning_line()}', file=sys.stderr)
     rclpy.init(args=args_all)
     try:
         summary = replay(args.bag, args.out, args.withhold_x, args.timeout, args.wait, args.node,
                          send_init=not args.no_init, reinit_at=args.reinit_at,
-                         withhold_rgb=args.withhold_rgb)
+                         withhold_rgb=args.withhold_rgb, frames=frames, bag_report=report)
     except (RuntimeError, ValueError, OSError) as exc:
         print(f'rgbx-player: {exc}', file=sys.stderr)
         return 2
