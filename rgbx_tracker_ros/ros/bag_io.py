@@ -12,12 +12,13 @@ A bag holds, per frame k (stamp ``start_ns + k * round(1e9 / rate_hz)``, header 
   0,0,0,0 in RGBT234 / LasHeR files).
 
 Reading (:func:`read_bag_checked`, :func:`read_bag_frames`) does not use rosbags' Reader: the
-``.mcap`` / ``.db3`` storage files are read directly, so a truncated or partly overwritten bag, or
-one whose metadata.yaml is missing or wrong, gives what is readable plus a :class:`BagReadReport`
-(messages read, where the readable part ends, which MCAP chunks were skipped and why). MCAP chunk
-CRCs are checked (``write_bag`` writes them; rosbags writes none), so a damaged chunk is skipped,
-never used. sqlite3 has no checksums: damage there is found only where the database structure
-breaks, not inside image data.
+``.mcap`` files are read chunk by chunk with the ``mcap`` library and the ``.db3`` files with
+sqlite3, so a truncated or partly overwritten bag, or one whose metadata.yaml is missing or wrong,
+gives what is readable plus a :class:`BagReadReport` (messages read, where the readable part ends,
+which MCAP chunks were skipped and why). MCAP chunk CRCs are checked by the ``mcap`` library
+(``write_bag`` writes them; rosbags writes none), so a damaged chunk is skipped, never used. sqlite3
+has no checksums: damage there is found only where the database structure breaks, not inside image
+data.
 
 The ``vision_msgs`` types are not in rosbags' stock typestores; they are registered from the
 project's interface definitions (``interfaces/vision_msgs/msg/*.msg`` in the source tree, or the
@@ -28,6 +29,7 @@ needs rclpy.
 from __future__ import annotations
 
 import dataclasses
+import io
 import logging
 import os
 import re
@@ -40,6 +42,14 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import yaml
+from mcap.data_stream import ReadDataStream, RecordBuilder
+from mcap.exceptions import EndOfFile, McapError
+from mcap.opcode import Opcode
+from mcap.reader import FOOTER_SIZE, make_reader
+from mcap.records import (Channel, Chunk, DataEnd, Footer, McapRecord, Message, MessageIndex,
+                          Schema)
+from mcap.stream_reader import (CRCValidationError, get_chunk_data_stream, MAGIC_SIZE,
+                                read_magic, StreamReader)
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import get_types_from_msg, get_typestore, Stores
 from rosbags.typesys.store import Typestore
@@ -382,10 +392,9 @@ def _stamp_ns(msg: Any) -> int:
 
 
 # ------------------------------------------------------------------- damaged-bag reading
-# The storage files are read here directly (not with rosbags' Reader, which refuses a bag without
-# metadata.yaml or without an MCAP footer, and uses a chunk without checking what it reads when
-# the chunk has no CRC), so that a truncated or partly overwritten bag gives what is readable plus
-# a report of what is not.
+# The storage files are read here (not with rosbags' Reader, which refuses a bag without
+# metadata.yaml or without an MCAP footer, and stops at the first damaged chunk), so that a
+# truncated or partly overwritten bag gives what is readable plus a report of what is not.
 
 #: Problem kinds that mean data was lost (as opposed to 'metadata' notes on an intact file).
 DAMAGE_KINDS = ('truncated', 'corrupt_chunk', 'corrupt_data', 'unreadable_messages',
@@ -394,15 +403,6 @@ DAMAGE_KINDS = ('truncated', 'corrupt_chunk', 'corrupt_data', 'unreadable_messag
 _MCAP_MAGIC = b'\x89MCAP0\r\n'
 _SQLITE_MAGIC = b'SQLite format 3\x00'
 _ZSTD_MAGIC = b'\x28\xb5\x2f\xfd'
-_OP_FOOTER, _OP_SCHEMA, _OP_CHANNEL, _OP_MESSAGE, _OP_CHUNK = 0x02, 0x03, 0x04, 0x05, 0x06
-_OP_MESSAGE_INDEX, _OP_CHUNK_INDEX, _OP_STATISTICS, _OP_DATA_END = 0x07, 0x08, 0x0B, 0x0F
-_OP_NAMES = {0x01: 'Header', 0x02: 'Footer', 0x03: 'Schema', 0x04: 'Channel', 0x05: 'Message',
-             0x06: 'Chunk', 0x07: 'MessageIndex', 0x08: 'ChunkIndex', 0x09: 'Attachment',
-             0x0A: 'AttachmentIndex', 0x0B: 'Statistics', 0x0C: 'Metadata',
-             0x0D: 'MetadataIndex', 0x0E: 'SummaryOffset', 0x0F: 'DataEnd'}
-_CHUNK_COMPRESSIONS = ('', 'zstd', 'lz4')
-_CHUNK_FIXED = 8 + 8 + 8 + 4 + 4 + 8     # chunk fields around the compression string
-_RESYNC_BLOCK = 1 << 20
 
 
 @dataclasses.dataclass
@@ -602,86 +602,59 @@ def _zstd_module() -> Any:
     return zstd
 
 
-def _decompress(data: bytes, compression: str) -> bytes:
-    if compression == '':
-        return data
-    if compression == 'zstd':
-        return _zstd_module().decompress(data)
-    if compression == 'lz4':
-        from lz4.frame import decompress as lz4_decompress  # type: ignore[import-untyped]
-        return lz4_decompress(data)
-    raise ValueError(f'unsupported chunk compression {compression!r}')
+# MCAP files are read with the ``mcap`` library (records, chunk decompression, chunk CRCs). What it
+# does not do, and is done here: go on after a record it cannot read (its readers stop at the first
+# error), tell a truncated file from a damaged one, skip one bad chunk and report it (number,
+# offset, messages lost, from the MessageIndex records after it), and take the complete messages
+# of the incomplete chunk a truncated file ends in.
+_MCAP_ERRORS = (McapError, ValueError, struct.error, OverflowError)
+_OPCODES = frozenset(int(op) for op in Opcode)
+_CHUNK_COMPRESSIONS = ('', 'zstd', 'lz4')
+_RESYNC_BLOCK = 1 << 20
+_PREFIX = 9      # every record starts with its opcode (1 byte) and its length (8 bytes)
 
 
-def _str_at(buf: bytes | memoryview, off: int) -> tuple[str, int]:
-    (n,) = struct.unpack_from('<I', buf, off)
-    end = off + 4 + n
-    if end > len(buf):
-        raise ValueError(f'string of {n} bytes at {off} runs past its record')
-    return bytes(buf[off + 4:end]).decode('utf-8'), end
+def _op_name(op: int) -> str:
+    if op >= 0x80:
+        return 'user'
+    try:
+        return Opcode(op).name.title().replace('_', '')
+    except ValueError:
+        return f'opcode 0x{op:02x}'
 
 
-def _parse_schema(content: bytes | memoryview) -> tuple[int, str]:
-    (sid,) = struct.unpack_from('<H', content, 0)
-    name, _ = _str_at(content, 2)
-    return sid, name
+def _records(stream: ReadDataStream, length: int) -> tuple[list[McapRecord], int, Exception | None]:
+    """The records of a chunk's (uncompressed) record data: (complete records, bytes they span,
+    the error that ended reading early or None).
 
-
-def _parse_channel(content: bytes | memoryview) -> tuple[int, int, str]:
-    cid, sid = struct.unpack_from('<HH', content, 0)
-    topic, _ = _str_at(content, 4)
-    return cid, sid, topic
-
-
-def _chunk_header(content: bytes | memoryview) -> tuple[int, int, int, int, str, int, int]:
-    """Chunk record content -> (start, end, uncompressed size, crc, compression, offset of the
-    records, length of the records)."""
-    t0, t1, usize, crc = struct.unpack_from('<QQQI', content, 0)
-    compression, off = _str_at(content, 28)
-    (rlen,) = struct.unpack_from('<Q', content, off)
-    return t0, t1, usize, crc, compression, off + 8, rlen
-
-
-def _split_records(buf: bytes | memoryview, base: int = 0,
-                   ) -> Iterator[tuple[int, int, memoryview | bytes]]:
-    """Yield (offset, opcode, content) of the records in ``buf``; ValueError on a record that
-    runs past the end (offsets are relative to ``buf`` plus ``base``)."""
-    pos, n = 0, len(buf)
-    while pos < n:
-        if pos + 9 > n:
-            raise ValueError(f'{n - pos} stray bytes at {base + pos}')
-        op, length = struct.unpack_from('<BQ', buf, pos)
-        if pos + 9 + length > n:
-            raise ValueError(f'{_OP_NAMES.get(op, f"opcode 0x{op:02x}")} record at {base + pos} '
-                             f'needs {length} bytes, only {n - pos - 9} left')
-        yield pos, op, buf[pos + 9:pos + 9 + length]
-        pos += 9 + length
-
-
-def _chunk_messages(raw: bytes) -> tuple[dict[int, str], dict[int, tuple[int, str]],
-                                        list[tuple[int, int, int, bytes]]]:
-    """The records of an uncompressed chunk -> (schemas, channels, messages as (channel, log
-    time, offset in the chunk, data)). ValueError when the chunk is no valid record sequence."""
-    schemas: dict[int, str] = {}
-    channels: dict[int, tuple[int, str]] = {}
-    msgs: list[tuple[int, int, int, bytes]] = []
-    view = memoryview(raw)
-    for off, op, content in _split_records(view):
-        if op == _OP_SCHEMA:
-            sid, name = _parse_schema(content)
-            schemas[sid] = name
-        elif op == _OP_CHANNEL:
-            cid, sid, topic = _parse_channel(content)
-            channels[cid] = (sid, topic)
-        elif op == _OP_MESSAGE:
-            if len(content) < 22:
-                raise ValueError(f'Message record at {off} has only {len(content)} bytes')
-            cid, _, log_time, _ = struct.unpack_from('<HIQQ', content, 0)
-            msgs.append((cid, log_time, off, bytes(content[22:])))
-        else:
-            raise ValueError(f'{_OP_NAMES.get(op, f"opcode 0x{op:02x}")} record at {off} cannot '
-                             'be in a chunk')
-    return schemas, channels, msgs
+    Each record is read by the library's record class from its own bytes, and must fill them
+    exactly: the library's StreamReader / breakup_chunk do not check that, so a damaged length
+    field inside a record would silently shift every record after it (this matters where no CRC
+    vouches for the bytes: the incomplete last chunk of a truncated file, chunks without CRC).
+    """
+    records: list[McapRecord] = []
+    end = 0
+    try:
+        while end < length:
+            op, n = stream.read1(), stream.read8()
+            if n > length - stream.count:
+                raise ValueError(f'{_op_name(op)} record at {end} needs {n} bytes, '
+                                 f'{length - stream.count} left')
+            body = ReadDataStream(io.BytesIO(stream.read(n)))
+            if op == Opcode.MESSAGE:
+                rec: McapRecord = Message.read(body, n)
+            elif op in (Opcode.SCHEMA, Opcode.CHANNEL):
+                rec = (Schema if op == Opcode.SCHEMA else Channel).read(body)
+            else:
+                raise ValueError(f'{_op_name(op)} record cannot be in a chunk')
+            if body.count != n:
+                raise ValueError(f'{_op_name(op)} record at {end}: its fields take {body.count} '
+                                 f'of its {n} bytes')
+            records.append(rec)
+            end = stream.count
+    except _MCAP_ERRORS as exc:
+        return records, end, exc
+    return records, end, None
 
 
 def add_mcap_chunk_crcs(path: str | Path) -> int:
@@ -689,49 +662,56 @@ def add_mcap_chunk_crcs(path: str | Path) -> int:
     rosbags writes it), in place. Returns the number of chunks changed.
 
     Readers that check CRCs (this module, the ``mcap`` library, rosbags) then detect a chunk whose
-    bytes were damaged instead of using it.
+    bytes were damaged instead of using it. The chunk record is serialized again by the ``mcap``
+    library with the CRC set (same length) and written over the old one.
+
+    Raises:
+        BagError: ``path`` is no MCAP file.
+        mcap.exceptions.McapError: a record that does not read (a damaged file).
     """
     changed = 0
     with open(path, 'r+b') as fh:
-        if fh.read(8) != _MCAP_MAGIC:
-            raise BagError(f'{path}: not an MCAP file')
-        pos = 8
-        while True:
-            fh.seek(pos)
-            head = fh.read(9)
-            if len(head) < 9:
+        try:
+            read_magic(ReadDataStream(fh))
+        except _MCAP_ERRORS:
+            raise BagError(f'{path}: not an MCAP file') from None
+        pos = fh.tell()
+        for record in StreamReader(fh, skip_magic=True, emit_chunks=True).records:
+            start, pos = pos, fh.tell()
+            if isinstance(record, (DataEnd, Footer)):
                 break
-            op, length = struct.unpack('<BQ', head)
-            if op in (_OP_DATA_END, _OP_FOOTER):
-                break
-            if op == _OP_CHUNK:
-                content = fh.read(length)
-                _, _, usize, crc, compression, off, rlen = _chunk_header(content)
-                if crc == 0:
-                    raw = _decompress(content[off:off + rlen], compression)
-                    fh.seek(pos + 9 + 24)
-                    fh.write(struct.pack('<I', zlib.crc32(raw)))
-                    changed += 1
-            pos += 9 + length
+            if (not isinstance(record, Chunk) or record.uncompressed_crc
+                    or record.compression not in _CHUNK_COMPRESSIONS):
+                continue
+            data, size = get_chunk_data_stream(record)
+            crc = zlib.crc32(data.read(size))
+            builder = RecordBuilder()
+            dataclasses.replace(record, uncompressed_crc=crc).write(builder)
+            raw = builder.end()
+            if crc and len(raw) == pos - start:      # (an empty chunk's CRC is 0 itself)
+                fh.seek(start)
+                fh.write(raw)
+                fh.seek(pos)
+                changed += 1
     return changed
 
 
 @dataclasses.dataclass
 class _PendingChunk:
+    """A chunk read, waiting for the MessageIndex records that follow it."""
+
     number: int
     offset: int
     ok: bool
     reason: str = ''
     crc_checked: bool = False
-    schemas: dict[int, str] = dataclasses.field(default_factory=dict)
-    channels: dict[int, tuple[int, str]] = dataclasses.field(default_factory=dict)
-    messages: list[tuple[int, int, int, bytes]] = dataclasses.field(default_factory=list)
-    index: list[tuple[int, int, int]] | None = None     # (channel, log time, offset) entries
-    index_bad: bool = False
+    records: list[McapRecord] = dataclasses.field(default_factory=list)
+    index: list[tuple[int, int]] | None = None     # (channel id, log time) of its index entries
 
 
 class _McapScan:
-    """Reads one MCAP file record by record (no summary needed), checking chunk CRCs."""
+    """Reads one MCAP file with the ``mcap`` library, chunk by chunk, checking chunk CRCs and going
+    on after damage."""
 
     def __init__(self, fh: Any, size: int, label: str, report: BagReadReport,
                  sink: list[BagMessage]) -> None:
@@ -749,43 +729,44 @@ class _McapScan:
     # -- summary section (optional: intact files only)
     def read_summary(self) -> None:
         """Schemas, channels, chunk offsets and the message count from the summary section."""
-        if self.size < 8 + 29 + 8:
+        fh, size = self.fh, self.size
+        footer_at = size - MAGIC_SIZE - FOOTER_SIZE
+        if footer_at < MAGIC_SIZE:
             return
         try:
-            self.fh.seek(self.size - 8 - 29)
-            tail = self.fh.read(37)
-            if tail[29:] != _MCAP_MAGIC or tail[0] != _OP_FOOTER:
-                return
-            self.footer_ok = True
-            summary_start, _, summary_crc = struct.unpack_from('<QQI', tail, 9)
-            end = self.size - 8 - 29
-            if summary_start == 0 or not 8 <= summary_start <= end:
-                return
-            self.fh.seek(summary_start)
-            data = self.fh.read(end - summary_start)
-            if summary_crc and zlib.crc32(tail[:25], zlib.crc32(data)) != summary_crc:
-                raise ValueError('summary CRC mismatch')
-            schemas, channels, offsets, expected = {}, {}, [], None
-            for _, op, content in _split_records(data, summary_start):
-                if op == _OP_SCHEMA:
-                    sid, name = _parse_schema(content)
-                    schemas[sid] = name
-                elif op == _OP_CHANNEL:
-                    cid, sid, topic = _parse_channel(content)
-                    channels[cid] = (sid, topic)
-                elif op == _OP_CHUNK_INDEX:
-                    offsets.append(struct.unpack_from('<Q', content, 16)[0])
-                elif op == _OP_STATISTICS:
-                    expected = struct.unpack_from('<Q', content, 0)[0]
-        except (ValueError, struct.error, UnicodeDecodeError) as exc:
+            fh.seek(size - MAGIC_SIZE)
+            read_magic(ReadDataStream(fh))
+            fh.seek(footer_at)
+            footer = next(StreamReader(fh, skip_magic=True, record_size_limit=size).records)
+        except (*_MCAP_ERRORS, StopIteration):
+            return                              # no footer: a truncated file
+        if not isinstance(footer, Footer):
+            return
+        self.footer_ok = True
+        if not MAGIC_SIZE <= footer.summary_start <= footer_at:
+            return
+        try:
+            if footer.summary_crc:      # the library does not check it: summary + footer fields
+                fh.seek(footer.summary_start)
+                covered = fh.read(footer_at + FOOTER_SIZE - 4 - footer.summary_start)
+                actual = zlib.crc32(covered)
+                if actual != footer.summary_crc:
+                    raise ValueError(f'summary CRC mismatch (stored 0x{footer.summary_crc:08x}, '
+                                     f'computed 0x{actual:08x})')
+            fh.seek(0)
+            summary = make_reader(fh).get_summary()
+        except _MCAP_ERRORS as exc:
             self.report.problems.append(BagProblem(
                 'metadata', self.label, f'the MCAP summary section is damaged ({exc}); '
                 'read without it'))
             return
-        self.schemas.update(schemas)
-        self.channels.update(channels)
-        self.chunk_offsets = sorted(offsets)
-        self.expected = expected
+        if summary is None:
+            return
+        self.schemas.update({i: s.name for i, s in summary.schemas.items()})
+        self.channels.update({i: (c.schema_id, c.topic) for i, c in summary.channels.items()})
+        self.chunk_offsets = sorted(c.chunk_start_offset for c in summary.chunk_indexes)
+        if summary.statistics is not None:
+            self.expected = summary.statistics.message_count
 
     # -- helpers
     def _problem(self, kind: str, detail: str, **kw: Any) -> BagProblem:
@@ -799,15 +780,16 @@ class _McapScan:
             self.report.truncated_at = offset
             self.report.truncated_at_message = self.count
 
-    def _emit(self, cid: int, log_time: int, data: bytes, schemas: dict[int, str],
+    def _emit(self, msg: Message, schemas: dict[int, str],
               channels: dict[int, tuple[int, str]]) -> None:
-        chan = channels.get(cid)
+        chan = channels.get(msg.channel_id)
         if chan is None:
             self.unknown_channel_msgs += 1
             return
         sid, topic = chan
         msgtype = schemas.get(sid, '')
         self.report.topics.setdefault(topic, msgtype)
+        data = msg.data
         if data[:4] == _ZSTD_MAGIC:          # per-message compression (compression_mode: message)
             try:
                 data = _zstd_module().decompress(data)
@@ -816,44 +798,59 @@ class _McapScan:
                               message_index=self.count)
                 self.count += 1
                 return
-        self.sink.append(BagMessage(topic, msgtype, log_time, data, self.label, self.count))
+        self.sink.append(BagMessage(topic, msgtype, msg.log_time, data, self.label, self.count))
         self.count += 1
         self.report.messages_read += 1
 
-    def _plausible_chunk(self, buf: bytes, i: int, base: int) -> bool:
-        """Whether a Chunk record starts at ``buf[i]`` (file offset ``base + i``)."""
-        if len(buf) - i < 9 + _CHUNK_FIXED:
+    def _emit_records(self, records: list[McapRecord], schemas: dict[int, str],
+                      channels: dict[int, tuple[int, str]]) -> int:
+        """Register the schemas / channels and emit the messages of ``records``; returns the
+        number of messages."""
+        n = 0
+        for rec in records:
+            if isinstance(rec, Schema):
+                schemas[rec.id] = rec.name
+            elif isinstance(rec, Channel):
+                channels[rec.id] = (rec.schema_id, rec.topic)
+            elif isinstance(rec, Message):
+                self._emit(rec, schemas, channels)
+                n += 1
+        return n
+
+    def _chunk_at(self, offset: int) -> bool:
+        """Whether an intact-looking Chunk record starts at ``offset``: the library reads its
+        header and its fields fill exactly the record length (its CRC is checked later)."""
+        self.fh.seek(offset)
+        head = ReadDataStream(self.fh)
+        try:
+            if head.read1() != Opcode.CHUNK:
+                return False
+            length = head.read8()
+            if offset + _PREFIX + length > self.size:
+                return False
+            body = ReadDataStream(io.BytesIO(self.fh.read(length)))
+            chunk = Chunk.read(body)
+        except _MCAP_ERRORS:
             return False
-        op, length = struct.unpack_from('<BQ', buf, i)
-        if op != _OP_CHUNK or length < _CHUNK_FIXED or base + i + 9 + length > self.size:
-            return False
-        t0, t1, usize, _ = struct.unpack_from('<QQQI', buf, i + 9)
-        (clen,) = struct.unpack_from('<I', buf, i + 9 + 28)
-        if clen not in (0, 3, 4) or t0 > t1 or len(buf) - i < 9 + _CHUNK_FIXED + clen:
-            return False
-        comp = bytes(buf[i + 9 + 32:i + 9 + 32 + clen])
-        if comp not in (b'', b'zstd', b'lz4'):
-            return False
-        (rlen,) = struct.unpack_from('<Q', buf, i + 9 + 32 + clen)
-        return _CHUNK_FIXED + clen + rlen == length and (clen > 0 or rlen == usize)
+        return body.count == length and chunk.compression in _CHUNK_COMPRESSIONS
 
     def resync(self, start: int) -> int | None:
-        """File offset of the next intact-looking Chunk record at or after ``start``."""
+        """File offset of the next intact-looking Chunk record at or after ``start``: from the
+        summary's ChunkIndex records, else the next Chunk opcode byte that starts one (the
+        library has no way to find the next record after bytes it cannot read)."""
         for off in self.chunk_offsets:
-            if off >= start:
-                self.fh.seek(off)
-                if self._plausible_chunk(self.fh.read(9 + _CHUNK_FIXED + 4), 0, off):
-                    return off
+            if off >= start and self._chunk_at(off):
+                return off
         pos = start
         while pos < self.size:
             self.fh.seek(pos)
-            buf = self.fh.read(_RESYNC_BLOCK + 9 + _CHUNK_FIXED + 4)
-            i = buf.find(b'\x06')
-            while 0 <= i < _RESYNC_BLOCK:
-                if self._plausible_chunk(buf, i, pos):
+            buf = self.fh.read(_RESYNC_BLOCK)
+            i = buf.find(bytes([Opcode.CHUNK]))
+            while i >= 0:
+                if self._chunk_at(pos + i):
                     return pos + i
-                i = buf.find(b'\x06', i + 1)
-            pos += _RESYNC_BLOCK
+                i = buf.find(bytes([Opcode.CHUNK]), i + 1)
+            pos += len(buf)
         return None
 
     # -- chunks
@@ -861,179 +858,150 @@ class _McapScan:
         p, self.pending = self.pending, None
         if p is None:
             return
-        if p.ok and not p.crc_checked and p.index is not None and not p.index_bad:
-            parsed = sorted((cid, t, off) for cid, t, off, _ in p.messages)
-            if parsed != sorted(p.index):
+        if p.ok and not p.crc_checked and p.index is not None:
+            got = sorted((m.channel_id, m.log_time) for m in p.records if isinstance(m, Message))
+            if got != sorted(p.index):
                 p.ok, p.reason = False, ('the chunk has no CRC and its messages disagree with '
                                          'its message index')
         if p.ok:
-            self.schemas.update(p.schemas)
-            self.channels.update(p.channels)
-            for cid, log_time, _, data in p.messages:
-                self._emit(cid, log_time, data, self.schemas, self.channels)
+            self._emit_records(p.records, self.schemas, self.channels)
             self.report.chunks_read += 1
             if not p.crc_checked:
                 self.report.chunks_without_crc += 1
             return
-        lost = None if p.index is None or p.index_bad else len(p.index)
+        lost = None if p.index is None else len(p.index)
         self._problem('corrupt_chunk', p.reason, offset=p.offset, chunk=p.number,
                       message_index=self.count, messages_lost=lost)
         self.report.chunks_skipped.append(p.number)
 
-    def _chunk(self, offset: int, content: bytes) -> None:
+    def _chunk(self, offset: int, chunk: Chunk | None, reason: str = '') -> None:
+        """Decompress and CRC-check ``chunk`` with the library (None: its record did not
+        read, ``reason`` says why); it is used or reported when its message index has come."""
         number = self.chunks
         self.chunks += 1
-        try:
-            _, _, usize, crc, compression, off, rlen = _chunk_header(content)
-            if off + rlen != len(content):
-                raise ValueError(f'its records field says {rlen} bytes, the record holds '
-                                 f'{len(content) - off}')
-            if compression not in _CHUNK_COMPRESSIONS:
-                raise ValueError(f'unsupported compression {compression!r}')
-            try:
-                raw = _decompress(content[off:], compression)
-            except Exception as exc:  # noqa: BLE001 - zstd / lz4 raise their own error types
-                raise ValueError(f'{compression} decompression failed ({exc})') from None
-            if len(raw) != usize:
-                raise ValueError(f'{len(raw)} bytes after decompression, the header says {usize}')
-            if crc:
-                actual = zlib.crc32(raw)
-                if actual != crc:
-                    raise ValueError(f'CRC mismatch (stored 0x{crc:08x}, computed '
-                                     f'0x{actual:08x})')
-            schemas, channels, msgs = _chunk_messages(raw)
-        except (ValueError, struct.error, UnicodeDecodeError) as exc:
-            self.pending = _PendingChunk(number, offset, False, str(exc))
-            return
-        self.pending = _PendingChunk(number, offset, True, crc_checked=bool(crc),
-                                     schemas=schemas, channels=channels, messages=msgs)
-
-    def _message_index(self, content: bytes) -> None:
-        p = self.pending
-        if p is None:
+        if chunk is not None and chunk.compression not in _CHUNK_COMPRESSIONS:
+            chunk, reason = None, f'unsupported compression {chunk.compression!r}'
+        if chunk is None:
+            self.pending = _PendingChunk(number, offset, False, reason)
             return
         try:
-            cid, nbytes = struct.unpack_from('<HI', content, 0)
-            if nbytes % 16 or 6 + nbytes > len(content):
-                raise ValueError('bad length')
-            entries = [(cid, t, off) for t, off in struct.iter_unpack('<QQ',
-                                                                      content[6:6 + nbytes])]
-        except (ValueError, struct.error):
-            p.index_bad = True
-            return
-        p.index = (p.index or []) + entries
+            data, size = get_chunk_data_stream(chunk, validate_crc=True)
+        except CRCValidationError as exc:
+            reason = f'CRC mismatch (stored 0x{exc.expected:08x}, computed 0x{exc.actual:08x})'
+        except Exception as exc:  # noqa: BLE001 - zstd / lz4 raise their own error types
+            reason = f'{chunk.compression} decompression failed ({exc})'
+        else:
+            records, end, err = _records(data, size)
+            if err is None:
+                self.pending = _PendingChunk(number, offset, True,
+                                             crc_checked=bool(chunk.uncompressed_crc),
+                                             records=records)
+                return
+            reason = f'its records end at byte {end} of {size} ({type(err).__name__}: {err})'
+        self.pending = _PendingChunk(number, offset, False, reason)
 
-    def _salvage(self, offset: int, partial: bytes) -> None:
+    def _message_index(self, rec: MessageIndex) -> None:
+        if self.pending is not None:
+            self.pending.index = ((self.pending.index or [])
+                                  + [(rec.channel_id, t) for t, _ in rec.records])
+
+    def _salvage(self, offset: int) -> None:
         """The complete messages of the incomplete chunk a truncated file ends in."""
+        self.fh.seek(offset)
+        stream = ReadDataStream(self.fh)
         try:
-            _, _, _, _, compression, off, _ = _chunk_header(partial)
-        except (ValueError, struct.error, UnicodeDecodeError):
+            stream.read1()
+            stream.read8()
+            chunk = Chunk.read(stream)       # its data: what is left of the file
+        except _MCAP_ERRORS:      # (also a chunk with its header but none of its data)
             self._truncated(offset, f'the file ends inside the header of chunk {self.chunks} '
                                     f'at byte {offset}')
             return
-        if compression:
-            self._truncated(offset, f'the file ends inside {compression}-compressed chunk '
+        if chunk.compression:
+            self._truncated(offset, f'the file ends inside {chunk.compression}-compressed chunk '
                                     f'{self.chunks} at byte {offset}; its messages are lost')
             return
-        view = memoryview(partial)[off:]
-        base = offset + 9 + off
-        pos = 0
-        schemas, channels = dict(self.schemas), dict(self.channels)
-        while pos + 9 <= len(view):
-            op, length = struct.unpack_from('<BQ', view, pos)
-            if pos + 9 + length > len(view):
-                break
-            content = view[pos + 9:pos + 9 + length]
-            try:
-                if op == _OP_SCHEMA:
-                    sid, name = _parse_schema(content)
-                    schemas[sid] = name
-                elif op == _OP_CHANNEL:
-                    cid, sid, topic = _parse_channel(content)
-                    channels[cid] = (sid, topic)
-                elif op == _OP_MESSAGE and len(content) >= 22:
-                    cid, _, log_time, _ = struct.unpack_from('<HIQQ', content, 0)
-                    self._emit(cid, log_time, bytes(content[22:]), schemas, channels)
-                    self.report.unverified_messages += 1
-                else:
-                    break
-            except (ValueError, struct.error, UnicodeDecodeError):
-                break
-            pos += 9 + length
-        self._truncated(base + pos, f'the file ends at byte {self.size}, inside chunk '
-                                    f'{self.chunks} (starts at byte {offset})')
+        records, end, _ = _records(ReadDataStream(io.BytesIO(chunk.data)), len(chunk.data))
+        self.report.unverified_messages += self._emit_records(records, dict(self.schemas),
+                                                              dict(self.channels))
+        self._truncated(offset + stream.count - len(chunk.data) + end,
+                        f'the file ends at byte {self.size}, inside chunk {self.chunks} (starts '
+                        f'at byte {offset})')
         self.chunks += 1
 
     # -- the scan
+    def _stream(self, pos: int) -> tuple[bool, int, Exception | None]:
+        """Read records from ``pos`` with the library until DataEnd / Footer (-> (True, _, None))
+        or until it fails (-> (False, offset of the record that failed, the error))."""
+        self.fh.seek(pos)
+        end = pos
+        try:
+            for rec in StreamReader(self.fh, skip_magic=True, emit_chunks=True,
+                                    record_size_limit=self.size).records:
+                start, end = end, self.fh.tell()
+                if not isinstance(rec, MessageIndex):
+                    self._finish_pending()
+                if isinstance(rec, (DataEnd, Footer)):
+                    return True, end, None
+                if isinstance(rec, Chunk):
+                    self._chunk(start, rec)
+                elif isinstance(rec, MessageIndex):
+                    self._message_index(rec)
+                else:
+                    self._emit_records([rec], self.schemas, self.channels)
+        except _MCAP_ERRORS as exc:
+            return False, end, exc
+        return False, end, None
+
     def run(self) -> None:
-        pos, size, fh = 8, self.size, self.fh
+        pos = MAGIC_SIZE
         ended = False
         while True:
-            if pos + 9 > size:
-                self._finish_pending()
-                if pos < size:
-                    self._truncated(pos, f'the file ends {size - pos} bytes into a record header')
+            ended, pos, exc = self._stream(pos)
+            self._finish_pending()
+            if ended:
+                break
+            if pos + _PREFIX > self.size:
+                if pos < self.size:
+                    self._truncated(pos, f'the file ends {self.size - pos} bytes into a record '
+                                         'header')
                 else:
                     self._truncated(pos, 'the file ends at a record boundary without the '
                                          'DataEnd / Footer records')
                 break
-            fh.seek(pos)
-            op, length = struct.unpack('<BQ', fh.read(9))
-            end = pos + 9 + length
-            if op not in _OP_NAMES and op < 0x80 or (op == _OP_CHUNK and length < _CHUNK_FIXED):
-                self._finish_pending()
-                nxt = self._skip_garbage(pos, f'bytes at {pos} are no MCAP record (opcode '
-                                              f'0x{op:02x})')
-                if nxt is None:
-                    break
+            self.fh.seek(pos)
+            head = ReadDataStream(self.fh)
+            op, length = head.read1(), head.read8()
+            end, name = pos + _PREFIX + length, _op_name(op)
+            known = op in _OPCODES or op >= 0x80         # (0x80.. are user records)
+            if op >= 0x80 and end <= self.size:  # the library skips these: it failed after it
+                pos = end
+                continue
+            if known and end <= self.size:      # the library could not read a record that fits
+                why = f'{type(exc).__name__}: {exc}'
+                if op == Opcode.CHUNK:
+                    self._chunk(pos, None, f'its header does not read ({why})')
+                else:
+                    self._problem('corrupt_data', f'bad {name} record ({why})', offset=pos,
+                                  end_offset=end, message_index=self.count)
+                pos = end
+                continue
+            nxt = self.resync(pos + 1)
+            detail = (f'{name} record at {pos} claims {length} bytes, past the end of the file'
+                      if known else f'bytes at {pos} are no MCAP record ({name})')
+            if nxt is not None:                 # damaged bytes, not the end of the file
+                self._problem('corrupt_data', detail, offset=pos, end_offset=nxt,
+                              message_index=self.count)
                 pos = nxt
                 continue
-            if end > size:
-                self._finish_pending()
-                nxt = self.resync(pos + 1)
-                if nxt is not None:      # a damaged length field, not the end of the file
-                    self._problem('corrupt_data', f'{_OP_NAMES.get(op, "user")} record at '
-                                  f'{pos} claims {length} bytes, past the end of the file',
-                                  offset=pos, end_offset=nxt, message_index=self.count)
-                    pos = nxt
-                    continue
-                if self.footer_ok:       # the file has its end: this length is damaged
-                    self._garbage_to_end(pos, f'{_OP_NAMES.get(op, "user")} record at {pos} '
-                                              f'claims {length} bytes, past the end of the file')
-                elif op == _OP_CHUNK:
-                    fh.seek(pos + 9)
-                    self._salvage(pos, fh.read(size - pos - 9))
-                else:
-                    self._truncated(pos, f'the file ends at byte {size}, inside a '
-                                         f'{_OP_NAMES.get(op, "user")} record at byte {pos} '
-                                         f'that needs {length} bytes')
-                break
-            if op != _OP_MESSAGE_INDEX:
-                self._finish_pending()
-            if op == _OP_CHUNK:
-                self._chunk(pos, fh.read(length))
-            elif op == _OP_MESSAGE_INDEX:
-                self._message_index(fh.read(length))
-            elif op in (_OP_SCHEMA, _OP_CHANNEL, _OP_MESSAGE):
-                content = fh.read(length)
-                try:
-                    if op == _OP_SCHEMA:
-                        sid, name = _parse_schema(content)
-                        self.schemas[sid] = name
-                    elif op == _OP_CHANNEL:
-                        cid, sid, topic = _parse_channel(content)
-                        self.channels[cid] = (sid, topic)
-                    else:
-                        cid, _, log_time, _ = struct.unpack_from('<HIQQ', content, 0)
-                        self._emit(cid, log_time, content[22:], self.schemas, self.channels)
-                except (ValueError, struct.error, UnicodeDecodeError) as exc:
-                    self._problem('corrupt_data', f'bad {_OP_NAMES[op]} record ({exc})',
-                                  offset=pos, end_offset=end, message_index=self.count)
-            elif op in (_OP_DATA_END, _OP_FOOTER):
-                ended = True
-                break
-            pos = end
-        self._finish_pending()
+            if self.footer_ok or not known:     # the file has its end: this record is damaged
+                self._garbage_to_end(pos, detail)
+            elif op == Opcode.CHUNK:
+                self._salvage(pos)
+            else:
+                self._truncated(pos, f'the file ends at byte {self.size}, inside a {name} '
+                                     f'record at byte {pos} that needs {length} bytes')
+            break
         if self.unknown_channel_msgs:
             self._problem('corrupt_data', f'{self.unknown_channel_msgs} messages on channels '
                           'whose definition was in a lost part of the file were skipped',
@@ -1041,16 +1009,6 @@ class _McapScan:
         if ended and not self.footer_ok:
             self._problem('metadata', f'the file ends at byte {self.size} without an intact '
                           'footer after its data section (no messages lost)')
-
-    def _skip_garbage(self, pos: int, detail: str) -> int | None:
-        """Report the bytes from ``pos`` up to the next intact chunk; returns its offset."""
-        nxt = self.resync(pos + 1)
-        if nxt is None:
-            self._garbage_to_end(pos, detail)
-            return None
-        self._problem('corrupt_data', detail, offset=pos, end_offset=nxt,
-                      message_index=self.count)
-        return nxt
 
     def _garbage_to_end(self, pos: int, detail: str) -> None:
         """Report the bytes from ``pos`` to the end as unreadable (no intact chunk follows)."""
@@ -1067,9 +1025,10 @@ def _read_mcap_file(path: Path, label: str, report: BagReadReport,
     gives (None without an intact summary)."""
     size = path.stat().st_size
     with open(path, 'rb') as fh:
-        magic = fh.read(8)
-        if magic != _MCAP_MAGIC:
-            what = 'the file is empty' if not magic else 'no MCAP magic bytes at byte 0'
+        try:
+            read_magic(ReadDataStream(fh))
+        except _MCAP_ERRORS:
+            what = 'the file is empty' if not size else 'no MCAP magic bytes at byte 0'
             report.problems.append(BagProblem('unreadable', label, f'not an MCAP file ({what})',
                                               offset=0))
             return None
