@@ -54,6 +54,11 @@ def replay(tmp_path_factory) -> dict:
             'node_log': (run / 'node.log').read_text()}
 
 
+def _statuses(diags: list[dict], name: str) -> list[dict]:
+    """The node's statuses called ``name`` ('input rgb', 'input x', 'sync', 'tracker')."""
+    return [d for d in diags if d['name'].endswith(f': {name}')]
+
+
 def _frames(mask: np.ndarray) -> list[int]:
     return [int(i) + 1 for i in np.flatnonzero(mask)]
 
@@ -83,7 +88,7 @@ def test_x_withheld_stretch_falls_back_to_rgb_and_recovers(replay) -> None:
     for f in [*range(2, WITHHELD[0]), *range(WITHHELD[1] + 1, N_FRAMES + 1)]:
         want = 'X only' if f in x_alone else 'RGB-X'
         assert state[f - 1] == want, f'frame {f}: {state[f - 1]!r}'
-    diags = replay['diagnostics']
+    diags = _statuses(replay['diagnostics'], 'sync')
     warn = [d for d in diags if d['values']['x_state'] == 'RGB only']
     assert warn and all(d['level'] == 1 for d in warn)
     assert 'RGB alone' in warn[0]['message']
@@ -96,7 +101,7 @@ def test_x_withheld_stretch_falls_back_to_rgb_and_recovers(replay) -> None:
 
 
 def test_rgb_withheld_stretch_falls_back_to_x_and_recovers(replay) -> None:
-    diags = replay['diagnostics']
+    diags = _statuses(replay['diagnostics'], 'sync')
     warn = [d for d in diags if d['values']['x_state'] == 'X only']
     assert warn and all(d['level'] == 1 for d in warn)
     assert 'tracking on X alone' in warn[0]['message']
@@ -108,24 +113,29 @@ def test_rgb_withheld_stretch_falls_back_to_x_and_recovers(replay) -> None:
 
 
 def test_diagnostics_count_pairs_drops_and_the_bad_frame(replay) -> None:
-    last = replay['diagnostics'][-1]['values']
+    diags = replay['diagnostics']
+    sync = _statuses(diags, 'sync')[-1]['values']
+    tracker = _statuses(diags, 'tracker')[-1]['values']
+    rgb = _statuses(diags, 'input rgb')[-1]['values']
+    x = _statuses(diags, 'input x')[-1]['values']
     n_only = len(range(WITHHELD[0], WITHHELD[1] + 1))
     n_x_alone = len(range(RGB_WITHHELD[0], RGB_WITHHELD[1] + 1)) + 1     # + the bad frame
     processed = N_FRAMES
-    assert int(last['frames_processed']) == processed
-    assert int(last['rgb_only_frames']) in (n_only, n_only + 1)
-    assert int(last['x_only_frames']) == n_x_alone
-    assert int(last['synchronized_pairs']) == \
-        processed - int(last['rgb_only_frames']) - n_x_alone
-    assert int(last['frames_in.rgb']) == N_FRAMES - (n_x_alone - 1)    # the bad one arrived
-    assert int(last['frames_in.x']) == N_FRAMES - n_only
-    assert int(last['bad_frames.rgb.encoding']) == 1 and int(last['bad_frames_total']) == 1
-    assert int(last['dropped_total']) == sum(int(v) for k, v in last.items()
-                                             if k.startswith('dropped.'))
-    assert last['device'] == 'cpu' and last['precision'] in ('fp32', 'bf16')
-    assert float(last['latency_ms_mean_total']) > 0
-    assert float(last['rate_hz.rgb']) > 0
-    assert any('bad frame' in d['message'] for d in replay['diagnostics'])
+    assert int(tracker['frames_processed']) == processed
+    assert int(sync['rgb_alone_total']) in (n_only, n_only + 1)
+    assert int(sync['x_alone_total']) == n_x_alone
+    assert int(sync['pairs_total']) == processed - int(sync['rgb_alone_total']) - n_x_alone
+    assert int(rgb['frames_in_total']) == N_FRAMES - (n_x_alone - 1)    # the bad one arrived
+    assert int(x['frames_in_total']) == N_FRAMES - n_only
+    # the bad RGB frame is the only RGB frame not answered: counted, with its reason
+    assert int(rgb['bad_frames_total']) == 1 and int(rgb['dropped_total']) == 1
+    assert int(tracker.get('bad_frames.rgb.encoding', rgb['bad_frames_total'])) == 1
+    assert int(sync['dropped_total']) == sum(int(v) for k, v in sync.items()
+                                             if k.startswith('dropped_total.'))
+    assert tracker['device'] == 'cpu' and tracker['precision'] in ('fp32', 'bf16')
+    assert float(tracker['latency_ms_mean_total']) > 0
+    assert max(float(d['values']['rate_hz']) for d in _statuses(diags, 'input rgb')) > 0
+    assert any('bad frame' in d['message'] for d in _statuses(diags, 'input rgb'))
     assert 'bad frame #1 on rgb (encoding)' in replay['node_log']
 
 

@@ -34,12 +34,9 @@ def _make_node(modality: str = 'thermal', **extra):
     overrides = [Parameter('variant', value='test_tiny'), Parameter('checkpoint', value='none'),
                  Parameter('device', value='cpu'), Parameter('modality', value=modality)]
     overrides += [Parameter(k, value=v) for k, v in extra.items()]
-    n = TrackerNode(context=ctx, parameter_overrides=overrides)
-    n._stop.set()
-    n._wake.set()
-    n._worker.join(timeout=5)
+    n = TrackerNode(start_worker=False, context=ctx, parameter_overrides=overrides)
     n.published = []
-    n._det_pub.publish = n.published.append
+    n.detections_pub.publish = n.published.append
     n.ctx = ctx
     return n
 
@@ -62,7 +59,7 @@ def _feed(n, k: int, with_x: bool = True) -> None:
     if with_x:
         n._on_x(array_to_image(n.seq.x_raw[k], 'mono16', stamp, 'x'))
     n._on_rgb(array_to_image(n.seq.rgb[k], 'rgb8', stamp, 'rgb'))
-    n._worker_step()
+    n.step()
 
 
 def _last(n):
@@ -105,8 +102,8 @@ def test_precision_parameter(node) -> None:
     """'auto' resolves to what the tracker runs (reported in diagnostics); bad values and fp16
     on a CPU are refused with the parameter's name."""
     assert node.params.precision == 'auto'
-    assert node._tracker.precision in ('fp32', 'bf16')
-    assert node._health.snapshot(0).values['precision'] == node._tracker.precision
+    assert node.pipeline.tracker.precision in ('fp32', 'bf16')
+    assert node.pipeline.health.snapshot(0).values['precision'] == node.pipeline.tracker.precision
     values = {n: node.get_parameter(n).value for n in PARAMETER_NAMES}
     assert validate_parameters(dict(values, precision='BF16')).precision == 'bf16'
     with pytest.raises(ValueError, match='precision'):
@@ -115,7 +112,7 @@ def test_precision_parameter(node) -> None:
         validate_parameters(dict(values, precision='fp16'))
     forced = _make_node(precision='fp32')
     try:
-        assert forced._tracker.precision == 'fp32' and forced._tracker.autocast_dtype is None
+        assert forced.pipeline.tracker.precision == 'fp32' and forced.pipeline.tracker.autocast_dtype is None
     finally:
         _close(forced)
 
@@ -123,20 +120,18 @@ def test_precision_parameter(node) -> None:
 def test_parameter_callback_validates_and_applies(node) -> None:
     ok = node.set_parameters([Parameter('slop', value=0.05)])[0]
     assert ok.successful
-    assert node.params.slop == pytest.approx(0.05) and node._pairer.slop_s == pytest.approx(0.05)
-    assert node._pairer._slop_ns == 50_000_000
+    assert node.params.slop == pytest.approx(0.05) and node.pipeline.pairer.slop_s == pytest.approx(0.05)
     bad = node.set_parameters([Parameter('slop', value=0.6)])[0]   # >= x_timeout 0.5
     assert not bad.successful and 'slop' in bad.reason and 'x_timeout' in bad.reason
     assert node.get_parameter('slop').value == pytest.approx(0.05)
-    assert node._pairer.slop_s == pytest.approx(0.05)
+    assert node.pipeline.pairer.slop_s == pytest.approx(0.05)
     out_of_range = node.set_parameters([Parameter('score_threshold', value=1.5)])[0]
     assert not out_of_range.successful
     # both at once, consistent: accepted atomically
     both = node.set_parameters_atomically([Parameter('x_timeout', value=1.0),
                                            Parameter('slop', value=0.7)])
     assert both.successful
-    assert node._pairer.x_timeout_s == pytest.approx(1.0)
-    assert node._pairer._timeout_ns == 1_000_000_000
+    assert node.pipeline.pairer.x_timeout_s == pytest.approx(1.0)
     assert node.set_parameters([Parameter('x_timeout', value=0.3)])[0].successful is False
 
     # score_threshold applies to the next answers: 1.0 hides every tracked (score < 1) frame
@@ -148,7 +143,7 @@ def test_parameter_callback_validates_and_applies(node) -> None:
     assert node.set_parameters([Parameter('score_threshold', value=1.0)])[0].successful
     _feed(node, 2)
     assert _last(node)[0] == T0 + 2 * DT and _last(node)[1] is None
-    assert node._tracker.initialized            # still tracking, only not published
+    assert node.pipeline.tracker.initialized            # still tracking, only not published
 
 
 def test_reset_drops_the_target_until_reinit(node) -> None:
@@ -163,8 +158,8 @@ def test_reset_drops_the_target_until_reinit(node) -> None:
     _feed(node, 3)
     assert _last(node)[0] == T0 + 3 * DT and _last(node)[1] is None
     assert detections_to_result(node.published[-2])[0] is None
-    assert not node._tracker.initialized
-    values = node._health.snapshot(0).values
+    assert not node.pipeline.tracker.initialized
+    values = node.pipeline.health.snapshot(0).values
     assert 'target reset' in values['events'] and values['target'] == 'waiting for init'
 
     # re-init from a detector: class filter, then highest score
@@ -187,7 +182,7 @@ def test_reset_drops_the_target_until_reinit(node) -> None:
     node.set_parameters([Parameter('init_class_id', value='dog')])
     node._on_init_detections(_detections(T0 + 6 * DT, [([10, 10, 20, 30], 'car', 0.95)]))
     _feed(node, 6)                                # no dog: keeps tracking, counted as bad
-    assert node._health.snapshot(0).values['bad_frames.init.no_detection'] == '1'
+    assert node.pipeline.health.snapshot(0).values['bad_frames.init.no_detection'] == '1'
     assert _last(node)[1] is not None
 
 
@@ -230,7 +225,7 @@ def test_marker_lands_where_the_depth_says() -> None:
     n = _make_node('depth', camera_info='x')
     try:
         markers = []
-        n._marker_pub.publish = markers.append
+        n.marker_pub.publish = markers.append
         info = CameraInfo(header=Header(frame_id='depth_optical_frame'), width=160, height=128)
         info.k = [FX, 0.0, CX, 0.0, FY, CY, 0.0, 0.0, 1.0]
         n._on_camera_info(info)
@@ -238,7 +233,7 @@ def test_marker_lands_where_the_depth_says() -> None:
         n._on_init(box_to_detection(box, 1.0, Header(stamp=ns_to_stamp(0))))
         n._on_x(array_to_image(depth, '16UC1', T0, 'depth_frame'))
         n._on_rgb(array_to_image(rgb, 'rgb8', T0, 'rgb_frame'))
-        n._worker_step()
+        n.step()
         assert len(markers) == 1
         cube, text = markers[0].markers
         assert cube.header.frame_id == 'depth_optical_frame'
@@ -248,10 +243,10 @@ def test_marker_lands_where_the_depth_says() -> None:
         np.testing.assert_allclose([cube.scale.x, cube.scale.y], [0.4, 0.5], atol=0.03)
         assert '2.00 m' in text.text
         # no camera_info -> nothing known about intrinsics: a DELETEALL marker, no crash
-        n._camera_info = None
+        n.pipeline.session.intrinsics = None
         n._on_x(array_to_image(depth, '16UC1', T0 + DT, 'depth_frame'))
         n._on_rgb(array_to_image(rgb, 'rgb8', T0 + DT, 'rgb_frame'))
-        n._worker_step()
+        n.step()
         assert markers[-1].markers[0].action == markers[-1].markers[0].DELETEALL
         assert stamp_to_ns(markers[-1].markers[0].header.stamp) == T0 + DT
     finally:
@@ -265,32 +260,32 @@ def test_rgb_camera_dying_switches_to_x_alone_and_back() -> None:
     n = _make_node(rgb_timeout=0.05, initial_box=[60.0, 50.0, 24.0, 24.0])
     n.seq = generate_sequence('thermal', 10, 160, 128, seed=3, num_occlusions=0)
     drawn = []
-    n._dbg_pub.get_subscription_count = lambda: 1
-    n._dbg_pub.publish = drawn.append
+    n.debug_pub.get_subscription_count = lambda: 1
+    n.debug_pub.publish = drawn.append
     try:
         for k in range(3):
             _feed(n, k)
-        assert [_last(n)[0], n._health.x_state] == [T0 + 2 * DT, 'RGB-X']
+        assert [_last(n)[0], n.pipeline.health.x_state] == [T0 + 2 * DT, 'RGB-X']
         for k in range(3, 6):                      # the RGB camera stops; X goes on
             x_msg = array_to_image(n.seq.x_raw[k], 'mono16', T0 + k * DT, 'thermal_frame')
             n._on_x(x_msg)
             _time.sleep(0.08)
-            n._worker_step()
+            n.step()
             stamp, box, _ = _last(n)
             assert stamp == T0 + k * DT and box is not None, k
             assert n.published[-1].header.frame_id == 'rgb'    # boxes stay in RGB pixels
-        values = n._health.snapshot(0).values
+        values = n.pipeline.health.snapshot(0).values
         assert values['x_state'] == 'X only' and values['x_only_frames'] == '3'
         assert 'RGB lost' in values['events']
-        assert n._health.snapshot(0).level == 1                   # WARN
+        assert n.pipeline.health.snapshot(0).level == 1                   # WARN
         # the debug image shows the X frame (not the black RGB) with the 'X only' state
         assert drawn[-1].height == 128 and drawn[-1].width == 160
         assert np.frombuffer(bytes(drawn[-1].data), np.uint8).mean() > 20
         _feed(n, 6)                                # RGB is back
-        assert [_last(n)[0], n._health.x_state] == [T0 + 6 * DT, 'RGB-X']
-        assert 'RGB resumed' in n._health.snapshot(0).values['events']
+        assert [_last(n)[0], n.pipeline.health.x_state] == [T0 + 6 * DT, 'RGB-X']
+        assert 'RGB resumed' in n.pipeline.health.snapshot(0).values['events']
         # rgb_timeout 0 switches it off at run time
         assert n.set_parameters([Parameter('rgb_timeout', value=0.0)])[0].successful
-        assert n._pairer.rgb_timeout_s is None
+        assert n.pipeline.pairer.rgb_timeout_s is None
     finally:
         _close(n)

@@ -31,14 +31,11 @@ DT = 100_000_000
 def node():
     ctx = Context()
     rclpy.init(context=ctx, domain_id=random.SystemRandom().randint(1, 100))
-    n = TrackerNode(context=ctx, parameter_overrides=[
+    n = TrackerNode(start_worker=False, context=ctx, parameter_overrides=[
         Parameter('variant', value='test_tiny'), Parameter('checkpoint', value='none'),
         Parameter('device', value='cpu'), Parameter('modality', value='thermal')])
-    n._stop.set()
-    n._wake.set()
-    n._worker.join(timeout=5)
     n.published = []
-    n._det_pub.publish = n.published.append
+    n.detections_pub.publish = n.published.append
     seq = generate_sequence('thermal', 8, 160, 128, seed=2, num_occlusions=0)
     n.seq = seq
     yield n
@@ -52,7 +49,7 @@ def _feed(n, k: int, with_x: bool = True) -> None:
     if with_x:
         n._on_x(array_to_image(n.seq.x_raw[k], 'mono16', stamp, 'x'))
     n._on_rgb(array_to_image(n.seq.rgb[k], 'rgb8', stamp, 'rgb'))
-    n._worker_step()
+    n.step()
 
 
 def _init(n, stamp: int, box) -> None:
@@ -71,7 +68,7 @@ def _answers(n) -> list[tuple[int, np.ndarray | None, float | None]]:
 def test_init_on_future_last_and_next_frames(node) -> None:
     gt = node.seq.boxes_xywh
     _init(node, T0 + 2 * DT, gt[2])           # a future frame: applied when frame 2 comes
-    node._worker_step()
+    node.step()
     _feed(node, 0)
     _feed(node, 1)
     _feed(node, 2)
@@ -85,23 +82,23 @@ def test_init_on_future_last_and_next_frames(node) -> None:
     _feed(node, 3)
     assert _answers(node)[3][1] is not None                     # tracking
     _init(node, T0 + 3 * DT, gt[3])           # the last processed frame: re-init on it now
-    node._worker_step()
+    node.step()
     stamp, box, score = _answers(node)[4]
     assert stamp == T0 + 3 * DT and score == pytest.approx(1.0)
     np.testing.assert_allclose(box, gt[3])
 
     _init(node, 0, gt[3])                     # stamp 0: the next frame
-    node._worker_step()
+    node.step()
     _feed(node, 4)
     np.testing.assert_allclose(_answers(node)[5][1], gt[3])
 
     _init(node, T0 + DT, gt[1])               # an older frame: next frame, with a warning
-    node._worker_step()
+    node.step()
     _feed(node, 5)
     stamp, box, score = _answers(node)[6]
     assert stamp == T0 + 5 * DT
     np.testing.assert_allclose(box, gt[1])
-    values = node._health.snapshot(0).values
+    values = node.pipeline.health.snapshot(0).values
     assert values['frames_processed'] == '6' and values['synchronized_pairs'] == '6'
 
 
@@ -109,7 +106,7 @@ def test_bad_inputs_are_counted_and_skipped(node) -> None:
     gt = node.seq.boxes_xywh
     _init(node, 0, [np.nan, 1.0, 5.0, 5.0])   # invalid box on ~/init
     _init(node, 0, [500.0, 500.0, 10.0, 10.0])  # outside the 160x128 image
-    node._worker_step()
+    node.step()
     _feed(node, 0)                            # the init fails on the frame: no target
     assert _answers(node)[0][1] is None
 
@@ -118,17 +115,17 @@ def test_bad_inputs_are_counted_and_skipped(node) -> None:
     node._on_rgb(bad)
     # a depth image (32FC1, metres) on the thermal X topic
     node._on_x(array_to_image(np.ones((128, 160), np.float32), '32FC1', T0 + DT, 'x'))
-    node._worker_step()
+    node.step()
     assert len(node.published) == 1           # nothing published for the rejected RGB frame
 
     _init(node, 0, gt[2])
-    node._worker_step()
+    node.step()
     _feed(node, 2)
     np.testing.assert_allclose(_answers(node)[-1][1], gt[2])
-    node._tracker.track = lambda rgb, x: (np.array([np.nan, 0.0, 1.0, 1.0]), 0.5)
+    node.pipeline.tracker.track = lambda rgb, x: (np.array([np.nan, 0.0, 1.0, 1.0]), 0.5)
     _feed(node, 3)
     assert _answers(node)[-1][0] == T0 + 3 * DT and _answers(node)[-1][1] is None
-    values = node._health.snapshot(0).values
+    values = node.pipeline.health.snapshot(0).values
     assert values['bad_frames.init.invalid_box'] == '2'
     assert values['bad_frames.rgb.size_mismatch'] == '1'
     assert values['bad_frames.x.encoding'] == '1'
@@ -142,20 +139,17 @@ def test_raw_events_are_rendered_per_rgb_interval_and_paired() -> None:
 
     ctx = Context()
     rclpy.init(context=ctx, domain_id=random.SystemRandom().randint(1, 100))
-    n = TrackerNode(context=ctx, parameter_overrides=[
+    n = TrackerNode(start_worker=False, context=ctx, parameter_overrides=[
         Parameter('variant', value='test_tiny'), Parameter('checkpoint', value='none'),
         Parameter('device', value='cpu'), Parameter('modality', value='event'),
         Parameter('event_input', value='raw')])
     try:
-        n._stop.set()
-        n._wake.set()
-        n._worker.join(timeout=5)
-        assert n._x_sub.topic_name == '/x/events'
+        assert n.input_topics['x'] == '/x/events'
         seq = generate_sequence('event', 6, 160, 128, seed=4, num_occlusions=0)
         seen = []
-        init, track = n._tracker.initialize, n._tracker.track
-        n._tracker.initialize = lambda rgb, x, box: (seen.append(x), init(rgb, x, box))[1]
-        n._tracker.track = lambda rgb, x: (seen.append(x), track(rgb, x))[1]
+        init, track = n.pipeline.tracker.initialize, n.pipeline.tracker.track
+        n.pipeline.tracker.initialize = lambda rgb, x, box: (seen.append(x), init(rgb, x, box))[1]
+        n.pipeline.tracker.track = lambda rgb, x: (seen.append(x), track(rgb, x))[1]
         _init(n, 0, seq.boxes_xywh[0])
         for k in range(6):
             stamp = int(seq.stamps_ns[k])
@@ -167,14 +161,14 @@ def test_raw_events_are_rendered_per_rgb_interval_and_paired() -> None:
             else:
                 n._on_events(cloud)
                 n._on_rgb(rgb)
-            n._worker_step()
+            n.step()
         assert len(seen) == 6
         for k in range(6):
             t0, t1 = (int(v) for v in seq.event_windows_us[k])
             want = events_to_frame(seq.x_raw[k], 128, 160, t0, t1)
             np.testing.assert_array_equal(seen[k], want)
         assert (seen[3] != 255).any()          # the frame shows events
-        values = n._health.snapshot(0).values
+        values = n.pipeline.health.snapshot(0).values
         assert values['synchronized_pairs'] == '6' and values['rgb_only_frames'] == '0'
         assert values['frames_in.x'] == '6'
     finally:

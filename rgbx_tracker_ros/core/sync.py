@@ -47,6 +47,13 @@ releases sorted by stamp.
      delivered out of order may still turn up): ``'no_x_in_slop'`` (counted ``rgb_only`` and
      ``rgb_only_no_x_in_slop``; X stays 'ok': a slower X camera is not a lost one), or
      ``'x_unusable'`` while the state is 'no_signal'.
+2b. **Expected X overdue** (state 'ok' or 'no_signal', at least 3 X frames on this time base):
+   when the X predicted near ``t_rgb`` has not arrived by ``t_rgb + slop_s + x_jitter * P`` plus
+   the largest arrival delay (arrival clock - stamp) of the last 8 X frames plus ``x_grace_s``,
+   the X camera slowed down or skipped a frame: the frame is released with the nearest X within
+   slop, else RGB-only (``'no_x_in_slop'``; X stays 'ok'), so a change of the X rate never holds
+   RGB frames for ``x_timeout_s``. If no X frame at all arrived for ``x_timeout_s`` by then, X is
+   declared **lost** (``'x_timeout'``).
 3. **Waited too long**: an RGB frame that has waited ``x_timeout_s`` is released with the nearest
    usable X within slop if one is buffered; else RGB-only (``'x_unusable'`` if an unusable X is
    within slop; else ``'x_timeout'``, and X is declared **lost**: the X stream stopped, or its
@@ -326,6 +333,9 @@ class FramePairer:
         self._last_released_ns: int | None = None
         self._x_seen: list[int] = []         # recent distinct X stamps on this base, sorted
         self._x_period_ns: int | None = None
+        # arrival clock - header stamp of recent X frames (ns): when an expected X is overdue
+        self._x_offsets: collections.deque[int] = collections.deque(maxlen=_PERIOD_DIFFS)
+        self._last_x_arrival_ns: int | None = None
         self._ref: dict[str, tuple[int, int] | None] = {'RGB': None, 'X': None}
         self._stale: tuple[str, int] | None = None   # (stream still on the old base, since ns)
         self._stale_frames: list[tuple] = []  # its frames held meanwhile (push arguments)
@@ -627,7 +637,9 @@ class FramePairer:
     # ------------------------------------------------------------------ internals (lock held)
 
     def _event(self, message: str, warn: bool = False) -> None:
-        (_logger.warning if warn else _logger.info)(message)
+        # the caller logs what drain_events() returns (the node at WARN for the warn ones);
+        # logging it here as well would print every state change twice
+        _logger.debug(message)
         self._events.append(message)
 
     def _drop(self, reason: str, stream: str, stamp_ns: int, n: int = 1) -> None:
@@ -729,6 +741,7 @@ class FramePairer:
         self._x_stamps = []
         self._x_seen = []
         self._x_period_ns = None
+        self._x_offsets.clear()
         return n
 
     def _reset_base(self) -> tuple[int, int]:
@@ -797,6 +810,8 @@ class FramePairer:
     def _accept_x(self, stamp_ns: int, payload: Any, now_ns: int, usable: bool,
                   reason: str) -> None:
         self._note_x_stamp(stamp_ns)
+        self._x_offsets.append(now_ns - stamp_ns)
+        self._last_x_arrival_ns = now_ns
         current = self._x_can_pair(stamp_ns)
         index = bisect.bisect_left(self._x_stamps, stamp_ns)
         same = self._x[index] if (index < len(self._x)
@@ -923,6 +938,16 @@ class FramePairer:
                 return False
         return True
 
+    def _x_overdue(self, stamp_ns: int, now_ns: int) -> bool:
+        """Rule 2b: True when every X that could pair with an RGB frame at ``stamp_ns`` should
+        have arrived by ``now_ns``: the last stamp within reach (``slop_s`` plus the prediction
+        jitter) plus the largest arrival delay (arrival clock - stamp) of the last 8 X frames
+        plus ``x_grace_s``. Needs 3 X frames on this time base."""
+        if len(self._x_offsets) < 3 or self._x_period_ns is None:
+            return False
+        reach = self._slop_ns + int(self.x_jitter * self._x_period_ns)
+        return now_ns > stamp_ns + reach + max(self._x_offsets) + self._grace_ns
+
     def _x_expected_near(self, stamp_ns: int) -> bool:
         """Rule 5: is an X frame within slop of a late RGB frame still expected?"""
         period = self._x_period_ns
@@ -960,6 +985,21 @@ class FramePairer:
             if self._x_state == 'no_signal':
                 return self._release_rgb(f, None, 'x_unusable', self._unusable_problem())
             return self._release_rgb(f, None, 'no_x_in_slop')
+        if self._x_overdue(f.stamp_ns, now_ns):
+            # the X predicted near this frame is later than any recent X was: the X camera
+            # slowed down or skipped a frame; X stays 'ok' (rule 2b)
+            if best is not None:
+                return self._release_rgb(f, best)
+            if marker is not None:
+                return self._release_rgb(f, None, 'x_unusable', marker.problem)
+            silent = now_ns - (self._last_x_arrival_ns or now_ns)
+            if silent < self._timeout_ns:
+                return self._release_rgb(f, None, 'no_x_in_slop')
+            # ... unless no X at all arrived for x_timeout_s while this frame waited: lost
+            self._x_state = 'lost'
+            self._event(f'X lost: no X frame for {silent / 1e9:.3f} s while RGB frames arrive '
+                        f'(RGB stamp {f.stamp_ns}); tracking on RGB alone', warn=True)
+            return self._release_rgb(f, None, 'x_timeout')
         if self._wait_since is not None:   # older frames dropped by overflow waited as well
             waited = max(waited, now_ns - self._wait_since)
         if waited < self._timeout_ns:

@@ -61,6 +61,7 @@ class OutputRecorder(Node):
         super().__init__('rgbx_recorder')
         node = '/' + tracker_node.strip('/')
         self._store = make_typestore()
+        self._out = Path(out_bag)
         self._writer = Writer(out_bag, version=9, storage_plugin=StoragePlugin.MCAP)
         self._writer.set_custom_data('rgbx.recorded_node', node)
         self._writer.open()
@@ -84,10 +85,14 @@ class OutputRecorder(Node):
         self.last_message_s = time.monotonic()
 
     def close(self) -> None:
-        """Close the bag (idempotent)."""
+        """Close the bag (idempotent) and write the CRC of every MCAP chunk (rosbags leaves
+        them 0), so that readers detect a chunk damaged later."""
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+            from rgbx_tracker_ros.ros.bag_io import add_mcap_chunk_crcs
+            for mcap_file in sorted(self._out.glob('*.mcap')):
+                add_mcap_chunk_crcs(mcap_file)
 
 
 def main(argv: list[str] | None = None) -> int:
