@@ -4,6 +4,7 @@
 #
 #   make venv    create/update .venv            make test    pytest on test/
 #   make demo    run the demo (DEMO_ARGS=...)   make bench   run bench/run_bench.py (BENCH_ARGS=...)
+#   make soak    10-min fault soak of the node (SOAK_ARGS=--seconds 60)
 #   make train   train the default CPU model (s14_224_d8 on DINOv2) into checkpoints/s14_224_d8_cpu.pt
 #   make clean   remove build/test/demo outputs  make distclean  also remove .venv
 
@@ -34,6 +35,7 @@ export PIP_NO_INPUT := 1
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 BENCH_ARGS ?=
+SOAK_ARGS ?=
 # The CPU recipe of the committed default model checkpoints/s14_224_d8_rgbx.pt (README, "The
 # model"): DINOv2 ViT-S/14 (first 8 blocks) frozen, its output cached once for 9000 training pairs,
 # the correlation center head trained over the cache; about 55 min on 2 cores. The feature caches
@@ -46,7 +48,7 @@ TRAIN_ARGS ?= --init dinov2_vits14 --freeze-backbone --data-root ../shared/data/
 	--checkpoint-every 150 --threads 2 --seed 1 --cache-file build/train_cache/s14_224_d8.cache.pt
 JUNIT_XML ?= build/test-results/pytest.xml
 
-.PHONY: help venv test demo bench train clean distclean
+.PHONY: help venv test demo bench soak train clean distclean
 
 help:
 	@awk '!/^#/ {exit} {sub(/^# ?/, ""); print}' $(firstword $(MAKEFILE_LIST))
@@ -73,6 +75,11 @@ demo: venv
 
 bench: venv
 	"$(PY)" bench/run_bench.py $(BENCH_ARGS)
+
+# Soak benchmark: 10 min of 640x512 RGB + mono16 at 30 Hz with faults (SOAK_ARGS=--seconds 60 ...)
+soak: venv
+	@export ROS_DOMAIN_ID="$${ROS_DOMAIN_ID:-$$(( 100 + $$$$ % 100 ))}"; \
+	"$(PY)" bench/soak.py $(SOAK_ARGS)
 
 train: venv
 	"$(PY)" -m rgbx_tracker_ros.cli.train --variant $(TRAIN_VARIANT) --out $(TRAIN_OUT) $(TRAIN_ARGS)

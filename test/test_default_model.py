@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from rgbx_tracker_ros.core import rig as rig_mod
-from rgbx_tracker_ros.core.node_model import build_node_tracker, node_model
+from rgbx_tracker_ros.core.node_model import node_model
+from rgbx_tracker_ros.models.factory import build_node_tracker
 from rgbx_tracker_ros.data.sequences import load_sequence
 from rgbx_tracker_ros.eval.report import score_sequence
 from rgbx_tracker_ros.eval.runner import run_sequence

@@ -20,6 +20,7 @@ from rgbx_tracker_ros.core.node_model import NodeModel, node_model, resolve_chec
 from rgbx_tracker_ros.core.rig import load_rig, node_configuration
 from rgbx_tracker_ros.core.tracker import RgbxTracker, precision_name, resolve_precision
 from rgbx_tracker_ros.eval import peers
+from rgbx_tracker_ros.models.factory import load_tracker
 
 DEMO = rig_mod.source_root() / 'checkpoints' / 's14_224_d8_rgbx.pt'   # the cpu profiles' model
 H, W, N = 96, 128, 6
@@ -58,7 +59,7 @@ def test_rig_spec_builds_the_tracker_the_node_runs(rig, source):
     assert tracker.precision == expected_precision
 
     # the very weights of the checkpoint the node loads
-    reference = RgbxTracker.from_checkpoint(DEMO, variant='s14_224_d8', device='cpu')
+    reference = load_tracker(DEMO, variant='s14_224_d8', device='cpu')
     ours, ref = tracker.model.state_dict(), reference.model.state_dict()
     assert ours.keys() == ref.keys()
     assert all(torch.equal(ours[k], ref[k]) for k in ref)

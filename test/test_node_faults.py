@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from rgbx_tracker_ros.cli.demo import stop_process
 from rgbx_tracker_ros.ros.fault_driver import Clock, FaultDriver
 
 pytestmark = pytest.mark.ros
@@ -75,12 +74,7 @@ def running():
         yield d, clock, proc, log
     finally:
         d.close()
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_process(proc, timeout_s=20.0)
         log.close()
 
 

@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 import torch
 
-from rgbx_tracker_ros.core.tracker import RgbxTracker
 from rgbx_tracker_ros.data.sequences import load_sequence
 from rgbx_tracker_ros.eval.report import score_sequence
 from rgbx_tracker_ros.eval.runner import run_sequence
+from rgbx_tracker_ros.models.factory import load_tracker
 
 REPO = Path(__file__).resolve().parents[1]
 TNO = REPO.parent / 'shared' / 'data' / 'real' / 'tno_nato_camp'
@@ -51,7 +51,7 @@ def scores(request):
         pytest.fail(f'{TNO} is missing: the real evaluation data must sit at ../shared')
     torch.set_num_threads(1)
     seq = load_sequence(TNO)
-    tracker = RgbxTracker.from_checkpoint(CHECKPOINT, device='cpu', precision=request.param)
+    tracker = load_tracker(CHECKPOINT, device='cpu', precision=request.param)
     assert tracker.precision == request.param
     out = {'static': score_sequence(seq, run_sequence(KeepInitialBox(), seq,
                                                       reinit_frames=CUTS).boxes_xywh)}

@@ -7,11 +7,12 @@ import pytest
 import torch
 
 from rgbx_tracker_ros.core.crop import hann2d
+from rgbx_tracker_ros.core.model_api import TrackerOutput
 from rgbx_tracker_ros.core.tracker import (
     RgbxTracker, cpu_has_native_bf16, resolve_device, resolve_precision)
 from rgbx_tracker_ros.data.synthetic import encode_sequence_x, generate_sequence
 from rgbx_tracker_ros.models import create_model
-from rgbx_tracker_ros.models.rgbx_vit import TrackerOutput
+from rgbx_tracker_ros.models.factory import load_tracker
 
 CHECKPOINT = Path(__file__).resolve().parents[1] / 'checkpoints' / 't224_demo.pt'
 
@@ -128,7 +129,7 @@ def test_random_weight_tracker_runs_end_to_end_on_a_synthetic_sequence():
     from rgbx_tracker_ros.core.types import Modality
     seq = generate_sequence(Modality.THERMAL, 6, width=160, height=128, seed=3)
     xs = encode_sequence_x(seq)
-    trk = RgbxTracker.from_checkpoint(None, 'test_tiny', 'cpu')
+    trk = load_tracker(None, 'test_tiny', 'cpu')
     trk.initialize(seq.rgb[0], xs[0], seq.boxes_xywh[0])
     for i in range(1, 6):
         box, score = trk.track(seq.rgb[i], xs[i] if i < 3 else None)
@@ -186,7 +187,7 @@ def test_bf16_tracks_like_fp32():
     comparison does not compound); boxes stay float64 pixels."""
     seq = generate_sequence('thermal', 10, 320, 256, seed=5, num_occlusions=0)
     xs = encode_sequence_x(seq)
-    trackers = {p: RgbxTracker.from_checkpoint(CHECKPOINT, device='cpu', precision=p)
+    trackers = {p: load_tracker(CHECKPOINT, device='cpu', precision=p)
                 for p in ('fp32', 'bf16')}
     assert [t.precision for t in trackers.values()] == ['fp32', 'bf16']
     diffs = []

@@ -20,7 +20,7 @@ or a path to a rig file) with the rig's default compute profile; ``rig:RIG@cpu``
 ``rig:RIG@gpu`` pick the profile (``@cpu`` is the plain spec for the shipped rigs, whose default
 is cpu). Variant, checkpoint file (``''`` = the packaged ``checkpoints/s14_224_d8_rgbx.pt``, a bare
 name = the package's ``checkpoints/<name>``), device and precision come from
-``core.rig.node_configuration`` and are built by ``core.node_model.build_node_tracker``, as in
+``core.rig.node_configuration`` and are built by ``models.factory.build_node_tracker``, as in
 the node; ``--device`` and ``--precision`` do not apply to them. A rig with an X modality tracks
 on RGB + X (only on sequences of that modality; RGB-only sequences run its RGB path), an
 RGB-only rig (``rig:rgb_only``) on RGB; ``rig-rgb:RIG[@PROFILE]`` runs the rig's model on RGB

@@ -43,6 +43,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import rgbx_tracker_ros.models  # noqa: F401  (installs the variant catalogue: rigs are checked)
 from rgbx_tracker_ros.core.rig import (
     list_rigs, load_rig, node_configuration, NodeConfig, replay_configuration, RigError,
     rigs_dirs, rviz_config, source_root, write_rviz_config)

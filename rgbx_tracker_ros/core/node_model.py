@@ -1,8 +1,8 @@
 """The tracker node's model: the node parameters that choose it (``variant``, ``checkpoint``,
 ``device``, ``precision``) -> the :class:`~rgbx_tracker_ros.core.tracker.RgbxTracker` it runs.
 
-ROS-free. ``ros/tracker_node.py`` builds its tracker with :func:`node_model` and
-:func:`build_node_tracker`; ``rgbx-eval``'s ``rig:NAME`` tracker specs
+ROS-free and model-free. ``ros/tracker_node.py`` builds its tracker with :func:`node_model` and
+``rgbx_tracker_ros.models.factory.build_node_tracker``; ``rgbx-eval``'s ``rig:NAME`` tracker specs
 (:mod:`rgbx_tracker_ros.eval.peers`) call the same two functions on the parameters that
 :func:`rgbx_tracker_ros.core.rig.node_configuration` gives the rig, so an evaluation runs exactly
 the model, checkpoint file, device and precision the node runs, and the two cannot drift.
@@ -100,17 +100,3 @@ def node_model(parameters: Mapping[str, Any]) -> NodeModel:
                      checkpoint=resolve_checkpoint(str(values['checkpoint'])),
                      device=str(values['device']).strip().lower(),
                      precision=str(values['precision']).strip().lower())
-
-
-def build_node_tracker(model: NodeModel):
-    """Create the :class:`~rgbx_tracker_ros.core.tracker.RgbxTracker` of ``model`` exactly as
-    the node does (imports torch).
-
-    Raises:
-        ValueError: an unknown or unavailable device, or an unknown precision (fp16 on a CPU).
-        rgbx_tracker_ros.models.checkpoint.CheckpointError: unusable checkpoint file.
-        KeyError: unknown variant.
-    """
-    from rgbx_tracker_ros.core.tracker import RgbxTracker
-    return RgbxTracker.from_checkpoint(model.checkpoint, variant=model.variant,
-                                       device=model.device, precision=model.precision)

@@ -25,7 +25,9 @@ device. Example (every key; only ``modality``, ``topics`` and ``compute`` are re
       gpu: {variant: b224, checkpoint: b224_rgbx.pt, device: cuda}
 
 Validation is strict: an unknown key, a missing topic, a variant that is not registered
-(``rgbx_tracker_ros.models.list_variants``), an encoding the modality cannot use
+(``rgbx_tracker_ros.models.list_variants``, checked whenever ``rgbx_tracker_ros.models`` is imported
+in the process, as ``rgbx-launch`` and ``rgbx-eval`` do; this module itself never imports models
+or torch, and the node checks its variant when it builds the model), an encoding the modality cannot use
 (``core.modality.RGB_ENCODINGS`` / ``X_ENCODINGS``; raw events use ``events``) or a bad number is
 a :class:`RigError` naming the file and the key.
 
@@ -42,7 +44,7 @@ import logging
 import math
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import yaml
 
@@ -362,10 +364,20 @@ class _Checker:
         return v
 
 
-def known_variants() -> list[str]:
-    """Registered model variants (imports the models package, i.e. torch)."""
-    from rgbx_tracker_ros.models import list_variants
-    return list_variants()
+_variant_catalogue: Callable[[], list[str]] | None = None
+
+
+def set_variant_catalogue(names: Callable[[], list[str]] | None) -> None:
+    """Install the function that lists the registered model variants (``rgbx_tracker_ros.models``
+    installs its ``list_variants`` when it is imported; ``core`` never imports ``models``)."""
+    global _variant_catalogue
+    _variant_catalogue = names
+
+
+def known_variants() -> list[str] | None:
+    """Registered model variants, or None when no catalogue is installed (``models`` not
+    imported in this process: then variant names are checked when the model is built)."""
+    return None if _variant_catalogue is None else list(_variant_catalogue())
 
 
 def check_variant(variant: str, path: str | Path, key: str) -> str:
@@ -375,7 +387,7 @@ def check_variant(variant: str, path: str | Path, key: str) -> str:
         RigError: naming ``path`` and ``key`` and listing the registered variants.
     """
     variants = known_variants()
-    if variant not in variants:
+    if variants is not None and variant not in variants:
         raise RigError(path, key, f'unknown model variant {variant!r}; registered variants: '
                                   f'{", ".join(variants)}')
     return variant

@@ -302,26 +302,16 @@ class FramePairer:
                  x_jitter: float = 0.2) -> None:
         if isinstance(max_pending, bool) or int(max_pending) != max_pending or max_pending < 1:
             raise ValueError(f'max_pending must be an integer >= 1, got {max_pending!r}')
-        if (isinstance(reorder_window, bool) or int(reorder_window) != reorder_window
-                or reorder_window < 0):
-            raise ValueError(f'reorder_window must be an integer >= 0 (frames), got '
-                             f'{reorder_window!r}')
-        if time_jump_threshold_s is not None and not (
-                0.0 <= time_jump_threshold_s < float('inf')):
-            raise ValueError(f'time_jump_threshold_s must be >= 0 seconds or None, got '
-                             f'{time_jump_threshold_s!r}')
         if not 0.0 <= x_jitter < 0.5:
             raise ValueError(f'x_jitter must be in [0, 0.5) (fraction of the X period), got '
                              f'{x_jitter!r}')
         self.max_pending = int(max_pending)
-        self.reorder_window = int(reorder_window)
-        jump_on = time_jump_threshold_s is not None and time_jump_threshold_s > 0
-        self.time_jump_threshold_s: float | None = float(time_jump_threshold_s) if jump_on \
-            else None
-        self._jump_ns: int | None = int(round(time_jump_threshold_s * _NS_PER_S)) if jump_on \
-            else None
         self.x_jitter = float(x_jitter)
         self._lock = threading.Lock()
+        self.reorder_window = 0
+        self.time_jump_threshold_s: float | None = None
+        self._jump_ns: int | None = None
+        self.set_reordering(time_jump_threshold_s, reorder_window)
         self.rgb_timeout_s: float | None = None
         self._rgb_timeout_ns: int | None = None
         self.set_timing(slop_s, x_timeout_s, x_grace_s)

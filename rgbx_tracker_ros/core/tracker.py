@@ -1,4 +1,4 @@
-"""RgbxTracker: the two-call tracking protocol over an RgbxViT (OSTrack-style inference).
+"""RgbxTracker: the two-call tracking protocol over a TrackerModel (OSTrack-style inference).
 
 ``initialize(rgb, x, box)`` crops the template (factor 2) once from the first frame;
 ``track(rgb, x)`` crops the search region (factor 4) around the previous box, runs the network,
@@ -22,11 +22,9 @@ from typing import Optional, Tuple, Union
 import numpy as np
 import torch
 
-from ..models import create_model
-from ..models.center_head import decode_boxes
-from ..models.checkpoint import load_checkpoint
 from .boxes import validate_box_xywh
 from .crop import clip_box, crop_square, crop_window, hann2d, map_box_back
+from .model_api import TrackerModel, decode_boxes
 from .types import PRECISIONS
 
 _logger = logging.getLogger(__name__)
@@ -122,7 +120,8 @@ class RgbxTracker:
     """Single-object RGB-X tracker.
 
     Args:
-        model: an RgbxViT (any registered variant), in eval mode.
+        model: a :class:`~rgbx_tracker_ros.core.model_api.TrackerModel` (any family; built by
+            ``rgbx_tracker_ros.models.factory.load_tracker`` from a checkpoint).
         variant: the variant name, for reporting.
         device: torch device to run on (see :func:`resolve_device`).
         use_window: multiply the score map by a Hanning window before taking the peak.
@@ -147,7 +146,7 @@ class RgbxTracker:
         ValueError: an unknown device or precision, or re-detection settings out of range.
     """
 
-    def __init__(self, model: torch.nn.Module, variant: str = '',
+    def __init__(self, model: TrackerModel, variant: str = '',
                  device: Union[str, torch.device] = 'auto', use_window: bool = True,
                  precision: str = 'fp32', redetect_threshold: float = 0.0,
                  redetect_max_tiles: int = 24, size_lr: float = 1.0) -> None:
@@ -175,55 +174,9 @@ class RgbxTracker:
         self._template_tokens: Optional[torch.Tensor] = None
         self._box: Optional[np.ndarray] = None
         self.last_score = 0.0
-        #: the checkpoint file the weights came from (set by :meth:`from_checkpoint`; None =
-        #: random weights or a model passed in directly).
+        #: the checkpoint file the weights came from (set by models.factory.load_tracker;
+        #: None = random weights or a model passed in directly).
         self.checkpoint: Optional[Path] = None
-
-    @classmethod
-    def from_checkpoint(cls, checkpoint: Union[str, Path, None], variant: Optional[str] = None,
-                        device: str = 'auto', trust_pickle: bool = False,
-                        precision: str = 'fp32',
-                        redetect_threshold: Optional[float] = None,
-                        size_lr: Optional[float] = None) -> 'RgbxTracker':
-        """Build a tracker from a checkpoint file, or random weights when ``checkpoint`` is None.
-
-        Args:
-            checkpoint: our checkpoint (its variant is used; ``variant`` must match if given), an
-                OSTrack-family or timm ViT file (``variant`` required), or None/'' for random
-                weights of ``variant`` (default 't224').
-            variant: registered variant name.
-            device: 'auto', 'cpu', 'cuda' or 'cuda:N'.
-            trust_pickle: allow releases that pickle Python objects (trusted files only).
-            precision: network precision, see :func:`resolve_precision`.
-            redetect_threshold: see the class; None = the value the checkpoint's training chose
-                on validation data (``meta['tracking']``), 0 when it has none.
-            size_lr: see the class; None = the checkpoint's ``meta['tracking']`` value, else 1.
-
-        Raises:
-            ValueError: an unknown device or precision.
-            rgbx_tracker_ros.models.checkpoint.CheckpointError: unusable checkpoint file.
-            KeyError: unknown variant.
-        """
-        tracking = {}
-        if checkpoint:
-            model, report = load_checkpoint(checkpoint, variant or None, trust_pickle=trust_pickle)
-            variant = report.variant
-            tracking = dict(report.meta.get('tracking', {}))
-            _logger.info('loaded %s (%s): %d tensors, %d missing, %d unexpected', checkpoint,
-                         report.source_format, report.loaded, len(report.missing),
-                         len(report.unexpected))
-        else:
-            _logger.warning('no checkpoint given: variant %s runs with RANDOM weights', variant)
-            variant = variant or 't224'
-            model = create_model(variant)
-        if redetect_threshold is None:
-            redetect_threshold = float(tracking.get('redetect_threshold', 0.0))
-        if size_lr is None:
-            size_lr = float(tracking.get('size_lr', 1.0))
-        tracker = cls(model, variant, device, precision=precision,
-                      redetect_threshold=redetect_threshold, size_lr=size_lr)
-        tracker.checkpoint = Path(checkpoint) if checkpoint else None
-        return tracker
 
     @property
     def initialized(self) -> bool:

@@ -34,7 +34,7 @@ source tree; or a path to a rig .yaml file) with its default compute profile;
 ``rig:NAME@cpu`` / ``rig:NAME@gpu`` pick the profile. The model comes from
 :func:`rgbx_tracker_ros.core.rig.node_configuration` through
 :func:`rgbx_tracker_ros.core.node_model.node_model` and
-:func:`~rgbx_tracker_ros.core.node_model.build_node_tracker`, the functions the node itself uses:
+:func:`~rgbx_tracker_ros.models.factory.build_node_tracker`, the functions the node itself uses:
 the same variant, checkpoint file ('' = the packaged checkpoints/s14_224_d8_rgbx.pt, a bare file
 name = the package's checkpoints/<name>), device and precision (the rig's, not ``--device`` /
 ``--precision``). It tracks on RGB + X when the rig has an X modality (and then only on
@@ -345,14 +345,14 @@ def _variants() -> list[str]:
 
 
 def _build_ours(spec: TrackerSpec, device: str = 'auto', precision: str = 'fp32', **_: Any):
-    from rgbx_tracker_ros.core.tracker import RgbxTracker
-    return RgbxTracker.from_checkpoint(spec.checkpoint, variant=spec.name, device=device,
+    from rgbx_tracker_ros.models.factory import load_tracker
+    return load_tracker(spec.checkpoint, variant=spec.name, device=device,
                                        precision=precision)
 
 
 def _build_rig(spec: TrackerSpec, **_: Any):
     """The node's tracker of the rig spec: its own device and precision, not the caller's."""
-    from rgbx_tracker_ros.core.node_model import build_node_tracker
+    from rgbx_tracker_ros.models.factory import build_node_tracker
     if spec.model is None:
         raise PeerError(f'tracker {spec.label!r}: a rig spec without its node model; create it '
                         f'with parse_tracker_spec("rig:NAME")')

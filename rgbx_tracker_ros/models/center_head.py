@@ -8,10 +8,13 @@ See trackers.md section 1.5.
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Tuple
 
 import torch
 from torch import nn
+
+# the decode of the maps is part of the tracker-model contract (core.model_api); re-exported
+from ..core.model_api import decode_boxes  # noqa: F401
 
 _BRANCHES = (('ctr', 1), ('offset', 2), ('size', 2))
 
@@ -52,28 +55,3 @@ class CenterHead(nn.Module):
         size = torch.sigmoid(self._branch('size', feat))
         offset = self._branch('offset', feat)
         return score, size, offset
-
-
-def decode_boxes(score: torch.Tensor, size: torch.Tensor, offset: torch.Tensor,
-                 window: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Peak of the (optionally windowed) score map -> normalised box (OSTrack ``cal_bbox``).
-
-    Args:
-        score: (B, 1, Hf, Wf) score map in (0, 1).
-        size: (B, 2, Hf, Wf) (w, h) normalised to the search crop.
-        offset: (B, 2, Hf, Wf) sub-cell (dx, dy) offsets in cells.
-        window: optional (Hf, Wf) Hanning window multiplied onto the score map for peak selection.
-
-    Returns:
-        boxes (B, 4) as (cx, cy, w, h) in [0, 1] of the search crop, and (B,) the raw score at the
-        selected peak.
-    """
-    b, _, hf, wf = score.shape
-    response = score if window is None else score * window
-    idx = response.flatten(1).argmax(dim=1)
-    iy, ix = idx // wf, idx % wf
-    flat = torch.arange(b, device=score.device)
-    w, h = size.flatten(2)[flat, :, idx].unbind(-1)
-    dx, dy = offset.flatten(2)[flat, :, idx].unbind(-1)
-    boxes = torch.stack([(ix + dx) / wf, (iy + dy) / hf, w, h], dim=-1)
-    return boxes, score.flatten(1)[flat, idx]

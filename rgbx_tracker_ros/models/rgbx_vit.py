@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-from dataclasses import dataclass
 from typing import Dict, Optional
 
 import torch
@@ -28,28 +27,11 @@ from timm.layers import PatchEmbed
 from timm.models.vision_transformer import Block
 from torch import nn
 
+from ..core.model_api import TrackerOutput
 from .center_head import CenterHead
 from .meta_merger import MetaMerger
 from .moe import DualMoE
 from .registry import register_variant
-
-
-@dataclass
-class TrackerOutput:
-    """Network output for a batch of template/search pairs.
-
-    Attributes:
-        score_map: (B, 1, Hf, Wf) target-centre probability.
-        size_map: (B, 2, Hf, Wf) (w, h) normalised to the search crop.
-        offset_map: (B, 2, Hf, Wf) sub-cell centre offsets (cells).
-        aux: auxiliary training terms summed over blocks: 'dis', 'balance' (scalars) and
-            'm_route' (B, E_M) mean M-MoE routing per sample, averaged over blocks. Empty in eval mode.
-    """
-
-    score_map: torch.Tensor
-    size_map: torch.Tensor
-    offset_map: torch.Tensor
-    aux: Dict[str, torch.Tensor]
 
 
 class Backbone(nn.Module):

@@ -34,7 +34,7 @@ class FaultDriver:
         self.node_name = node
         self.h, self.w = height, width
         self.ctx = rclpy.Context()
-        rclpy.init(context=self.ctx, domain_id=domain_id)
+        rclpy.init(args=[], context=self.ctx, domain_id=domain_id)
         self.node = rclpy.create_node('fault_driver', context=self.ctx)
         qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=50,
                          reliability=ReliabilityPolicy.RELIABLE)

@@ -89,8 +89,7 @@ from rgbx_tracker_ros.core.depth import DepthError, check_intrinsics
 # The model (variant, checkpoint, device, precision -> RgbxTracker) is chosen in core.node_model,
 # shared with rgbx-eval's rig:NAME specs; default_checkpoint / resolve_checkpoint are re-exported.
 from rgbx_tracker_ros.core.node_model import (  # noqa: F401
-    build_node_tracker, DEFAULT_CHECKPOINT_NAME, default_checkpoint, node_model, RANDOM_WEIGHTS,
-    resolve_checkpoint)
+    DEFAULT_CHECKPOINT_NAME, default_checkpoint, node_model, RANDOM_WEIGHTS, resolve_checkpoint)
 from rgbx_tracker_ros.core.params import (  # noqa: F401  (re-exported for users and tests)
     NodeParams, PARAMETER_NAMES, ParameterError, RUNTIME_PARAMETERS, parameter_specs,
     validate_parameters)
@@ -221,7 +220,8 @@ class TrackerNode(Node):
         import torch
         torch.set_num_threads(p.torch_threads or max(1, (os.cpu_count() or 1) - 1))
         t0 = time.monotonic()
-        tracker = build_node_tracker(model)   # imports torch
+        from rgbx_tracker_ros.models.factory import build_node_tracker   # imports torch
+        tracker = build_node_tracker(model)
         self.get_logger().info(
             f'model {getattr(tracker, "variant", p.variant)} on {tracker.device} '
             f'({tracker.precision}) from {model.checkpoint or "random weights"} loaded in '
@@ -334,23 +334,18 @@ class TrackerNode(Node):
         return None
 
     def _on_rgb(self, msg: Image) -> None:
-        now = time.monotonic_ns()
-        arr = self._decode(msg, 'rgb')
-        if arr is None:
-            self.pipeline.health.record_input('rgb', now)
-        else:
-            self.pipeline.on_rgb(stamp_to_ns(msg.header.stamp), msg.header.frame_id, arr,
-                                 msg.encoding, now)
-        self._wake.set()
+        self._on_image(msg, 'rgb', self.pipeline.on_rgb)
 
     def _on_x(self, msg: Image) -> None:
+        self._on_image(msg, 'x', self.pipeline.on_x)
+
+    def _on_image(self, msg: Image, topic: str, push: Any) -> None:
         now = time.monotonic_ns()
-        arr = self._decode(msg, 'x')
+        arr = self._decode(msg, topic)
         if arr is None:
-            self.pipeline.health.record_input('x', now)
+            self.pipeline.health.record_input(topic, now)
         else:
-            self.pipeline.on_x(stamp_to_ns(msg.header.stamp), msg.header.frame_id, arr,
-                               msg.encoding, now)
+            push(stamp_to_ns(msg.header.stamp), msg.header.frame_id, arr, msg.encoding, now)
         self._wake.set()
 
     def _on_events(self, msg: PointCloud2) -> None:

@@ -30,7 +30,7 @@ import torch
 from tqdm import tqdm
 
 from ..core.boxes import cxcywh_to_xywh, iou_xywh
-from ..models.center_head import decode_boxes
+from ..core.model_api import decode_boxes
 from .data import PairSample
 from .losses import tracking_loss
 

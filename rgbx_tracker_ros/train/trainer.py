@@ -33,7 +33,7 @@ from tqdm import tqdm
 from ..core.tracker import IMAGENET_MEAN, IMAGENET_STD, normalize_crops
 from ..models import create_model, variant_args
 from ..models.checkpoint import init_from, save_checkpoint
-from ..models.rgbx_vit import TrackerOutput
+from ..core.model_api import TrackerOutput
 from .data import (Geometry, PairSample, StaticPairSource, SyntheticSource, VideoPairSource,
                    drop_x)
 from .losses import tracking_loss

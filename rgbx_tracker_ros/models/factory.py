@@ -1,0 +1,82 @@
+"""The one place that turns a checkpoint (or a variant name) into a ready tracker.
+
+``core`` never imports ``models`` (core.model_api is the seam): the tracker receives a built
+:class:`~rgbx_tracker_ros.core.model_api.TrackerModel`. Everything that starts from a file —
+the node, ``rgbx-eval``, the benchmarks, the tests — calls :func:`load_tracker` (or
+:func:`build_node_tracker` for the node's parameters), so they run the same model with the same
+tracking settings.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Optional, Union
+
+from ..core.node_model import NodeModel
+from ..core.tracker import RgbxTracker
+from .checkpoint import load_checkpoint
+from .registry import create_model
+
+_logger = logging.getLogger(__name__)
+
+__all__ = ['build_node_tracker', 'load_tracker']
+
+
+def load_tracker(checkpoint: Union[str, Path, None], variant: Optional[str] = None,
+                 device: str = 'auto', trust_pickle: bool = False, precision: str = 'fp32',
+                 redetect_threshold: Optional[float] = None,
+                 size_lr: Optional[float] = None) -> RgbxTracker:
+    """Build a tracker from a checkpoint file, or random weights when ``checkpoint`` is None.
+
+    Args:
+        checkpoint: our checkpoint (its variant is used; ``variant`` must match if given), an
+            OSTrack-family or timm ViT file (``variant`` required), or None/'' for random
+            weights of ``variant`` (default 't224').
+        variant: registered variant name.
+        device: 'auto', 'cpu', 'cuda' or 'cuda:N'.
+        trust_pickle: allow releases that pickle Python objects (trusted files only).
+        precision: network precision, see ``core.tracker.resolve_precision``.
+        redetect_threshold: re-detection threshold (see RgbxTracker); None = the value the
+            checkpoint's training chose on validation data (``meta['tracking']``), 0 without.
+        size_lr: size update rate (see RgbxTracker); None = the checkpoint's
+            ``meta['tracking']`` value, else 1.
+
+    Raises:
+        ValueError: an unknown device or precision.
+        rgbx_tracker_ros.models.checkpoint.CheckpointError: unusable checkpoint file.
+        KeyError: unknown variant.
+    """
+    tracking = {}
+    if checkpoint:
+        model, report = load_checkpoint(checkpoint, variant or None, trust_pickle=trust_pickle)
+        variant = report.variant
+        tracking = dict(report.meta.get('tracking', {}))
+        _logger.info('loaded %s (%s): %d tensors, %d missing, %d unexpected', checkpoint,
+                     report.source_format, report.loaded, len(report.missing),
+                     len(report.unexpected))
+    else:
+        _logger.warning('no checkpoint given: variant %s runs with RANDOM weights', variant)
+        variant = variant or 't224'
+        model = create_model(variant)
+    if redetect_threshold is None:
+        redetect_threshold = float(tracking.get('redetect_threshold', 0.0))
+    if size_lr is None:
+        size_lr = float(tracking.get('size_lr', 1.0))
+    tracker = RgbxTracker(model, variant, device, precision=precision,
+                          redetect_threshold=redetect_threshold, size_lr=size_lr)
+    tracker.checkpoint = Path(checkpoint) if checkpoint else None
+    return tracker
+
+
+def build_node_tracker(model: NodeModel) -> RgbxTracker:
+    """The tracker of the node's model (``core.node_model.node_model(parameters)``), exactly as
+    ``tracker_node`` and ``rgbx-eval``'s ``rig:NAME`` specs run it.
+
+    Raises:
+        ValueError: an unknown or unavailable device, or an unknown precision (fp16 on a CPU).
+        rgbx_tracker_ros.models.checkpoint.CheckpointError: unusable checkpoint file.
+        KeyError: unknown variant.
+    """
+    return load_tracker(model.checkpoint, variant=model.variant, device=model.device,
+                        precision=model.precision)
