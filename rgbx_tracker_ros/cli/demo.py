@@ -400,18 +400,21 @@ def main(argv: list[str] | None = None) -> int:
                               title=f'{seq.name}: tracker_node replay, run {name} ({what})')
         if not args.no_video:
             write_node_view_video(seq, res, run_dir / 'node_view.mp4', fps=args.rate)
-        diag = summary.get('last_diagnostics') or {}
-        values = diag.get('values', {})
-        (run_dir / 'node_diagnostics.txt').write_text(
-            ''.join(f'{k}: {v}\n' for k, v in values.items()))
+        statuses = summary.get('last_statuses') or {}
+        (run_dir / 'node_diagnostics.txt').write_text(''.join(
+            f'{name}/{k}: {v}\n' for name, st in statuses.items()
+            for k, v in st.get('values', {}).items()))
+        sync = statuses.get('sync', {}).get('values', {})
+        trk = statuses.get('tracker', {}).get('values', {})
+        rgb_in = statuses.get('input rgb', {}).get('values', {})
         print(f'  report: {report.paths["report"]}')
         only = int(np.sum(res['x_state'] == 'RGB only'))
-        print(f'  node: {values.get("synchronized_pairs", "?")} synchronized pairs, '
-              f'{values.get("rgb_only_frames", "?")} frames on RGB alone ({only} per results.csv),'
-              f' {values.get("x_only_frames", "?")} on X alone,'
-              f' {values.get("dropped_total", "?")} dropped, {values.get("bad_frames_total", "?")}'
-              f' bad, latency {values.get("latency_ms_mean_total", "?")} ms mean, device '
-              f'{values.get("device", "?")} ({values.get("precision", "?")})')
+        print(f'  node: {sync.get("pairs_total", "?")} synchronized pairs, '
+              f'{sync.get("rgb_alone_total", "?")} frames on RGB alone ({only} per results.csv),'
+              f' {sync.get("x_alone_total", "?")} on X alone,'
+              f' {sync.get("dropped_total", "?")} dropped, {rgb_in.get("bad_frames_total", "?")}'
+              f' bad, latency {trk.get("latency_ms_mean_total", "?")} ms mean, device '
+              f'{trk.get("device", "?")} ({trk.get("precision", "?")})')
 
     comparison = write_report(out / 'comparison', seq,
                               {name: (r['boxes'], r['scores']) for name, r in results.items()},

@@ -289,6 +289,8 @@ def replay(bag: Path, out_dir: Path, withhold: tuple[int, int] | None = None,
         'round_trip_ms_mean': float(np.nanmean(rtts)) if np.isfinite(rtts).any() else None,
         'elapsed_s': elapsed, 'diagnostics_messages': len(player.diagnostics),
         'last_diagnostics': player.diagnostics[-1] if player.diagnostics else None,
+        # the node's latest status of each kind ('input rgb', 'input x', 'sync', 'tracker')
+        'last_statuses': {d['name'].rsplit(': ', 1)[-1]: d for d in player.diagnostics},
         'bag_read': None if bag_report is None else bag_report.as_dict(),
     }
     (out_dir / 'summary.json').write_text(json.dumps(summary, indent=2))
