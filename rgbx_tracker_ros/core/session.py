@@ -40,7 +40,7 @@ import cv2
 import numpy as np
 
 from rgbx_tracker_ros.core import health as health_mod
-from rgbx_tracker_ros.core.boxes import clip_box_xywh, validate_init_box
+from rgbx_tracker_ros.core.boxes import clip_box_xywh, validate_box_xywh, validate_init_box
 from rgbx_tracker_ros.core.depth import DepthError, target_position
 from rgbx_tracker_ros.core.params import NodeParams
 from rgbx_tracker_ros.core.vis import box_centre
@@ -193,10 +193,10 @@ class TrackingSession:
             False (and a counted ``init.invalid_box`` problem) for a box that is not 4 finite
             numbers with w, h > 0 pixels; the image bounds are checked when it is applied.
         """
-        box = np.asarray(box_xywh, np.float64).reshape(-1)
-        if box.size != 4 or not np.all(np.isfinite(box)) or box[2] <= 0 or box[3] <= 0:
-            self._problem('init', 'invalid_box', f'{source} box {box.tolist()} needs 4 finite '
-                                                 f'numbers x, y, w, h with w, h > 0 (pixels)')
+        try:
+            box = validate_box_xywh(box_xywh)
+        except ValueError as exc:
+            self._problem('init', 'invalid_box', f'{source}: {exc}')
             return False
         with self._lock:
             self._requests.append(_InitRequest(int(stamp_ns), box, source))

@@ -96,6 +96,7 @@ from rgbx_tracker_ros.core.params import (  # noqa: F401  (re-exported for users
 from rgbx_tracker_ros.core.pipeline import Answer, NodePipeline
 from rgbx_tracker_ros.core.session import view_state  # noqa: F401  (re-exported)
 from rgbx_tracker_ros.core.types import Modality
+from rgbx_tracker_ros.core.vis import draw_track
 from rgbx_tracker_ros.ros.conversions import (
     array_to_image, detection_score, detection_to_box_xywh, ImageConversionError,
     image_to_array, ns_to_stamp, pointcloud_to_events, result_to_detections, select_detection,
@@ -451,7 +452,6 @@ class TrackerNode(Node):
         if self.pipeline.published(answer, time.monotonic_ns()):
             self.publish_diagnostics()
         if self.debug_pub.get_subscription_count() > 0:
-            from rgbx_tracker_ros.core.vis import draw_track
             drawn = draw_track(answer.image, answer.box, answer.score, answer.state,
                                trail=answer.trail)
             self.debug_pub.publish(array_to_image(drawn, 'rgb8', header=header))
