@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from rgbx_tracker_ros.models import create_model, list_variants, variant_args
-from rgbx_tracker_ros.models.meta_merger import MetaMerger
-from rgbx_tracker_ros.models.moe import DualMoE, top_k_gates
+from rgbx_tracker_ros.models.onetracker.meta_merger import MetaMerger
+from rgbx_tracker_ros.models.onetracker.moe import DualMoE, top_k_gates
 
 PAPER_AND_CPU = ['b224', 'b384', 'l224', 'l384', 's224', 't224']
 
@@ -44,11 +44,13 @@ def test_paper_sizes_of_crops():
 def test_test_variant_forward_backward_and_aux_losses():
     model = create_model('test_tiny').train()
     z, x = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 128, 128)
-    out = model(z, x, z, x, torch.ones(2), torch.tensor([1.0, 0.0]))
-    assert set(out.aux) == {'dis', 'balance', 'm_route'}
-    assert out.aux['m_route'].shape == (2, 2)
+    out = model(z, x, z, x, torch.ones(2), torch.tensor([1.0, 0.0]),
+                modality=torch.tensor([1, 0]))
+    assert set(out.aux) == {'dis', 'balance', 'cluster'}
+    assert all(v.dim() == 0 for v in out.aux.values())
+    assert set(model(z, x, z, x).aux) == {'dis', 'balance'}     # no labels: no cluster term
     loss = (out.score_map.mean() + out.size_map.mean() + out.offset_map.mean()
-            + out.aux['dis'] + out.aux['balance'] + out.aux['m_route'].pow(2).sum())
+            + out.aux['dis'] + out.aux['balance'] + out.aux['cluster'])
     loss.backward()
     no_grad = [n for n, p in model.named_parameters() if p.grad is None]
     assert no_grad == []

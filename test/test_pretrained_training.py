@@ -16,7 +16,7 @@ import torch
 from rgbx_tracker_ros.models import create_model, pretrained
 from rgbx_tracker_ros.models.checkpoint import (CheckpointError, init_from, load_checkpoint,
                                                 read_checkpoint)
-from rgbx_tracker_ros.models.meta_merger import MetaMerger
+from rgbx_tracker_ros.models.onetracker.meta_merger import MetaMerger
 from rgbx_tracker_ros.train.data import Geometry, VideoPairSource, read_video_boxes
 from rgbx_tracker_ros.train.trainer import TrainConfig, make_optimizer, train
 

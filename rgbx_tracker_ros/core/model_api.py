@@ -14,7 +14,7 @@ lives here because it is part of the output contract every family's center head 
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, Optional, Protocol, Tuple, runtime_checkable
+from typing import Dict, List, Optional, Protocol, Tuple, runtime_checkable
 
 import torch
 
@@ -29,14 +29,19 @@ class TrackerOutput:
         score_map: (B, 1, Hf, Wf) target-centre probability in (0, 1).
         size_map: (B, 2, Hf, Wf) (w, h) normalised to the search crop.
         offset_map: (B, 2, Hf, Wf) sub-cell centre offsets (cells).
-        aux: the family's auxiliary training terms by name (e.g. OneTrackerV2's 'dis', 'balance'
-            scalars and 'm_route' (B, E_M) routing); empty in eval mode.
+        aux: the family's auxiliary loss terms by name, each a scalar tensor (OneTrackerV2:
+            'dis', 'balance', 'cluster'; XTrack: 'balance', 'modality'); the trainer multiplies
+            each by its weight (the family's defaults, overridable in the config) and sums them.
+            Empty in eval mode.
+        features: per-block (B, N, D) tokens, only when the model's ``keep_features`` is set
+            (feature distillation); else None.
     """
 
     score_map: torch.Tensor
     size_map: torch.Tensor
     offset_map: torch.Tensor
     aux: Dict[str, torch.Tensor]
+    features: Optional[List[torch.Tensor]] = None
 
 
 @runtime_checkable
@@ -60,8 +65,15 @@ class TrackerModel(Protocol):
 
     def __call__(self, template_rgb: Optional[torch.Tensor], search_rgb: torch.Tensor,
                  template_x: Optional[torch.Tensor], search_x: Optional[torch.Tensor],
-                 template_tokens: Optional[torch.Tensor] = None) -> TrackerOutput:
-        """Search crops (B, 3, S, S) with the template (crops or cached tokens) -> maps."""
+                 template_x_mask: Optional[torch.Tensor] = None,
+                 search_x_mask: Optional[torch.Tensor] = None,
+                 template_tokens: Optional[torch.Tensor] = None,
+                 modality: Optional[torch.Tensor] = None) -> TrackerOutput:
+        """Search crops (B, 3, S, S) with the template (crops or cached tokens) -> maps.
+
+        ``*_x_mask`` (B,) mark samples without X (0); ``modality`` (B,) int64 labels feed the
+        label-dependent auxiliary losses in training (None at inference).
+        """
         ...
 
     def eval(self) -> 'TrackerModel':

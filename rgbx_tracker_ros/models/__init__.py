@@ -1,13 +1,29 @@
-"""Torch models of rgbx_tracker_ros: registry, Meta Merger, Dual MoE, center head, RgbxViT.
+"""Torch models of rgbx_tracker_ros: one sub-package per model family on shared layers.
 
-Importing this package registers every variant; build them with :func:`create_model`.
+Families (each registers its :class:`~.registry.Family` and variants when imported):
+``onetracker`` (OneTrackerV2: Meta Merger + Dual MoE), ``xtrack`` (MeME), ``seatrack``
+(AMG-LoRA + HMoE), ``patrack`` (progressive adapters), ``vipt`` (visual prompts) and ``mmmp``
+(two-stream teacher with mutual prompts, distilled into a one-stream student). Shared: ViT blocks,
+patch embedding, position tables, center head (:mod:`.layers`). Build any variant with
+:func:`create_model`; ``rgbx-models`` lists them.
 """
 
-from . import rgbx_vit  # noqa: F401  (registers the variants)
-from .registry import create_model, list_variants, variant_args
+import importlib
+
+from .registry import (create_model, family_of, get_family, list_families, list_variants,
+                       variant_args, variant_info)
 from ..core import rig as _rig
+
+FAMILY_PACKAGES = ('onetracker', 'xtrack', 'seatrack', 'patrack', 'vipt', 'mmmp')
+for _name in FAMILY_PACKAGES:
+    try:
+        importlib.import_module(f'{__name__}.{_name}')
+    except ModuleNotFoundError as _exc:     # a family still being written: not registered
+        if _exc.name != f'{__name__}.{_name}':
+            raise
 
 # rig files name variants: let the (model-free) rig loader check them against this registry
 _rig.set_variant_catalogue(list_variants)
 
-__all__ = ['create_model', 'list_variants', 'variant_args']
+__all__ = ['FAMILY_PACKAGES', 'create_model', 'family_of', 'get_family', 'list_families',
+           'list_variants', 'variant_args', 'variant_info']

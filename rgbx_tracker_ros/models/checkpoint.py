@@ -52,6 +52,8 @@ class LoadReport:
         resized: keys whose tensors were resized (position tables).
         missing: model keys the file did not provide (they keep their initialisation).
         unexpected: file keys the model has no place for (ignored).
+        ignored: release tensors known to be unused (OSTrack's ``cls_token`` and the MAE
+            ``pos_embed`` left beside ``pos_embed_z`` / ``pos_embed_x``).
         meta: the 'meta' dict of our own checkpoints (training command, steps...), else {}.
     """
 
@@ -61,6 +63,7 @@ class LoadReport:
     resized: List[str] = field(default_factory=list)
     missing: List[str] = field(default_factory=list)
     unexpected: List[str] = field(default_factory=list)
+    ignored: List[str] = field(default_factory=list)
     meta: dict = field(default_factory=dict)
 
 
@@ -71,13 +74,15 @@ def save_checkpoint(path: Union[str, Path], model: torch.nn.Module, variant: str
 
     Args:
         path: output file (parents are created).
-        model: an :class:`~rgbx_tracker_ros.models.rgbx_vit.RgbxViT`.
+        model: a built variant (any family).
         variant: registered variant name the model was built from.
         model_args: the full constructor arguments (default: the variant's defaults).
         meta: free-form provenance (training command, steps, losses), stored as given.
         base: for a model whose pretrained tensors stayed frozen: ``{'name': 'dinov2_vits14',
-            'sha256': ...}`` of the fetched backbone they come from. The tensors in ``skip``
-            are then not stored; :func:`load_checkpoint` reads them from that file again.
+            'sha256': ...}`` of the fetched backbone they come from, or ``{'file': PATH,
+            'sha256': ...}`` of the checkpoint it was initialised from (e.g. our trained RGB
+            tracker, the base of a parameter-efficient family). The tensors in ``skip`` are then
+            not stored; :func:`load_checkpoint` reads them from that source again.
         skip: state-dict keys left out (only together with ``base``).
 
     Raises:
@@ -288,7 +293,12 @@ def _load_release(model: torch.nn.Module, obj: dict, path, expected: str = 'ours
         CheckpointError: any other layout; the message lists what is ``expected``.
     """
     if 'net' in obj:
-        return load_state(model, obj['net'], 'ostrack')
+        state = obj['net']
+        convert = getattr(_family(model), 'convert_release', None)
+        if convert is not None:
+            state = convert({(k[7:] if k.startswith('module.') else k): v
+                             for k, v in state.items()}, model)
+        return load_state(model, state, 'ostrack')
     if any(k.startswith('blocks.') for k in obj) or 'state_dict' in obj or 'model' in obj:
         state = obj.get('state_dict', obj.get('model', obj))
         return load_state(model, {'backbone.' + k: v for k, v in state.items()}, 'timm_vit')
@@ -297,10 +307,40 @@ def _load_release(model: torch.nn.Module, obj: dict, path, expected: str = 'ours
                           "'net', or a timm ViT state dict")
 
 
+def _family(model: torch.nn.Module):
+    from .registry import get_family
+    name = getattr(model, 'family', '')
+    return get_family(name) if name else None
+
+
+def resolve_base_file(base_file: str, checkpoint: Path) -> Path:
+    """Where the base file a compact checkpoint names is: as given (absolute or relative to the
+    working directory), beside the checkpoint, or in the package's ``checkpoints/`` folder.
+
+    Raises:
+        CheckpointError: none of these exists.
+    """
+    given = Path(base_file)
+    package = Path(__file__).resolve().parents[2] / 'checkpoints'
+    for candidate in (given, Path(checkpoint).parent / given.name, package / given.name):
+        if candidate.is_file():
+            return candidate
+    raise CheckpointError(f'checkpoint {checkpoint} stores only its trained tensors and needs its '
+                          f'base {base_file}, which is neither there, beside it nor in {package}: '
+                          'put the base file there')
+
+
 def _load_base(model: torch.nn.Module, base: dict, path: Path) -> LoadReport:
     """Load the pretrained tensors a compact checkpoint left out (see :func:`save_checkpoint`);
     returns the :func:`init_from` report of that load."""
     from . import pretrained
+    if base.get('file'):
+        source = resolve_base_file(base['file'], path)
+        if base.get('sha256') and pretrained.sha256_file(source) != base['sha256']:
+            raise CheckpointError(f'checkpoint {path} was trained on the base {source} with '
+                                  f'sha256 {base["sha256"][:12]}..., but that file differs now: '
+                                  'use the base it was trained on, or retrain')
+        return init_from(model, source)
     name = base.get('name', '')
     try:
         manifest = pretrained.read_manifest(name)
@@ -335,7 +375,11 @@ def load_state(model: torch.nn.Module, state: Dict[str, torch.Tensor],
             table = table[:, 1:]
         state['backbone.pos_embed_z'] = table
         state['backbone.pos_embed_x'] = table
-    state.pop('backbone.cls_token', None)
+    elif 'backbone.pos_embed' in state:       # OSTrack keeps MAE's table; it is never used
+        state.pop('backbone.pos_embed')
+        report.ignored.append('backbone.pos_embed')
+    if state.pop('backbone.cls_token', None) is not None:
+        report.ignored.append('backbone.cls_token')
     for key, value in state.items():
         if key not in own:
             report.unexpected.append(key)
@@ -397,7 +441,12 @@ def init_from(model: torch.nn.Module, source: Union[str, Path],
         return report
     obj = read_checkpoint(source, trust_pickle)
     if obj.get('format') == FORMAT:
+        base_report = _load_base(model, obj['base'], Path(source)) if obj.get('base') else None
         report = load_state(model, obj['state_dict'], 'rgbx')
+        if base_report is not None:   # what the file's own base provided is loaded, not missing
+            provided = set(model.state_dict()) - set(base_report.missing)
+            report.missing = [k for k in report.missing if k not in provided]
+            report.loaded += base_report.loaded
     else:
         names = ', '.join(sorted(pretrained.SOURCES))
         report = _load_release(model, obj, source, f'a pretrained name ({names}), ours, ')

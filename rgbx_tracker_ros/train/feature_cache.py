@@ -146,7 +146,8 @@ def train_on_cache(model: torch.nn.Module, cache: Dict, optim: torch.optim.Optim
                    iterations: int, batch_size: int, lr_at: Callable[[int], float],
                    grad_clip: float, rng: np.random.Generator, val_cache: Optional[Dict] = None,
                    every: int = 100, on_checkpoint: Optional[Callable] = None,
-                   start_step: int = 0, max_seconds: float = 0.0) -> Dict:
+                   start_step: int = 0, max_seconds: float = 0.0,
+                   weights: Optional[Dict[str, float]] = None) -> Dict:
     """Train the part of ``model`` after the cached prefix over the cache.
 
     Each step takes ``batch_size`` entries (epochs of a random permutation), runs
@@ -173,8 +174,8 @@ def train_on_cache(model: torch.nn.Module, cache: Dict, optim: torch.optim.Optim
             order, pos = rng.permutation(n), 0
         idx = torch.from_numpy(order[pos:pos + batch_size])
         pos += batch_size
-        out = model.forward_from(cache['tokens'][idx].float(), start)
-        loss = tracking_loss(out, cache['boxes'][idx], cache['modality'][idx])
+        out = model.forward_from(cache['tokens'][idx].float(), start, cache['modality'][idx])
+        loss = tracking_loss(out, cache['boxes'][idx], weights=weights)
         optim.zero_grad(set_to_none=True)
         loss.total.backward()
         torch.nn.utils.clip_grad_norm_([p for g in optim.param_groups for p in g['params']],

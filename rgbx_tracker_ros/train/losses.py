@@ -1,8 +1,14 @@
-"""Training losses: center-head terms (OSTrack) and Dual MoE terms (OneTrackerV2).
+"""Training losses: the center-head terms (OSTrack) plus whatever auxiliary terms the model returns.
 
-Total (weights from OSTrack and the OneTrackerV2 summary)::
+Total::
 
-    L = focal + 2 * GIoU + 5 * L1 + 0.1 * cos^2 dissimilarity + 1 * router cluster + 0.01 * balance
+    L = focal + 2 * GIoU + 5 * L1 + sum_t w_t * aux_t
+
+The center-head weights are OSTrack's (trackers.md 1.8). The auxiliary terms ``aux_t`` are the
+scalars a model family puts in ``TrackerOutput.aux`` (OneTrackerV2: cos^2 dissimilarity 'dis',
+router cluster 'cluster', 'balance'; XTrack: 'balance', 'modality'; ...), weighted by the family's
+``aux_weights`` (:class:`~rgbx_tracker_ros.models.registry.Family`) updated by the training
+config; a term without a weight is an error, so no loss is silently dropped.
 
 Focal: CenterNet focal loss (alpha 2, beta 4) against a Gaussian heat map whose radius comes from
 the box size at min overlap 0.7. GIoU and L1 (on x1y1x2y2, normalised) compare the box read at the
@@ -17,8 +23,10 @@ from typing import Dict, Tuple
 
 import torch
 
+#: center-head weights (OSTrack) and the OneTrackerV2 family's auxiliary weights
 DEFAULT_WEIGHTS = {'focal': 1.0, 'giou': 2.0, 'l1': 5.0, 'dis': 0.1, 'cluster': 1.0,
                    'balance': 0.01}
+HEAD_TERMS = ('focal', 'giou', 'l1')
 
 
 def gaussian_radius(height: float, width: float, min_overlap: float = 0.7) -> float:
@@ -80,28 +88,6 @@ def giou_loss(pred_xyxy: torch.Tensor, gt_xyxy: torch.Tensor) -> Tuple[torch.Ten
     return (1 - giou).mean(), iou.mean()
 
 
-def router_cluster_loss(m_route: torch.Tensor, modality: torch.Tensor,
-                        margin: float = 0.1) -> torch.Tensor:
-    """OneTrackerV2's multimodal router cluster loss on per-sample M-MoE routing.
-
-    S_ij = <g_i, g_j> for routing distributions g (B, K). Same-modality pairs are pushed above
-    1/K + margin, different-modality pairs below 1/K - margin (hinge, averaged per group); 1/K is the
-    similarity of uniform routing. (The seed summary writes the second bound as delta - 1/K, which is
-    negative for usual K; we centre both bounds on 1/K.)
-    """
-    k = m_route.shape[1]
-    sim = m_route @ m_route.t()
-    same = modality[:, None].eq(modality[None, :])
-    off_diag = ~torch.eye(len(modality), dtype=torch.bool, device=sim.device)
-    loss = sim.new_zeros(())
-    pos, neg = same & off_diag, ~same
-    if pos.any():
-        loss = loss + torch.relu(1.0 / k + margin - sim[pos]).mean()
-    if neg.any():
-        loss = loss + torch.relu(sim[neg] - (1.0 / k - margin)).mean()
-    return loss
-
-
 @dataclass
 class LossOutput:
     """Weighted total and the named terms (floats, for logging)."""
@@ -110,15 +96,20 @@ class LossOutput:
     terms: Dict[str, float]
 
 
-def tracking_loss(out, boxes_cxcywh: torch.Tensor, modality: torch.Tensor,
+def tracking_loss(out, boxes_cxcywh: torch.Tensor, modality: torch.Tensor = None,
                   weights: Dict[str, float] = None) -> LossOutput:
     """All training terms for one batch.
 
     Args:
-        out: :class:`~rgbx_tracker_ros.models.rgbx_vit.TrackerOutput` in train mode.
+        out: :class:`~rgbx_tracker_ros.core.model_api.TrackerOutput` in train mode.
         boxes_cxcywh: (B, 4) label boxes normalised to the search crop.
-        modality: (B,) modality labels (0 = RGB only).
-        weights: term weights (default :data:`DEFAULT_WEIGHTS`).
+        modality: unused (kept for callers of the older signature; label-dependent terms are
+            computed by the model, which gets the labels in its forward pass).
+        weights: term weights over :data:`DEFAULT_WEIGHTS` (the trainer passes the family's
+            auxiliary weights and the config's overrides).
+
+    Raises:
+        ValueError: an auxiliary term of the model has no weight.
     """
     w = dict(DEFAULT_WEIGHTS, **(weights or {}))
     size = out.score_map.shape[-1]
@@ -133,11 +124,14 @@ def tracking_loss(out, boxes_cxcywh: torch.Tensor, modality: torch.Tensor,
     terms = {'focal': focal_loss(out.score_map, heat)}
     terms['giou'], iou = giou_loss(pred_xyxy, gt_xyxy)
     terms['l1'] = (pred_xyxy - gt_xyxy).abs().mean()
-    if out.aux:
-        terms['dis'] = out.aux['dis']
-        terms['balance'] = out.aux['balance']
-        terms['cluster'] = router_cluster_loss(out.aux['m_route'], modality)
+    for name, value in out.aux.items():
+        if name not in w:
+            raise ValueError(f'the model returned the auxiliary loss term {name!r}, which has no '
+                             f'weight; known weights: {sorted(w)}. Give it one in the family\'s '
+                             'aux_weights or the training config (loss_weights).')
+        terms[name] = value
     total = sum(w[k] * v for k, v in terms.items())
     logged = {k: float(v.detach()) for k, v in terms.items()}
     logged['iou'] = float(iou.detach())
     return LossOutput(total, logged)
+

@@ -31,12 +31,13 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from tqdm import tqdm
 
 from ..core.tracker import IMAGENET_MEAN, IMAGENET_STD, normalize_crops
-from ..models import create_model, variant_args
+from ..models import create_model, family_of, variant_args
+from ..models.registry import Family
 from ..models.checkpoint import init_from, save_checkpoint
 from ..core.model_api import TrackerOutput
 from .data import (Geometry, PairSample, StaticPairSource, SyntheticSource, VideoPairSource,
                    drop_x)
-from .losses import tracking_loss
+from .losses import DEFAULT_WEIGHTS, tracking_loss
 
 _logger = logging.getLogger(__name__)
 
@@ -89,6 +90,17 @@ class TrainConfig:
         train_blocks: blocks trained after the cached prefix (0 = the final norm and head only).
         cache_file: where the caches are stored for reuse (default ``<out>.cache.pt`` and
             ``<out>.valcache.pt``).
+        trainable: which parameters train. 'auto': the family's rule
+            (:attr:`~rgbx_tracker_ros.models.registry.Family.trainable`, e.g. XTrack's names
+            with 'MeME') when the family has one and ``init`` loads a base, else every
+            parameter (minus ``freeze_backbone``); 'all': every parameter; otherwise a
+            comma-separated list of name substrings (the authors' ``requires_grad`` loops).
+            Frozen BatchNorm layers stay in eval mode when the family sets ``fix_bn``.
+        loss_weights: overrides of loss-term weights, ``'name=value,...'`` (e.g.
+            ``'balance=0.02,modality=0.01'``), over the head weights and the family's.
+        distill_from: a teacher checkpoint: train the model (the student, any one-stream
+            variant) by feature and response distillation from it as well
+            (:mod:`~rgbx_tracker_ros.train.distill`).
     """
 
     variant: str = 't224'
@@ -119,6 +131,9 @@ class TrainConfig:
     cache_val_samples: int = 0
     train_blocks: int = 0
     cache_file: str = ''
+    trainable: str = 'auto'
+    loss_weights: str = ''
+    distill_from: str = ''
     extra: dict = field(default_factory=dict)
 
 
@@ -311,23 +326,40 @@ def train(cfg: TrainConfig) -> Path:
         model.to(device)
     cached_start = None
     if cfg.cache_samples > 0:
+        if not hasattr(model, 'forward_from'):
+            raise ValueError(f'cache_samples (the cached-prefix recipe) needs a one-stream model '
+                             f'with forward_from; {cfg.variant} ({model.family}) has none: '
+                             'train it without --cache-samples')
         depth = len(model.backbone.blocks)
         if not 0 <= cfg.train_blocks <= depth:
             raise ValueError(f'train_blocks must be in [0, {depth}], got {cfg.train_blocks}')
         cached_start = depth - cfg.train_blocks
-    freeze = freeze_policy(model, pretrained_keys, cfg.freeze_backbone, cached_start)
+    family = family_of(cfg.variant)
+    freeze = freeze_policy(model, pretrained_keys, cfg.freeze_backbone, cached_start,
+                           trainable_rule(cfg, family))
+    fixed_bn = fix_frozen_bn(model) if family.fix_bn else []
+    freeze['fixed_bn'] = len(fixed_bn)
+    weights = loss_weights(cfg, family)
     optim = make_optimizer(model, pretrained_keys, cfg)
     freeze['trainable_params'] = sum(p.numel() for p in model.parameters() if p.requires_grad)
     _logger.info('trainable parameters: %d of %d', freeze['trainable_params'],
                  sum(p.numel() for p in model.parameters()))
+    skip = frozen_pretrained_keys(model, pretrained_keys, fixed_bn)
     base = None
-    if cfg.init in pretrained_sources() and not any(
-            p.requires_grad for n, p in model.named_parameters() if n in pretrained_keys):
+    if skip and cfg.init in pretrained_sources():
         base = {'name': cfg.init, 'sha256': init_meta.get('sha256', '')}
-    meta_common = {'init': init_meta, 'freeze': freeze}
+    elif skip and cfg.init:
+        base = {'file': str(cfg.init), 'sha256': init_meta.get('sha256', '')}
+    if base is None:
+        skip = set()
+    meta_common = {'init': init_meta, 'freeze': freeze, 'loss_weights': weights}
+    if cfg.distill_from:
+        from .distill import train_distilled
+        return train_distilled(cfg, model, optim, geo, device, out, log_path, meta_common, base,
+                               skip, weights)
     if cfg.cache_samples > 0:
         return _train_cached(cfg, model, optim, geo, device, out, log_path, meta_common, base,
-                             pretrained_keys)
+                             skip, weights)
     start, rng = 0, np.random.default_rng(cfg.seed)
     if cfg.resume and state_path.is_file():
         state = torch.load(state_path, map_location=device, weights_only=False)
@@ -358,12 +390,13 @@ def train(cfg: TrainConfig) -> Path:
                 batch = batch_to_device(next(batches), device)
         with torch.autocast('cuda', dtype=torch.bfloat16, enabled=use_amp):
             out_net = model(batch['template_rgb'], batch['search_rgb'], batch['template_x'],
-                            batch['search_x'], batch['template_x_mask'], batch['search_x_mask'])
+                            batch['search_x'], batch['template_x_mask'], batch['search_x_mask'],
+                            modality=batch['modality'])
         if use_amp:
             out_net = TrackerOutput(out_net.score_map.float(), out_net.size_map.float(),
                                     out_net.offset_map.float(),
                                     {k: v.float() for k, v in out_net.aux.items()})
-        loss = tracking_loss(out_net, batch['boxes'], batch['modality'])
+        loss = tracking_loss(out_net, batch['boxes'], weights=weights)
         optim.zero_grad(set_to_none=True)
         loss.total.backward()
         torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad],
@@ -386,7 +419,7 @@ def train(cfg: TrainConfig) -> Path:
             meta = {'train_config': asdict(cfg), 'step': step + 1, 'last_losses': mean,
                     **meta_common}
             save_checkpoint(out, model, cfg.variant, variant_args(cfg.variant), meta,
-                            base=base, skip=_skip_keys(pretrained_keys, base))
+                            base=base, skip=skip)
             torch.save({'model': model.state_dict(), 'optim': optim.state_dict(),
                         'step': step + 1, 'rng': rng.bit_generator.state}, state_path)
         if out_of_time:
@@ -397,12 +430,76 @@ def train(cfg: TrainConfig) -> Path:
     return out
 
 
-def _skip_keys(pretrained_keys: set, base: Optional[dict]) -> set:
-    """Tensors a compact checkpoint leaves out: the frozen pretrained ones, except the position
-    tables (resampled from the pretrained grid; stored so loading never depends on how)."""
-    if not base:
-        return set()
-    return {k for k in pretrained_keys if 'pos_embed' not in k}
+def frozen_pretrained_keys(model: torch.nn.Module, pretrained_keys: set,
+                           fixed_bn: List[str]) -> set:
+    """State-dict keys a compact checkpoint may leave out: tensors loaded by ``init`` that do not
+    change in training (frozen parameters, and the running statistics of the BatchNorm layers
+    kept frozen by FIX_BN), except the position tables (resampled from the pretrained grid;
+    stored so loading never depends on how)."""
+    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+    bn_stats = {f'{m}.{b}' for m in fixed_bn
+                for b in ('running_mean', 'running_var', 'num_batches_tracked')}
+    return {k for k in pretrained_keys if (k in frozen or k in bn_stats)
+            and 'pos_embed' not in k}
+
+
+def trainable_rule(cfg: TrainConfig, family: Family) -> Optional[tuple]:
+    """Name substrings of the parameters that train (None = no substring rule); see
+    :attr:`TrainConfig.trainable`.
+
+    Raises:
+        ValueError: an empty substring list.
+    """
+    rule = cfg.trainable.strip()
+    if rule == 'all':
+        return None
+    if rule == 'auto':
+        return tuple(family.trainable) if family.trainable and cfg.init else None
+    parts = tuple(p.strip() for p in rule.split(',') if p.strip())
+    if not parts:
+        raise ValueError(f"trainable must be 'auto', 'all' or name substrings, got {rule!r}")
+    return parts
+
+
+def loss_weights(cfg: TrainConfig, family: Family) -> Dict[str, float]:
+    """Head weights, then the family's auxiliary weights, then ``cfg.loss_weights``.
+
+    Raises:
+        ValueError: a malformed ``name=value`` entry.
+    """
+    weights = {k: DEFAULT_WEIGHTS[k] for k in ('focal', 'giou', 'l1')}
+    weights.update(family.aux_weights)
+    for item in filter(None, (p.strip() for p in cfg.loss_weights.split(','))):
+        name, sep, value = item.partition('=')
+        try:
+            weights[name.strip()] = float(value)
+        except ValueError:
+            sep = ''
+        if not sep or not name.strip():
+            raise ValueError(f'loss_weights entry {item!r} is not name=value '
+                             "(e.g. 'balance=0.02')")
+    return weights
+
+
+def fix_frozen_bn(model: torch.nn.Module) -> List[str]:
+    """FIX_BN: keep every BatchNorm layer whose parameters are all frozen in eval mode, also
+    across later ``model.train()`` calls (its running statistics stay those of the base).
+
+    Returns:
+        the module names of the layers fixed.
+    """
+    fixed = []
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and not any(
+                p.requires_grad for p in module.parameters()):
+            module.train = _eval_only.__get__(module)
+            module.eval()
+            fixed.append(name)
+    return fixed
+
+
+def _eval_only(self, mode: bool = True):
+    return torch.nn.Module.train(self, False)
 
 
 def pretrained_sources() -> set:
@@ -412,9 +509,11 @@ def pretrained_sources() -> set:
 
 
 def freeze_policy(model: torch.nn.Module, pretrained_keys: set, freeze_backbone: bool,
-                  cached_start: Optional[int]) -> dict:
+                  cached_start: Optional[int], rule: Optional[tuple] = None) -> dict:
     """Set ``requires_grad`` per the freeze rules; returns the policy for the checkpoint meta.
 
+    - ``rule`` (name substrings, the family's parameter-efficient rule): only parameters whose
+      name contains one of them train; the other rules below still freeze more.
     - ``freeze_backbone``: every tensor loaded from the pretrained file is frozen.
     - ``cached_start`` (cached-prefix recipe): everything before block ``cached_start`` is
       frozen, pretrained or new (patch embedding, Meta Merger, positions, early blocks); the
@@ -422,6 +521,8 @@ def freeze_policy(model: torch.nn.Module, pretrained_keys: set, freeze_backbone:
     """
     for name, p in model.named_parameters():
         frozen = freeze_backbone and name in pretrained_keys
+        if rule is not None and not any(sub in name for sub in rule):
+            frozen = True
         if cached_start is not None and name.startswith('backbone.'):
             parts = name.split('.')
             in_late_block = parts[1] == 'blocks' and int(parts[2]) >= cached_start
@@ -429,6 +530,7 @@ def freeze_policy(model: torch.nn.Module, pretrained_keys: set, freeze_backbone:
                 frozen = True
         p.requires_grad_(not frozen)
     return {'freeze_backbone': freeze_backbone, 'cached_prefix_blocks': cached_start,
+            'trainable_rule': list(rule) if rule is not None else None,
             'frozen_tensors': sum(not p.requires_grad for p in model.parameters())}
 
 
@@ -466,7 +568,7 @@ def _video_source(cfg: TrainConfig, geo: Geometry,
 
 def _train_cached(cfg: TrainConfig, model, optim, geo: Geometry, device, out: Path,
                   log_path: Path, meta_common: dict, base: Optional[dict],
-                  pretrained_keys: set) -> Path:
+                  skip: set, weights: Dict[str, float]) -> Path:
     """The cached-prefix recipe (:mod:`~rgbx_tracker_ros.train.feature_cache`)."""
     from .feature_cache import build_feature_cache, cache_key, load_or_build, train_on_cache
     start = int(meta_common['freeze']['cached_prefix_blocks'])
@@ -511,12 +613,12 @@ def _train_cached(cfg: TrainConfig, model, optim, geo: Geometry, device, out: Pa
             meta = {'train_config': asdict(cfg), 'step': step, 'last_losses': record,
                     **meta_common, **({'tracking': tracking} if tracking else {})}
             save_checkpoint(out, model, cfg.variant, variant_args(cfg.variant), meta,
-                            base=base, skip=_skip_keys(pretrained_keys, base))
+                            base=base, skip=skip)
 
     result = train_on_cache(model, cache, optim, cfg.iterations, cfg.batch_size,
                             lambda step: lr_at(step, cfg), cfg.grad_clip, rng, val_cache,
                             cfg.checkpoint_every, on_checkpoint,
-                            max_seconds=cfg.max_minutes * 60)
+                            max_seconds=cfg.max_minutes * 60, weights=weights)
     _logger.info('best validation IoU %.3f at step %d (saved to %s)', result['best_val_iou'],
                  result['best_step'], out)
     return out

@@ -13,7 +13,9 @@ Auxiliary terms are left on the module after every forward (``self.aux``):
 
 - ``dis``: mean of cos^2(y^T, y^M) over tokens, the expert-decoupling loss;
 - ``balance``: Switch-Transformer load balance ``E * sum_e f_e P_e`` for both routers;
-- ``m_route``: (B, E_M) mean M-router probabilities per sample, for the router-cluster loss.
+- ``m_route``: (B, E_M) per-sample M-MoE routing: the renormalised top-k gates averaged over the
+  sample's tokens (each row sums to 1), for this block's router-cluster loss
+  (:func:`router_cluster_loss`).
 """
 
 from __future__ import annotations
@@ -119,6 +121,28 @@ class DualMoE(Mlp):
             self.aux = {
                 'dis': (cos ** 2).mean(),
                 'balance': switch_balance(t_probs, t_gates) + switch_balance(m_probs, m_gates),
-                'm_route': m_probs.mean(1),
+                'm_route': m_gates.mean(1),
             }
         return shared + y_t + y_m
+
+
+def router_cluster_loss(m_route: torch.Tensor, modality: torch.Tensor,
+                        margin: float = 0.1) -> torch.Tensor:
+    """OneTrackerV2's multimodal router cluster loss on per-sample M-MoE routing.
+
+    S_ij = <g_i, g_j> for routing distributions g (B, K). Same-modality pairs are pushed above
+    1/K + margin, different-modality pairs below 1/K - margin (hinge, averaged per group); 1/K is the
+    similarity of uniform routing. (The seed summary writes the second bound as delta - 1/K, which is
+    negative for usual K; we centre both bounds on 1/K.)
+    """
+    k = m_route.shape[1]
+    sim = m_route @ m_route.t()
+    same = modality[:, None].eq(modality[None, :])
+    off_diag = ~torch.eye(len(modality), dtype=torch.bool, device=sim.device)
+    loss = sim.new_zeros(())
+    pos, neg = same & off_diag, ~same
+    if pos.any():
+        loss = loss + torch.relu(1.0 / k + margin - sim[pos]).mean()
+    if neg.any():
+        loss = loss + torch.relu(sim[neg] - (1.0 / k - margin)).mean()
+    return loss

@@ -1,13 +1,13 @@
-"""RgbxViT: the one-stream RGB-X tracker network (OneTrackerV2-style, ICML 2026).
+"""RgbxViT: the one-stream RGB-X tracker network of the OneTrackerV2 family (ICML 2026).
 
 Pipeline for a template crop z and a search crop x, each with an RGB and an optional X image:
 
 1. one shared patch embedding (timm ``PatchEmbed``, 16x16) for RGB and X;
-2. the :class:`~rgbx_tracker_ros.models.meta_merger.MetaMerger` fuses RGB and X into ONE token set
+2. the :class:`~rgbx_tracker_ros.models.onetracker.meta_merger.MetaMerger` fuses RGB and X into ONE token set
    per crop (X missing -> RGB-only path of the same merger);
 3. learned position tables ``pos_embed_z`` / ``pos_embed_x`` (OSTrack naming) are added;
 4. a ViT encoder over ``[template tokens | search tokens]`` (OSTrack's 'direct' layout, no cls
-   token) whose FFNs are :class:`~rgbx_tracker_ros.models.moe.DualMoE`;
+   token) whose FFNs are :class:`~rgbx_tracker_ros.models.onetracker.moe.DualMoE`;
 5. final LayerNorm, search tokens reshaped to (B, D, Hf, Wf) and the OSTrack center head.
 
 State-dict names follow OSTrack (``backbone.patch_embed.proj``, ``backbone.blocks.{i}.attn.qkv``,
@@ -18,72 +18,65 @@ OSTrack-family checkpoints load into it (see :mod:`rgbx_tracker_ros.models.check
 from __future__ import annotations
 
 import functools
-import inspect
-from typing import Dict, Optional
+from typing import Dict, Optional, Type
 
 import torch
-import torch.nn.functional as F
-from timm.layers import PatchEmbed
-from timm.models.vision_transformer import Block
 from torch import nn
 
-from ..core.model_api import TrackerOutput
-from .center_head import CenterHead
+from ...core.model_api import TrackerOutput
+from ..layers import TokenCenterHead, ViTBase, init_vit_weights
+from ..layers.bases import make_variant
+from ..layers.two_stream import x_or_rgb
+from ..registry import register_variant
 from .meta_merger import MetaMerger
-from .moe import DualMoE
-from .registry import register_variant
+from .moe import DualMoE, router_cluster_loss
+
+MISSING_X = ('mask', 'rgb')
 
 
-class Backbone(nn.Module):
-    """Shared patch embedding + Meta Merger + ViT blocks with Dual MoE FFNs.
+class Backbone(ViTBase):
+    """Shared patch embedding + a merger + ViT blocks (:class:`~..layers.vit.ViTBase`).
 
     Args:
-        template_size: template crop side (pixels), a multiple of ``patch_size``.
-        search_size: search crop side (pixels), a multiple of ``patch_size``.
-        patch_size: ViT patch side (pixels).
-        embed_dim, depth, num_heads, mlp_ratio: ViT width, blocks, heads and FFN ratio.
-        num_t_experts, num_m_experts, top_k, expert_rank: Dual MoE settings.
+        template_size, search_size, patch_size, embed_dim, depth, num_heads, mlp_ratio: the ViT.
+        num_t_experts, num_m_experts, top_k, expert_rank: Dual MoE settings (passed to
+            ``mlp_layer`` when it is :class:`~.moe.DualMoE`).
         drop_path_rate: stochastic depth, linearly increasing over blocks.
         init_values: layer-scale initial value (timm ``LayerScale``, as DINOv2 uses); None = no
             layer scale (the from-scratch variants, and OSTrack/MAE ViTs).
         x_blend: initial X gate of the Meta Merger (see
-            :class:`~rgbx_tracker_ros.models.meta_merger.MetaMerger`); 0 = none.
+            :class:`~rgbx_tracker_ros.models.onetracker.meta_merger.MetaMerger`); 0 = none.
+        missing_x: what the merger gets where X is missing: 'mask' (the RGB-only path of the
+            merger: its X term is dropped per sample) or 'rgb' (the RGB crop is fed as X, as
+            the OneTrackerV2 paper runs RGB-only input).
+        merger_layer: the merger type, ``merger_layer(embed_dim, x_blend=...)``.
+        mlp_layer: the FFN type of every block (default :class:`~.moe.DualMoE`).
     """
 
     def __init__(self, template_size: int, search_size: int, patch_size: int, embed_dim: int,
                  depth: int, num_heads: int, mlp_ratio: float, num_t_experts: int,
                  num_m_experts: int, top_k: int, expert_rank: int,
                  drop_path_rate: float = 0.0, init_values: Optional[float] = None,
-                 x_blend: float = 0.0) -> None:
-        super().__init__()
-        for name, side in (('template_size', template_size), ('search_size', search_size)):
-            if side % patch_size:
-                raise ValueError(f'{name}={side} must be a multiple of patch_size={patch_size}')
-        self.patch_size = patch_size
-        self.grid_z = template_size // patch_size
-        self.grid_x = search_size // patch_size
-        self.patch_embed = PatchEmbed(img_size=None, patch_size=patch_size, in_chans=3,
-                                      embed_dim=embed_dim, strict_img_size=False)
-        self.merger = MetaMerger(embed_dim, x_blend=x_blend)
-        self.pos_embed_z = nn.Parameter(torch.zeros(1, self.grid_z ** 2, embed_dim))
-        self.pos_embed_x = nn.Parameter(torch.zeros(1, self.grid_x ** 2, embed_dim))
-        nn.init.trunc_normal_(self.pos_embed_z, std=0.02)
-        nn.init.trunc_normal_(self.pos_embed_x, std=0.02)
-        mlp_layer = functools.partial(DualMoE, num_t_experts=num_t_experts,
-                                      num_m_experts=num_m_experts, top_k=top_k,
-                                      expert_rank=expert_rank)
-        rates = torch.linspace(0, drop_path_rate, depth).tolist()
-        self.blocks = nn.ModuleList([
-            Block(embed_dim, num_heads, mlp_ratio, qkv_bias=True, drop_path=rates[i],
-                  init_values=init_values,
-                  norm_layer=functools.partial(nn.LayerNorm, eps=1e-6), mlp_layer=mlp_layer)
-            for i in range(depth)])
-        self.norm = nn.LayerNorm(embed_dim, eps=1e-6)
-        self.apply(_init_vit_weights)
+                 x_blend: float = 0.0, missing_x: str = 'mask',
+                 merger_layer: Type[nn.Module] = MetaMerger,
+                 mlp_layer: Type[nn.Module] = DualMoE) -> None:
+        if missing_x not in MISSING_X:
+            raise ValueError(f'missing_x must be one of {MISSING_X}, got {missing_x!r}')
+        if mlp_layer is DualMoE:
+            mlp_layer = functools.partial(DualMoE, num_t_experts=num_t_experts,
+                                          num_m_experts=num_m_experts, top_k=top_k,
+                                          expert_rank=expert_rank)
+        super().__init__(template_size, search_size, patch_size, embed_dim, depth, num_heads,
+                         mlp_ratio, drop_path_rate, init_values, mlp_layer=mlp_layer)
+        self.missing_x = missing_x
+        self.merger = merger_layer(embed_dim, x_blend=x_blend)
+        self.apply(init_vit_weights)
 
     def embed(self, rgb: torch.Tensor, x: Optional[torch.Tensor],
               x_mask: Optional[torch.Tensor]) -> torch.Tensor:
         """(B, 3, H, W) RGB and optional X crops -> (B, N, D) merged tokens."""
+        if self.missing_x == 'rgb':
+            x, x_mask = x_or_rgb(rgb, x, x_mask), None
         b = rgb.shape[0]
         feats = self.patch_embed(rgb if x is None else torch.cat([rgb, x], 0))
         side = rgb.shape[-1] // self.patch_size
@@ -125,10 +118,13 @@ class Backbone(nn.Module):
         return torch.cat([z, x], dim=1)
 
     def run_blocks(self, tokens: torch.Tensor, start: int = 0,
-                   end: Optional[int] = None) -> torch.Tensor:
-        """Apply blocks ``start .. end-1`` to (B, N, D) tokens (no final norm)."""
+                   end: Optional[int] = None, features: Optional[list] = None) -> torch.Tensor:
+        """Apply blocks ``start .. end-1`` to (B, N, D) tokens (no final norm); each block's
+        output is appended to ``features`` when given."""
         for block in self.blocks[start:end]:
             tokens = block(tokens)
+            if features is not None:
+                features.append(tokens)
         return tokens
 
     def forward(self, template_rgb: Optional[torch.Tensor], search_rgb: torch.Tensor,
@@ -147,18 +143,17 @@ class Backbone(nn.Module):
 
 
 class RgbxViT(nn.Module):
-    """The tracker network: :class:`Backbone` + :class:`~.center_head.CenterHead`.
+    """The OneTrackerV2 tracker network: :class:`Backbone` + a token center head.
 
     Args:
         template_size: template crop side (pixels); 2x the target size per OSTrack.
         search_size: search crop side (pixels); 4x the target size.
         head_channels: width of the center head's first conv.
-        corr_head: feed the center head, besides the D search-token channels, the cosine
-            similarity of every search token to each token of the template's central half (the
-            target): Nc = (grid_z / 2)^2 extra channels, a decomposed SiamFC cross-correlation
-            that tells the head WHICH object is the target. Used by the variants on a pretrained
-            backbone, whose frozen features were never trained to compare template and search.
-        **backbone_args: see :class:`Backbone`.
+        corr_head: correlation channels in the center head
+            (:class:`~rgbx_tracker_ros.models.layers.TokenCenterHead`); used by the variants on a
+            pretrained backbone, whose frozen features were never trained to compare template
+            and search.
+        **backbone_args: see :class:`Backbone` (``missing_x`` picks the RGB-only path).
 
     Forward:
         template_rgb (B, 3, Ht, Wt), search_rgb (B, 3, Hs, Ws): ImageNet-normalised crops.
@@ -166,8 +161,12 @@ class RgbxViT(nn.Module):
         template_x_mask, search_x_mask: optional (B,) 1/0 per sample, 0 = X missing.
         template_tokens: optional (B, Nz, D) from :meth:`encode_template`, used instead of the
             template crops (template_rgb may then be None).
+        modality: optional (B,) int64 modality labels (training: the router-cluster loss).
     Returns:
-        :class:`TrackerOutput` with maps of side ``search_size / patch_size``.
+        :class:`TrackerOutput` with maps of side ``search_size / patch_size``; in train mode
+        ``aux`` holds 'dis' (cos^2 of the T- and M-MoE outputs), 'balance' (Switch load
+        balance of both routers) and, given ``modality``, 'cluster' (the router-cluster loss),
+        each computed per block and averaged over the blocks.
     """
 
     def __init__(self, template_size: int = 112, search_size: int = 224, patch_size: int = 16,
@@ -175,18 +174,18 @@ class RgbxViT(nn.Module):
                  mlp_ratio: float = 4.0, num_t_experts: int = 4, num_m_experts: int = 4,
                  top_k: int = 2, expert_rank: int = 48, head_channels: int = 128,
                  drop_path_rate: float = 0.0, init_values: Optional[float] = None,
-                 x_blend: float = 0.0, corr_head: bool = False) -> None:
+                 x_blend: float = 0.0, corr_head: bool = False,
+                 missing_x: str = 'mask') -> None:
         super().__init__()
         self.template_size = template_size
         self.search_size = search_size
         self.backbone = Backbone(template_size, search_size, patch_size, embed_dim, depth,
                                  num_heads, mlp_ratio, num_t_experts, num_m_experts, top_k,
-                                 expert_rank, drop_path_rate, init_values, x_blend)
-        gz = self.backbone.grid_z
-        lo, hi = gz // 4, gz - gz // 4
-        self._corr_index = [r * gz + c for r in range(lo, hi) for c in range(lo, hi)] \
-            if corr_head else []
-        self.box_head = CenterHead(embed_dim + len(self._corr_index), head_channels)
+                                 expert_rank, drop_path_rate, init_values, x_blend, missing_x)
+        self.box_head = TokenCenterHead(embed_dim, self.backbone.grid_z, self.backbone.grid_x,
+                                        head_channels, corr=corr_head)
+        #: set True to get the per-block tokens in ``TrackerOutput.features`` (distillation)
+        self.keep_features = False
 
     @property
     def feat_size(self) -> int:
@@ -209,77 +208,66 @@ class RgbxViT(nn.Module):
                 search_x: Optional[torch.Tensor] = None,
                 template_x_mask: Optional[torch.Tensor] = None,
                 search_x_mask: Optional[torch.Tensor] = None,
-                template_tokens: Optional[torch.Tensor] = None) -> TrackerOutput:
-        tokens = self.backbone(template_rgb, search_rgb, template_x, search_x,
-                               template_x_mask, search_x_mask, template_tokens)
-        return self.head(tokens)
+                template_tokens: Optional[torch.Tensor] = None,
+                modality: Optional[torch.Tensor] = None) -> TrackerOutput:
+        tokens = self.backbone.input_tokens(template_rgb, search_rgb, template_x, search_x,
+                                            template_x_mask, search_x_mask, template_tokens)
+        return self.forward_from(tokens, 0, modality)
 
-    def forward_from(self, tokens: torch.Tensor, start: int) -> TrackerOutput:
+    def forward_from(self, tokens: torch.Tensor, start: int,
+                     modality: Optional[torch.Tensor] = None) -> TrackerOutput:
         """Finish a forward pass from (B, Nz + Nx, D) tokens entering block ``start``.
 
         ``forward(...)`` equals ``forward_from(run_blocks(input_tokens(...), 0, start), start)``;
         training with a frozen prefix caches the tokens once and trains the rest on them.
         """
-        return self.head(self.backbone.norm(self.backbone.run_blocks(tokens, start)))
+        features = [] if self.keep_features else None
+        tokens = self.backbone.norm(self.backbone.run_blocks(tokens, start, features=features))
+        out = self.head(tokens, modality, start)
+        out.features = features
+        return out
 
-    def head(self, tokens: torch.Tensor) -> TrackerOutput:
+    def head(self, tokens: torch.Tensor, modality: Optional[torch.Tensor] = None,
+             start: int = 0) -> TrackerOutput:
         """(B, Nz + Nx, D) normalised output tokens -> :class:`TrackerOutput`."""
         nz = self.backbone.grid_z ** 2
-        search = tokens[:, nz:]
-        b, n, d = search.shape
-        side = self.feat_size
-        feat = search.transpose(1, 2).reshape(b, d, side, side)
-        if self._corr_index:
-            target = F.normalize(tokens[:, self._corr_index], dim=-1)       # (B, Nc, D)
-            corr = F.normalize(search, dim=-1) @ target.transpose(1, 2)      # (B, Nx, Nc)
-            feat = torch.cat([feat, corr.transpose(1, 2).reshape(b, -1, side, side)], 1)
-        score, size, offset = self.box_head(feat)
-        return TrackerOutput(score, size, offset, self._collect_aux())
+        score, size, offset = self.box_head.from_tokens(tokens[:, :nz], tokens[:, nz:])
+        return TrackerOutput(score, size, offset, self._collect_aux(modality, start))
 
-    def _collect_aux(self) -> Dict[str, torch.Tensor]:
+    def _collect_aux(self, modality: Optional[torch.Tensor], start: int = 0
+                     ) -> Dict[str, torch.Tensor]:
+        """Per-block Dual MoE terms of the blocks that ran (from ``start``), averaged."""
         if not self.training:
             return {}
-        auxes = [blk.mlp.aux for blk in self.backbone.blocks if blk.mlp.aux]
+        auxes = [blk.mlp.aux for blk in self.backbone.blocks[start:]
+                 if getattr(blk.mlp, 'aux', None)]
         if not auxes:
             return {}
-        return {
-            'dis': torch.stack([a['dis'] for a in auxes]).mean(),
-            'balance': torch.stack([a['balance'] for a in auxes]).mean(),
-            'm_route': torch.stack([a['m_route'] for a in auxes]).mean(0),
-        }
-
-
-def _init_vit_weights(module: nn.Module) -> None:
-    if isinstance(module, nn.Linear) and not hasattr(module, '_keep_init'):
-        nn.init.trunc_normal_(module.weight, std=0.02)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.LayerNorm):
-        nn.init.ones_(module.weight)
-        nn.init.zeros_(module.bias)
+        terms = {'dis': torch.stack([a['dis'] for a in auxes]).mean(),
+                 'balance': torch.stack([a['balance'] for a in auxes]).mean()}
+        if modality is not None:
+            # expert i of one block is unrelated to expert i of another: cluster per block
+            terms['cluster'] = torch.stack([router_cluster_loss(a['m_route'], modality)
+                                            for a in auxes]).mean()
+        return terms
 
 
 def _variant(name: str, build: bool, defaults: dict, overrides: dict):
     """Build the model, or (build=False) return its full constructor arguments."""
-    args = dict(defaults, **overrides)
-    if build:
-        return RgbxViT(**args)
-    params = inspect.signature(RgbxViT.__init__).parameters
-    full = {k: p.default for k, p in params.items() if k != 'self'}
-    return dict(full, **args)
+    return make_variant(RgbxViT, build, defaults, overrides)
 
 
 # --- registered variants: each only fills constructor arguments -------------------------------
 # Paper sizes (OneTrackerV2 B224/B384/L224/L384): template 2x -> 112/192, search 4x -> 224/384.
 
-@register_variant
+@register_variant(family='onetracker', base='ViT-B/16 (MAE / OSTrack init)')
 def b224(build: bool = True, **kw):
     """ViT-B width (768, 12 blocks, 12 heads), search 224 / template 112."""
     return _variant('b224', build, dict(embed_dim=768, depth=12, num_heads=12, expert_rank=64,
                                         head_channels=256), kw)
 
 
-@register_variant
+@register_variant(family='onetracker', base='ViT-B/16 (MAE / OSTrack init)')
 def b384(build: bool = True, **kw):
     """ViT-B width, search 384 / template 192."""
     return _variant('b384', build, dict(embed_dim=768, depth=12, num_heads=12, expert_rank=64,
@@ -287,14 +275,14 @@ def b384(build: bool = True, **kw):
                                         search_size=384), kw)
 
 
-@register_variant
+@register_variant(family='onetracker', base='ViT-L/16')
 def l224(build: bool = True, **kw):
     """ViT-L width (1024, 24 blocks, 16 heads), search 224 / template 112."""
     return _variant('l224', build, dict(embed_dim=1024, depth=24, num_heads=16, expert_rank=64,
                                         head_channels=256), kw)
 
 
-@register_variant
+@register_variant(family='onetracker', base='ViT-L/16')
 def l384(build: bool = True, **kw):
     """ViT-L width, search 384 / template 192."""
     return _variant('l384', build, dict(embed_dim=1024, depth=24, num_heads=16, expert_rank=64,
@@ -302,14 +290,14 @@ def l384(build: bool = True, **kw):
                                         search_size=384), kw)
 
 
-@register_variant
+@register_variant(family='onetracker', base='ViT-S/16 from scratch')
 def s224(build: bool = True, **kw):
     """CPU variant: ViT-S width (384, 8 blocks, 6 heads), search 224 / template 112."""
     return _variant('s224', build, dict(embed_dim=384, depth=8, num_heads=6, expert_rank=64,
                                         head_channels=192), kw)
 
 
-@register_variant
+@register_variant(family='onetracker', base='ViT-Ti/16 from scratch')
 def t224(build: bool = True, **kw):
     """CPU variant: ViT-Ti width (192, 6 blocks, 3 heads), search 224 / template 112."""
     return _variant('t224', build, dict(embed_dim=192, depth=6, num_heads=3, expert_rank=48,
@@ -323,19 +311,19 @@ _S14 = dict(patch_size=14, embed_dim=384, num_heads=6, init_values=1e-5, x_blend
             corr_head=True, expert_rank=32, head_channels=192)
 
 
-@register_variant
+@register_variant(family='onetracker', base='DINOv2 ViT-S/14')
 def s14_224(build: bool = True, **kw):
     """DINOv2 ViT-S/14 (12 blocks), search 224 / template 112, correlation center head."""
     return _variant('s14_224', build, dict(_S14, depth=12), kw)
 
 
-@register_variant
+@register_variant(family='onetracker', base='DINOv2 ViT-S/14 (8 blocks)')
 def s14_224_d8(build: bool = True, **kw):
     """DINOv2 ViT-S/14 truncated to its first 8 blocks (CPU speed), search 224 / template 112."""
     return _variant('s14_224_d8', build, dict(_S14, depth=8), kw)
 
 
-@register_variant
+@register_variant(family='onetracker', base='test (random)')
 def test_s14(build: bool = True, **kw):
     """Test-only ViT-S/14-shaped variant (width 48, 2 blocks, layer scale, blend merger,
     correlation head), search 112 / template 56; random weights."""
@@ -345,7 +333,7 @@ def test_s14(build: bool = True, **kw):
                                             search_size=112), kw)
 
 
-@register_variant
+@register_variant(family='onetracker', base='test (random)')
 def test_tiny(build: bool = True, **kw):
     """Test-only variant: width 64, 2 blocks, search 128 / template 64; random weights."""
     return _variant('test_tiny', build, dict(embed_dim=64, depth=2, num_heads=2, expert_rank=16,

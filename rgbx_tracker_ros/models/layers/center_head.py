@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 # the decode of the maps is part of the tracker-model contract (core.model_api); re-exported
-from ..core.model_api import decode_boxes  # noqa: F401
+from ...core.model_api import decode_boxes  # noqa: F401
 
 _BRANCHES = (('ctr', 1), ('offset', 2), ('size', 2))
 
@@ -55,3 +56,40 @@ class CenterHead(nn.Module):
         size = torch.sigmoid(self._branch('size', feat))
         offset = self._branch('offset', feat)
         return score, size, offset
+
+
+class TokenCenterHead(CenterHead):
+    """Center head fed from tokens: search tokens as a map, plus optional correlation channels.
+
+    Args:
+        embed_dim: token width D.
+        grid_z: template grid side (cells); grid_x: search grid side (cells).
+        channels: width of the first conv layer.
+        corr: also feed, besides the D search-token channels, the cosine similarity of every
+            search token to each token of the template's central half (the target):
+            Nc = (grid_z / 2)^2 extra channels, a decomposed SiamFC cross-correlation that tells
+            the head WHICH object is the target (the variants on a frozen pretrained backbone,
+            whose features were never trained to compare template and search).
+
+    ``from_tokens(z, x)``: (B, Nz, D) normalised template tokens and (B, Nx, D) search tokens
+    -> score (B, 1, Hf, Wf), size (B, 2, Hf, Wf), offset (B, 2, Hf, Wf).
+    """
+
+    def __init__(self, embed_dim: int, grid_z: int, grid_x: int, channels: int = 256,
+                 corr: bool = False) -> None:
+        lo, hi = grid_z // 4, grid_z - grid_z // 4
+        index = [r * grid_z + c for r in range(lo, hi) for c in range(lo, hi)] if corr else []
+        super().__init__(embed_dim + len(index), channels)
+        self.grid_x = grid_x
+        self.corr_index = index
+
+    def from_tokens(self, z: torch.Tensor, x: torch.Tensor
+                    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        b, _, d = x.shape
+        side = self.grid_x
+        feat = x.transpose(1, 2).reshape(b, d, side, side)
+        if self.corr_index:
+            target = F.normalize(z[:, self.corr_index], dim=-1)            # (B, Nc, D)
+            corr = F.normalize(x, dim=-1) @ target.transpose(1, 2)          # (B, Nx, Nc)
+            feat = torch.cat([feat, corr.transpose(1, 2).reshape(b, -1, side, side)], 1)
+        return self(feat)
