@@ -11,7 +11,6 @@ stops a run cleanly, and bad settings are refused.
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 import torch
@@ -23,29 +22,10 @@ from rgbx_tracker_ros.train.trainer import (
     TrainConfig, batch_to_device, collate, draw_samples, stack_samples, train, worker_batches,
     worker_seed)
 
-VOC = """<annotation><filename>{name}</filename><size><width>{w}</width><height>{h}</height>
-<depth>3</depth></size><object><name>thing</name><bndbox><xmin>{x1}</xmin><ymin>{y1}</ymin>
-<xmax>{x2}</xmax><ymax>{y2}</ymax></bndbox></object></annotation>"""
-
-
 @pytest.fixture(scope='module')
-def data_root(tmp_path_factory) -> Path:
-    """Three 240x180 textured images, each with one labelled bright object."""
-    root = tmp_path_factory.mktemp('train')
-    images = root / 'rgb_boxes' / 'generated' / 'images'
-    annots = root / 'rgb_boxes' / 'generated' / 'annotations'
-    images.mkdir(parents=True)
-    annots.mkdir(parents=True)
-    rng = np.random.default_rng(7)
-    for i in range(3):
-        img = cv2.GaussianBlur(rng.integers(0, 255, (180, 240, 3), dtype=np.uint8), (7, 7), 0)
-        x1, y1 = int(rng.integers(20, 150)), int(rng.integers(20, 100))
-        x2, y2 = x1 + 40, y1 + 50
-        img[y1:y2, x1:x2] = (230, 60 * i, 40)
-        cv2.imwrite(str(images / f'{i}.jpg'), img)
-        (annots / f'{i}.xml').write_text(VOC.format(name=f'{i}.jpg', w=240, h=180, x1=x1, y1=y1,
-                                                    x2=x2, y2=y2))
-    return root
+def data_root(voc_train_root) -> Path:
+    """The generated VOC folder of conftest.py."""
+    return voc_train_root
 
 
 def small_cfg(data_root: Path, out: Path, **kw) -> TrainConfig:

@@ -134,4 +134,3 @@ def tracking_loss(out, boxes_cxcywh: torch.Tensor, modality: torch.Tensor = None
     logged = {k: float(v.detach()) for k, v in terms.items()}
     logged['iou'] = float(iou.detach())
     return LossOutput(total, logged)
-

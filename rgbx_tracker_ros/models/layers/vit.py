@@ -31,7 +31,8 @@ def make_blocks(embed_dim: int, depth: int, num_heads: int, mlp_ratio: float = 4
     ``block_kwargs`` go to every block; a callable value ``f(i)`` is evaluated per block index
     (e.g. which blocks carry an adapter).
     """
-    rates = torch.linspace(0, drop_path_rate, depth).tolist()
+    # plain floats (not torch.linspace): models can then be built on the meta device
+    rates = [drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]
     blocks = []
     for i in range(depth):
         extra = {k: (v(i) if callable(v) and not isinstance(v, type) else v)

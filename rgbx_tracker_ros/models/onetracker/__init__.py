@@ -13,6 +13,6 @@ from .model import Backbone, RgbxViT
 FAMILY = register_family(Family(
     name='onetracker', title='OneTrackerV2 (Meta Merger + Dual MoE)', trainable=(),
     aux_weights={'dis': 0.1, 'cluster': 1.0, 'balance': 0.01}, fix_bn=False,
-    release_format="ours; OSTrack-family 'net' (ViT and head); timm ViT"))
+    release_format="OSTrack-family 'net' (ViT and head); timm ViT"))
 
 __all__ = ['Backbone', 'FAMILY', 'RgbxViT']

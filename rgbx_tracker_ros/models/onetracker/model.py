@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from ...core.model_api import TrackerOutput
-from ..layers import TokenCenterHead, ViTBase, init_vit_weights
+from ..layers import TokenCenterHead, ViTBase, init_vit_weights, tokens_to_map
 from ..layers.bases import make_variant
 from ..layers.two_stream import x_or_rgb
 from ..registry import register_variant
@@ -79,9 +79,8 @@ class Backbone(ViTBase):
             x, x_mask = x_or_rgb(rgb, x, x_mask), None
         b = rgb.shape[0]
         feats = self.patch_embed(rgb if x is None else torch.cat([rgb, x], 0))
-        side = rgb.shape[-1] // self.patch_size
-        maps = feats.transpose(1, 2).reshape(feats.shape[0], -1, rgb.shape[-2] // self.patch_size,
-                                              side)
+        maps = tokens_to_map(feats, rgb.shape[-2] // self.patch_size,
+                             rgb.shape[-1] // self.patch_size)
         merged = self.merger(maps[:b], None if x is None else maps[b:], x_mask)
         return merged.flatten(2).transpose(1, 2)
 

@@ -70,6 +70,12 @@ def top_k_gates(logits: torch.Tensor, k: int) -> Tuple[torch.Tensor, torch.Tenso
     return probs, gates / gates.sum(-1, keepdim=True).clamp_min(1e-9)
 
 
+def cos2_dissimilarity(y_t: torch.Tensor, y_m: torch.Tensor) -> torch.Tensor:
+    """Mean over tokens of cos^2 between the T-MoE and M-MoE outputs (B, N, D): OneTrackerV2's
+    dissimilarity loss, 0 when the two MoEs write orthogonal directions, 1 when parallel."""
+    return (F.cosine_similarity(y_t, y_m, dim=-1, eps=1e-6) ** 2).mean()
+
+
 def switch_balance(probs: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
     """Load-balance loss E * sum_e f_e * P_e (Switch Transformer); 1.0 when perfectly balanced."""
     num_experts = probs.shape[-1]
@@ -117,9 +123,8 @@ class DualMoE(Mlp):
         y_t = self.t_experts(x, t_gates)
         y_m = self.m_experts(x, m_gates)
         if self.training:
-            cos = F.cosine_similarity(y_t, y_m, dim=-1, eps=1e-6)
             self.aux = {
-                'dis': (cos ** 2).mean(),
+                'dis': cos2_dissimilarity(y_t, y_m),
                 'balance': switch_balance(t_probs, t_gates) + switch_balance(m_probs, m_gates),
                 'm_route': m_gates.mean(1),
             }

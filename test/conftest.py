@@ -1,0 +1,32 @@
+"""Shared test fixtures: a tiny ``data/train``-layout folder (three box-labelled RGB images in VOC
+xml), so a training run starts at once without the synthetic pool."""
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+VOC = """<annotation><filename>{name}</filename><size><width>{w}</width><height>{h}</height>
+<depth>3</depth></size><object><name>thing</name><bndbox><xmin>{x1}</xmin><ymin>{y1}</ymin>
+<xmax>{x2}</xmax><ymax>{y2}</ymax></bndbox></object></annotation>"""
+
+
+@pytest.fixture(scope='module')
+def voc_train_root(tmp_path_factory) -> Path:
+    """Three 240x180 textured images, each with one labelled bright object."""
+    root = tmp_path_factory.mktemp('train')
+    images = root / 'rgb_boxes' / 'generated' / 'images'
+    annots = root / 'rgb_boxes' / 'generated' / 'annotations'
+    images.mkdir(parents=True)
+    annots.mkdir(parents=True)
+    rng = np.random.default_rng(7)
+    for i in range(3):
+        img = cv2.GaussianBlur(rng.integers(0, 255, (180, 240, 3), dtype=np.uint8), (7, 7), 0)
+        x1, y1 = int(rng.integers(20, 150)), int(rng.integers(20, 100))
+        x2, y2 = x1 + 40, y1 + 50
+        img[y1:y2, x1:x2] = (230, 60 * i, 40)
+        cv2.imwrite(str(images / f'{i}.jpg'), img)
+        (annots / f'{i}.xml').write_text(VOC.format(name=f'{i}.jpg', w=240, h=180, x1=x1, y1=y1,
+                                                    x2=x2, y2=y2))
+    return root
