@@ -105,3 +105,15 @@ def test_rgb_as_x_option_differs_from_masked_path_only_without_x():
         assert torch.allclose(no_x[1], fed, atol=1e-6)
     with pytest.raises(ValueError, match='missing_x'):
         create_model('test_tiny', missing_x='zeros')
+
+
+def test_rgbasx_tracker_spec_builds_the_rgb_as_x_model():
+    from rgbx_tracker_ros.eval.peers import PeerError, build_tracker, parse_tracker_spec
+    spec = parse_tracker_spec('test_tiny-rgbasx:random')
+    assert (spec.label, spec.source, spec.use_x) == ('test_tiny-rgbasx-random', 'rgbasx', False)
+    tracker = build_tracker(spec, device='cpu')
+    assert tracker.model.backbone.missing_x == 'rgb'
+    plain = build_tracker(parse_tracker_spec('test_tiny-rgb:random'), device='cpu')
+    assert plain.model.backbone.missing_x == 'mask'
+    with pytest.raises(PeerError, match='-rgbasx'):
+        parse_tracker_spec('test_tiny-depth:random')

@@ -70,7 +70,9 @@ OPENCV_FACTORIES: dict[str, str] = {
 }
 PEER_NAMES = ('csrt', 'kcf', 'mil', 'nano')
 PEER_SOURCES = ('rgb', 'x')
-OURS_SOURCES = ('rgbx', 'rgb')
+#: ours: RGB + X, RGB alone (the model's RGB-only path), RGB alone with the RGB crop fed as X
+#: (OneTrackerV2's way of running RGB-only input, the model option ``missing_x='rgb'``)
+OURS_SOURCES = ('rgbx', 'rgb', 'rgbasx')
 #: Spec prefix of the tracker a rig's compute profile runs in the node (``rig:NAME[@PROFILE]``).
 RIG_PREFIX = 'rig'
 NANO_FILES = ('nanotrack_backbone_sim.onnx', 'nanotrack_head_sim.onnx')
@@ -346,8 +348,9 @@ def _variants() -> list[str]:
 
 def _build_ours(spec: TrackerSpec, device: str = 'auto', precision: str = 'fp32', **_: Any):
     from rgbx_tracker_ros.models.factory import load_tracker
+    overrides = {'missing_x': 'rgb'} if spec.source == 'rgbasx' else {}
     return load_tracker(spec.checkpoint, variant=spec.name, device=device,
-                                       precision=precision)
+                        precision=precision, model_overrides=overrides)
 
 
 def _build_rig(spec: TrackerSpec, **_: Any):
@@ -381,7 +384,8 @@ def valid_tracker_names() -> str:
     ours = ', '.join(v for v in _variants())
     return (f'OpenCV peers {", ".join(PEER_NAMES)} with -rgb or -x (e.g. csrt-rgb, nano-x; '
             f'default -rgb); our variants {ours} as NAME:CHECKPOINT (RGB + X) or '
-            f'NAME-rgb:CHECKPOINT (RGB only), CHECKPOINT = a file or "random"; the model the '
+            f'NAME-rgb:CHECKPOINT (RGB only), NAME-rgbasx:CHECKPOINT (RGB only, fed as X; '
+            f'onetracker variants), CHECKPOINT = a file or "random"; the model the '
             f'tracker node runs on a rig as rig:RIG (its default compute profile), '
             f'rig:RIG@cpu or rig:RIG@gpu (RGB + X as the rig has, on the rig\'s device and '
             f'precision), rig-rgb:RIG[@PROFILE] (RGB only), RIG = a config/rigs name '
@@ -441,8 +445,14 @@ def parse_tracker_spec(text: str) -> TrackerSpec:
     else:
         source = source or 'rgbx'
         if source not in OURS_SOURCES:
-            raise PeerError(f'tracker {text!r}: our trackers run as NAME (RGB + X) or NAME-rgb '
-                            f'(RGB only), not -{source}')
+            raise PeerError(f'tracker {text!r}: our trackers run as NAME (RGB + X), NAME-rgb '
+                            f'(RGB only) or NAME-rgbasx (RGB only, RGB fed as X), not -{source}')
+        if source == 'rgbasx':
+            from rgbx_tracker_ros.models import variant_args
+            if 'missing_x' not in variant_args(name):
+                raise PeerError(f'tracker {text!r}: -rgbasx is an option of the onetracker '
+                                f'family (missing_x); {name} has no such option (two-stream '
+                                f'families always feed RGB as X on RGB-only input)')
         if not ckpt:
             raise PeerError(f'tracker {text!r} needs a checkpoint: {name}:PATH (or '
                             f'{name}:random for untrained weights)')
@@ -456,7 +466,7 @@ def parse_tracker_spec(text: str) -> TrackerSpec:
         if family == 'opencv':
             label = f'{name}-{source}'
         else:
-            label = name if source == 'rgbx' else f'{name}-rgb'
+            label = name if source == 'rgbx' else f'{name}-{source}'
             if checkpoint is None:
                 label += '-random'
     if not _LABEL_OK.match(label):

@@ -26,7 +26,8 @@ __all__ = ['build_node_tracker', 'load_tracker']
 def load_tracker(checkpoint: Union[str, Path, None], variant: Optional[str] = None,
                  device: str = 'auto', trust_pickle: bool = False, precision: str = 'fp32',
                  redetect_threshold: Optional[float] = None,
-                 size_lr: Optional[float] = None) -> RgbxTracker:
+                 size_lr: Optional[float] = None,
+                 model_overrides: Optional[dict] = None) -> RgbxTracker:
     """Build a tracker from a checkpoint file, or random weights when ``checkpoint`` is None.
 
     Args:
@@ -41,6 +42,8 @@ def load_tracker(checkpoint: Union[str, Path, None], variant: Optional[str] = No
             checkpoint's training chose on validation data (``meta['tracking']``), 0 without.
         size_lr: size update rate (see RgbxTracker); None = the checkpoint's
             ``meta['tracking']`` value, else 1.
+        model_overrides: constructor arguments changed from the checkpoint's (options that do
+            not change the weights, e.g. ``{'missing_x': 'rgb'}``).
 
     Raises:
         ValueError: an unknown device or precision.
@@ -49,7 +52,8 @@ def load_tracker(checkpoint: Union[str, Path, None], variant: Optional[str] = No
     """
     tracking = {}
     if checkpoint:
-        model, report = load_checkpoint(checkpoint, variant or None, trust_pickle=trust_pickle)
+        model, report = load_checkpoint(checkpoint, variant or None, trust_pickle=trust_pickle,
+                                        **(model_overrides or {}))
         variant = report.variant
         tracking = dict(report.meta.get('tracking', {}))
         _logger.info('loaded %s (%s): %d tensors, %d missing, %d unexpected', checkpoint,
@@ -58,7 +62,7 @@ def load_tracker(checkpoint: Union[str, Path, None], variant: Optional[str] = No
     else:
         _logger.warning('no checkpoint given: variant %s runs with RANDOM weights', variant)
         variant = variant or 't224'
-        model = create_model(variant)
+        model = create_model(variant, **(model_overrides or {}))
     if redetect_threshold is None:
         redetect_threshold = float(tracking.get('redetect_threshold', 0.0))
     if size_lr is None:
