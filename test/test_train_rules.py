@@ -117,3 +117,18 @@ def test_rgbasx_tracker_spec_builds_the_rgb_as_x_model():
     assert plain.model.backbone.missing_x == 'mask'
     with pytest.raises(PeerError, match='-rgbasx'):
         parse_tracker_spec('test_tiny-depth:random')
+
+
+def test_validation_keeps_the_best_step_and_the_last(voc_train_root, tmp_path):
+    import json
+    out = tmp_path / 'v.pt'
+    train(TrainConfig(variant='test_tiny', out=str(out), iterations=4, batch_size=2, warmup=1,
+                      data_root=str(voc_train_root), synthetic_ratio=0.0, checkpoint_every=2,
+                      seed=2, threads=1, val_samples=3))
+    log = [json.loads(line) for line in (tmp_path / 'v.log.jsonl').read_text().splitlines()]
+    assert [r['step'] for r in log] == [2, 4] and all(0 <= r['val_iou'] <= 1 for r in log)
+    best = max(log, key=lambda r: r['val_iou'])
+    meta = read_checkpoint(out)['meta']
+    assert meta['step'] == best['step'] and meta['val_iou'] == pytest.approx(best['val_iou'])
+    assert 'redetect_threshold' in meta['tracking']
+    assert read_checkpoint(tmp_path / 'v.last.pt')['meta']['step'] == 4

@@ -34,9 +34,11 @@ from ..core.tracker import IMAGENET_MEAN, IMAGENET_STD, normalize_crops
 from ..models import create_model, family_of, variant_args
 from ..models.registry import Family
 from ..models.checkpoint import init_from, save_checkpoint
-from ..core.model_api import TrackerOutput
+from ..core.boxes import cxcywh_to_xywh, iou_xywh
+from ..core.model_api import TrackerOutput, decode_boxes
 from .data import (Geometry, PairSample, StaticPairSource, SyntheticSource, VideoPairSource,
                    drop_x)
+from .feature_cache import redetect_threshold
 from .losses import DEFAULT_WEIGHTS, tracking_loss
 
 _logger = logging.getLogger(__name__)
@@ -98,6 +100,11 @@ class TrainConfig:
             Frozen BatchNorm layers stay in eval mode when the family sets ``fix_bn``.
         loss_weights: overrides of loss-term weights, ``'name=value,...'`` (e.g.
             ``'balance=0.02,modality=0.01'``), over the head weights and the family's.
+        val_samples: > 0: that many validation pairs are drawn once from held-out data (the
+            videos' 'val' split and held-out stills, whose 'train' split is then used for
+            training; synthetic pairs from another seed) and scored at every checkpoint; the
+            step with the best mean IoU is saved to ``out`` (with the re-detection threshold of
+            that pass in ``meta['tracking']``), and the last step to ``<out>.last.pt``.
         distill_from: a teacher checkpoint: train the model (the student, any one-stream
             variant) by feature and response distillation from it as well
             (:mod:`~rgbx_tracker_ros.train.distill`).
@@ -132,6 +139,7 @@ class TrainConfig:
     train_blocks: int = 0
     cache_file: str = ''
     trainable: str = 'auto'
+    val_samples: int = 0
     loss_weights: str = ''
     distill_from: str = ''
     extra: dict = field(default_factory=dict)
@@ -369,7 +377,10 @@ def train(cfg: TrainConfig) -> Path:
         rng.bit_generator.state = state['rng']
         _logger.info('resumed from %s at step %d', state_path, start)
     video = _video_source(cfg, geo)
-    static = StaticPairSource(Path(cfg.data_root), geo) if cfg.data_root else None
+    split = 'train' if cfg.val_samples > 0 else 'all'
+    static = StaticPairSource(Path(cfg.data_root), geo, split=split) if cfg.data_root else None
+    val_batches = validation_batches(cfg, geo, device) if cfg.val_samples > 0 else None
+    best_iou = -1.0
     synthetic = batches = None
     if cfg.workers:
         batches = worker_batches(cfg, geo, static, start, device, video)
@@ -413,12 +424,25 @@ def train(cfg: TrainConfig) -> Path:
                       **mean}
             if out_of_time:
                 record['stopped'] = f'max_minutes {cfg.max_minutes}'
-            with open(log_path, 'a') as fh:
-                fh.write(json.dumps(record) + '\n')
             window = []
             meta = {'train_config': asdict(cfg), 'step': step + 1, 'last_losses': mean,
                     **meta_common}
-            save_checkpoint(out, model, cfg.variant, variant_args(cfg.variant), meta,
+            target = out
+            if val_batches is not None:
+                ious, peaks = score_batches(model, val_batches)
+                record['val_iou'] = float(ious.mean())
+                meta['tracking'] = {
+                    'redetect_threshold': round(redetect_threshold(ious, peaks), 4),
+                    'chosen_on': 'validation pairs (held-out training data)'}
+                meta['val_iou'] = record['val_iou']
+                if record['val_iou'] > best_iou:
+                    best_iou = record['val_iou']
+                    save_checkpoint(out, model, cfg.variant, variant_args(cfg.variant), meta,
+                                    base=base, skip=skip)
+                target = out.with_name(out.stem + '.last.pt')
+            with open(log_path, 'a') as fh:
+                fh.write(json.dumps(record) + '\n')
+            save_checkpoint(target, model, cfg.variant, variant_args(cfg.variant), meta,
                             base=base, skip=skip)
             torch.save({'model': model.state_dict(), 'optim': optim.state_dict(),
                         'step': step + 1, 'rng': rng.bit_generator.state}, state_path)
@@ -428,6 +452,43 @@ def train(cfg: TrainConfig) -> Path:
             break
     bar.close()
     return out
+
+
+def validation_batches(cfg: TrainConfig, geo: Geometry, device: torch.device,
+                       batch_size: int = 32) -> List[dict]:
+    """``cfg.val_samples`` validation pairs from held-out data, drawn once, as model batches:
+    held-out stills (``split='val'``), the videos' 'val' split (half of the pairs when there
+    are videos) and synthetic pairs from a seed the training never uses."""
+    vstatic = StaticPairSource(Path(cfg.data_root), geo, split='val') if cfg.data_root else None
+    vvideo = _video_source(cfg, geo, split='val') \
+        if cfg.data_root and (Path(cfg.data_root) / 'videos').is_dir() else None
+    vsyn = SyntheticSource(geo, seed=cfg.seed * 1000 + 777_777) \
+        if cfg.synthetic_ratio > 0 or vstatic is None else None
+    vcfg = TrainConfig(**{**asdict(cfg), 'video_ratio': 0.5 if vvideo else 0.0})
+    rng = np.random.default_rng(cfg.seed + 1)
+    samples = draw_samples(vstatic, vsyn, rng, vcfg, vvideo, count=cfg.val_samples)
+    return [collate(samples[i:i + batch_size], device)
+            for i in range(0, len(samples), batch_size)]
+
+
+@torch.no_grad()
+def score_batches(model: torch.nn.Module, batches: List[dict]):
+    """(N,) IoU of the decoded peak box (no window) with the label and (N,) the peak score, for
+    any family's model; the model's train / eval mode is restored."""
+    was_training = model.training
+    model.eval()
+    ious, peaks = [], []
+    for batch in batches:
+        out = model(batch['template_rgb'], batch['search_rgb'], batch['template_x'],
+                    batch['search_x'], batch['template_x_mask'], batch['search_x_mask'])
+        pred, peak = decode_boxes(out.score_map.float(), out.size_map.float(),
+                                  out.offset_map.float())
+        gt = batch['boxes'].cpu().numpy()
+        ious.append(torch.from_numpy(iou_xywh(cxcywh_to_xywh(pred.cpu().numpy()),
+                                              cxcywh_to_xywh(gt))).float())
+        peaks.append(peak.cpu())
+    model.train(was_training)
+    return torch.cat(ious), torch.cat(peaks)
 
 
 def frozen_pretrained_keys(model: torch.nn.Module, pretrained_keys: set,
