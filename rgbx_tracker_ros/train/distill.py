@@ -1,0 +1,431 @@
+"""Distil a teacher into a one-stream student (``rgbx-train --distill-from TEACHER.pt``).
+
+The second stage of "From Two-Stream to One-Stream" (arXiv 2403.16834, section 3.3; trackers.md
+3.8). A trained teacher (typically the two-stream MMMP tracker,
+:mod:`rgbx_tracker_ros.models.mmmp`; any of our checkpoints whose model keeps features works) is
+frozen in eval mode. The student, any registered one-stream variant (``--variant``, e.g.
+``test_tiny`` / ``t224`` or a ViPT variant), is trained on the same crops with::
+
+    L = L_track + w_feat * L_feat + w_resp * L_resp (+ the student family's auxiliary terms)
+
+``L_track`` is :func:`~.losses.tracking_loss` (focal + 2 GIoU + 5 L1) on the labelled samples.
+The weights ``w_feat`` / ``w_resp`` are the loss-weight names ``feat_kd`` / ``resp_kd``, 1.0 by
+default, set with ``--loss-weights feat_kd=...,resp_kd=...``.
+
+**Feature distillation** ``L_feat``. Student block ``j`` (0-based, of ``Ls``) is matched with
+teacher block ``k(j) = round((j + 1) * Lt / Ls) - 1``, rounding halves up (see
+:func:`layer_pairs`). A teacher twice as deep is thus matched at its even layers (1-based), the
+paper's best setting. ``every = n`` (``TrainConfig.extra['distill_every']``) keeps only every n-th
+student block: at equal depth, ``every=2`` gives the paper's even layers. For each pair, the
+student's search tokens after block ``j`` (B, Nx, Ds) go through a learned linear projection
+Ds -> Dt (only when the widths differ) and are compared with the teacher's search tokens after
+block ``k`` (fused streams for a two-stream teacher). The teacher's token grid is resampled
+bilinearly to the student's when the patch grids differ::
+
+    L_feat = sum_pairs (k + 1) * MSE(P_j(S_j), T_k) / sum_pairs (k + 1)
+
+MSE is the mean over batch, tokens and channels. The depth factor ``k + 1`` is the paper's
+``2i`` weight (eq. 18). Normalised by its sum, the paper's ``lambda_MF = 0.035`` with ViT-B
+12 -> 6 matching corresponds to ``feat_kd = 0.035 * 42 = 1.47``. The projections exist only for
+training: they are kept in ``<out>.state.pt`` (resume), never in the student checkpoint.
+
+**Response distillation** ``L_resp`` (paper eq. 19). Both score maps are softened with
+temperature tau = 2 on the logit scale, and the student is pulled to the teacher with the focal
+loss generalised to soft targets (the quality focal loss of GFL, Li et al. 2020; beta = 2)::
+
+    t = sigmoid(logit(R_t) / tau)         s = sigmoid(logit(R_s) / tau)
+    L_resp = (1 / B) * sum_{b, cells} |t - s|^beta * BCE(s, t)
+    BCE(s, t) = -(t * log(s) + (1 - t) * log(1 - s))
+
+It is summed over the cells and divided by the batch size, the normalisation of the CenterNet
+focal term (one positive per sample). It is 0-gradient exactly where s = t. A teacher map of
+another grid is resampled bilinearly on the logit scale.
+
+**Unlabelled frames.** A batch may carry ``'labelled'`` (B,) (1 = has a ground-truth box). The
+ground-truth terms (focal / GIoU / L1) are computed on the labelled samples only, and the
+distillation terms on all samples. The current samplers (:func:`~.trainer.draw_samples`,
+:class:`~.trainer.SampleStream`) have no unlabelled source yet, so every sample counts as
+labelled.
+
+Crop sizes: the teacher and the student take the same template and search crops (both see the
+same RGB and X crops); a teacher with other crop sizes is refused with a :class:`ValueError`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from ..core.model_api import TrackerOutput
+from ..models import variant_args
+from ..models.checkpoint import load_checkpoint, save_checkpoint
+from ..models.layers.vit import tokens_to_map
+from .data import StaticPairSource, SyntheticSource
+from .losses import LossOutput, tracking_loss
+from .trainer import (TrainConfig, _video_source, batch_to_device, collate, draw_samples, lr_at,
+                      worker_batches)
+
+__all__ = ['KD_WEIGHTS', 'TAU', 'FeatureDistiller', 'check_crops', 'distill_loss',
+           'feature_kd_loss', 'layer_pairs', 'load_teacher', 'response_kd_loss',
+           'train_distilled']
+
+_logger = logging.getLogger(__name__)
+
+#: default weights of the two distillation terms (``--loss-weights`` overrides them)
+KD_WEIGHTS = {'feat_kd': 1.0, 'resp_kd': 1.0}
+#: temperature of the response distillation (the paper's tau)
+TAU = 2.0
+
+
+def layer_pairs(student_depth: int, teacher_depth: int, every: int = 1) -> List[Tuple[int, int]]:
+    """(student block, teacher block) pairs, 0-based: ``k(j) = round((j + 1) * Lt / Ls) - 1``
+    (halves round up), for the student blocks ``j`` with ``(j + 1) % every == 0``; pairs with
+    ``k < 0`` (a student much deeper than the teacher) are dropped.
+
+    Raises:
+        ValueError: a depth or ``every`` below 1.
+    """
+    if student_depth < 1 or teacher_depth < 1 or every < 1:
+        raise ValueError(f'depths and every must be >= 1, got student {student_depth}, '
+                         f'teacher {teacher_depth}, every {every}')
+    pairs = []
+    for j in range(student_depth):
+        k = (2 * (j + 1) * teacher_depth + student_depth) // (2 * student_depth) - 1
+        if (j + 1) % every == 0 and k >= 0:
+            pairs.append((j, k))
+    return pairs
+
+
+def response_kd_loss(student_score: torch.Tensor, teacher_score: torch.Tensor,
+                     tau: float = TAU, beta: float = 2.0) -> torch.Tensor:
+    """Soft-target focal loss between temperature-softened score maps (module docstring).
+
+    Args:
+        student_score, teacher_score: (B, 1, H, W) score maps in (0, 1); a teacher map of
+            another size is resampled on the logit scale to the student's.
+        tau: temperature on the logit scale.
+        beta: focusing exponent on ``|t - s|``.
+    Returns:
+        a scalar: the per-cell terms summed and divided by B.
+    """
+    eps = 1e-6
+    t_logit = torch.logit(teacher_score.float().clamp(eps, 1 - eps))
+    if t_logit.shape[-2:] != student_score.shape[-2:]:
+        t_logit = F.interpolate(t_logit, size=student_score.shape[-2:], mode='bilinear',
+                                align_corners=False)
+    target = torch.sigmoid(t_logit / tau).detach()
+    s_logit = torch.logit(student_score.float().clamp(eps, 1 - eps)) / tau
+    s = torch.sigmoid(s_logit)
+    bce = F.binary_cross_entropy_with_logits(s_logit, target, reduction='none')
+    return ((target - s).abs() ** beta * bce).sum() / student_score.shape[0]
+
+
+def feature_kd_loss(student: Sequence[torch.Tensor], teacher: Sequence[torch.Tensor],
+                    layer_weights: Sequence[float]) -> torch.Tensor:
+    """``sum_i w_i * MSE(student_i, teacher_i) / sum_i w_i`` over aligned (B, N, D) pairs
+    (already projected and on the same grid)."""
+    terms = [F.mse_loss(s.float(), t.float()) for s, t in zip(student, teacher)]
+    w = torch.as_tensor(list(layer_weights), dtype=torch.float32, device=terms[0].device)
+    return (torch.stack(terms) * w).sum() / w.sum()
+
+
+def _search_tokens(tokens: torch.Tensor, grid: int, out_grid: int) -> torch.Tensor:
+    """The last ``grid**2`` tokens of (B, N, D), resampled to an ``out_grid`` square grid."""
+    search = tokens[:, -grid * grid:]
+    if grid == out_grid:
+        return search
+    maps = F.interpolate(tokens_to_map(search.float(), grid), size=(out_grid, out_grid),
+                         mode='bilinear', align_corners=False)
+    return maps.flatten(2).transpose(1, 2)
+
+
+def _structure(model: nn.Module, role: str) -> Tuple[int, int, int]:
+    """(depth, width, search grid) of a ViT tracker.
+
+    Raises:
+        ValueError: the model has no ViT backbone with blocks or cannot keep its features.
+    """
+    bb = getattr(model, 'backbone', None)
+    if bb is None or not hasattr(bb, 'blocks') or not hasattr(model, 'keep_features'):
+        raise ValueError(f'the {role} {getattr(model, "variant", type(model).__name__)} is not a '
+                         'ViT tracker that can keep its per-block features (keep_features); '
+                         'distillation needs one')
+    return len(bb.blocks), int(bb.embed_dim), int(model.feat_size)
+
+
+class FeatureDistiller(nn.Module):
+    """The feature-distillation term: layer pairs, per-pair projections and the loss.
+
+    Args:
+        pairs: (student block, teacher block) pairs (:func:`layer_pairs`).
+        student_dim, teacher_dim: token widths Ds, Dt; ``proj.{i}`` = Linear(Ds, Dt) per pair
+            when they differ, none otherwise.
+        student_grid, teacher_grid: search grid sides (cells).
+
+    Forward: the student's and the teacher's per-block (B, N, D) token lists -> scalar
+    ``L_feat``.
+
+    Raises:
+        ValueError: no pairs.
+    """
+
+    def __init__(self, pairs: Sequence[Tuple[int, int]], student_dim: int, teacher_dim: int,
+                 student_grid: int, teacher_grid: int) -> None:
+        super().__init__()
+        if not pairs:
+            raise ValueError('feature distillation needs at least one (student, teacher) '
+                             'block pair')
+        self.pairs = [tuple(p) for p in pairs]
+        self.student_grid, self.teacher_grid = student_grid, teacher_grid
+        self.proj = nn.ModuleList([nn.Linear(student_dim, teacher_dim) for _ in self.pairs]) \
+            if student_dim != teacher_dim else None
+
+    @classmethod
+    def for_models(cls, student: nn.Module, teacher: nn.Module,
+                   every: int = 1) -> 'FeatureDistiller':
+        """The distiller matching ``student`` to ``teacher`` (:func:`layer_pairs`)."""
+        ls, ds, gs = _structure(student, 'student')
+        lt, dt, gt = _structure(teacher, 'teacher')
+        return cls(layer_pairs(ls, lt, every), ds, dt, gs, gt)
+
+    def forward(self, student_feats: Sequence[torch.Tensor],
+                teacher_feats: Sequence[torch.Tensor]) -> torch.Tensor:
+        s_list, t_list = [], []
+        for i, (j, k) in enumerate(self.pairs):
+            s = _search_tokens(student_feats[j], self.student_grid, self.student_grid)
+            s_list.append(self.proj[i](s) if self.proj is not None else s)
+            t_list.append(_search_tokens(teacher_feats[k].detach(), self.teacher_grid,
+                                         self.student_grid))
+        return feature_kd_loss(s_list, t_list, [k + 1 for _, k in self.pairs])
+
+
+def _supervised(out: TrackerOutput, boxes: torch.Tensor, weights: Dict[str, float],
+                labelled: Optional[torch.Tensor]) -> LossOutput:
+    """Ground-truth terms on the labelled samples (all when ``labelled`` is None) plus the
+    model's auxiliary terms (batch-level, always)."""
+    keep = None if labelled is None else labelled.to(torch.bool).view(-1)
+    if keep is None or bool(keep.all()):
+        return tracking_loss(out, boxes, weights=weights)
+    if bool(keep.any()):
+        part = TrackerOutput(out.score_map[keep], out.size_map[keep], out.offset_map[keep],
+                             out.aux)
+        return tracking_loss(part, boxes[keep], weights=weights)
+    total = out.score_map.new_zeros(())
+    logged = {}
+    for name, value in out.aux.items():
+        if name not in weights:
+            raise ValueError(f'the model returned the auxiliary loss term {name!r}, which has no '
+                             f'weight; known weights: {sorted(weights)}')
+        total = total + weights[name] * value
+        logged[name] = float(value.detach())
+    return LossOutput(total, logged)
+
+
+def distill_loss(student_out: TrackerOutput, teacher_out: TrackerOutput, boxes: torch.Tensor,
+                 weights: Dict[str, float], distiller: Optional[FeatureDistiller] = None,
+                 labelled: Optional[torch.Tensor] = None, tau: float = TAU) -> LossOutput:
+    """The student's loss for one batch (module docstring).
+
+    Args:
+        student_out, teacher_out: train-mode student output (with ``features`` when
+            ``distiller`` is given) and the teacher's (eval, no grad).
+        boxes: (B, 4) normalised (cx, cy, w, h) label boxes (ignored where not labelled).
+        weights: loss weights; ``feat_kd`` / ``resp_kd`` default to :data:`KD_WEIGHTS`.
+        distiller: the feature term, or None (no feature distillation).
+        labelled: optional (B,) 1 = the sample has a ground-truth box.
+        tau: response temperature.
+    Returns:
+        :class:`~.losses.LossOutput`; ``terms`` also hold 'feat_kd', 'resp_kd' and 'loss'.
+
+    Raises:
+        ValueError: feature distillation without features from both models, or an auxiliary
+            term without weight.
+    """
+    w = dict(KD_WEIGHTS, **weights)
+    sup = _supervised(student_out, boxes, w, labelled)
+    total, terms = sup.total, dict(sup.terms)
+    if distiller is not None and w['feat_kd'] > 0:
+        if not student_out.features or not teacher_out.features:
+            raise ValueError('feature distillation needs per-block features from the student '
+                             'and the teacher (set keep_features on both)')
+        feat = distiller(student_out.features, teacher_out.features)
+        total = total + w['feat_kd'] * feat
+        terms['feat_kd'] = float(feat.detach())
+    if w['resp_kd'] > 0:
+        resp = response_kd_loss(student_out.score_map, teacher_out.score_map, tau)
+        total = total + w['resp_kd'] * resp
+        terms['resp_kd'] = float(resp.detach())
+    terms['loss'] = float(total.detach())
+    return LossOutput(total, terms)
+
+
+def check_crops(teacher: nn.Module, student: nn.Module, teacher_path: str = '') -> None:
+    """Both models must take the same crops.
+
+    Raises:
+        ValueError: the template or search sizes differ.
+    """
+    t = (int(teacher.template_size), int(teacher.search_size))
+    s = (int(student.template_size), int(student.search_size))
+    if t != s:
+        raise ValueError(
+            f'teacher {teacher_path or getattr(teacher, "variant", "")} '
+            f'({getattr(teacher, "variant", "?")}) takes template/search crops of {t[0]}/{t[1]} '
+            f'px but the student {getattr(student, "variant", "?")} takes {s[0]}/{s[1]} px: '
+            'distillation feeds both models the same crops, so their crop sizes must match '
+            '(pick a student variant of the teacher\'s crop sizes, or override them)')
+
+
+def load_teacher(path: str, student: nn.Module, device: torch.device) -> nn.Module:
+    """Load our checkpoint ``path`` as the frozen eval-mode teacher of ``student``.
+
+    Raises:
+        CheckpointError: unreadable file; ValueError: crop sizes differ (:func:`check_crops`).
+    """
+    teacher, _ = load_checkpoint(path)
+    check_crops(teacher, student, path)
+    teacher.requires_grad_(False)
+    return teacher.to(device).eval()
+
+
+def _mean_terms(window: List[Dict[str, float]]) -> Dict[str, float]:
+    keys = sorted({k for w in window for k in w})
+    return {k: float(np.mean([w[k] for w in window if k in w])) for k in keys}
+
+
+def train_distilled(cfg: TrainConfig, model: nn.Module, optim: torch.optim.Optimizer, geo,
+                    device: torch.device, out: Path, log_path: Path, meta_common: dict,
+                    base: Optional[dict], skip: set, weights: Dict[str, float]) -> Path:
+    """The training loop of :func:`~.trainer.train` with a teacher (``cfg.distill_from``).
+
+    Same batches (:func:`~.trainer.draw_samples` / workers), lr schedule, clipping, log records
+    and checkpoints (the student only, with ``meta['distill']``) as the plain loop; the feature
+    projections are trained in an extra optimiser group and saved in ``<out>.state.pt``.
+    ``max_minutes`` is counted from this call.
+
+    Raises:
+        ValueError: the cached-prefix recipe (``cache_samples``) was asked for, the crop sizes
+            differ, a model cannot keep features, or a resumed state has no distillation part.
+        CheckpointError: the teacher file cannot be loaded.
+    """
+    t_start = time.time()
+    if cfg.cache_samples > 0:
+        raise ValueError('distillation (distill_from) trains on fresh batches; it cannot be '
+                         'combined with the cached-prefix recipe (cache_samples)')
+    teacher = load_teacher(cfg.distill_from, model, device)
+    w = dict(KD_WEIGHTS, **weights)
+    every = int(cfg.extra.get('distill_every', 1)) if cfg.extra else 1
+    distiller = None
+    model.keep_features = True
+    if w['feat_kd'] > 0:
+        distiller = FeatureDistiller.for_models(model, teacher, every).to(device)
+        teacher.keep_features = True
+        params = list(distiller.parameters())
+        for decay in (True, False):
+            group = [p for p in params if (p.ndim > 1) == decay]
+            if group:
+                optim.add_param_group({'params': group, 'lr': cfg.lr, 'lr_scale': 1.0,
+                                       'weight_decay': cfg.weight_decay if decay else 0.0})
+    from ..models.pretrained import sha256_file
+    distill_meta = {'teacher': str(cfg.distill_from),
+                    'teacher_sha256': sha256_file(cfg.distill_from),
+                    'teacher_variant': getattr(teacher, 'variant', ''), 'tau': TAU,
+                    'pairs': distiller.pairs if distiller is not None else [],
+                    'feat_kd': w['feat_kd'], 'resp_kd': w['resp_kd']}
+    _logger.info('distilling %s (%s) into %s: block pairs %s', cfg.distill_from,
+                 distill_meta['teacher_variant'], cfg.variant, distill_meta['pairs'])
+
+    state_path = out.with_name(out.stem + '.state.pt')
+    start, rng = 0, np.random.default_rng(cfg.seed)
+    if cfg.resume and state_path.is_file():
+        state = torch.load(state_path, map_location=device, weights_only=False)
+        if 'distiller' not in state:
+            raise ValueError(f'{state_path} was not written by a distillation run; remove it or '
+                             'train without resume')
+        model.load_state_dict(state['model'])
+        if distiller is not None:
+            distiller.load_state_dict(state['distiller'])
+        optim.load_state_dict(state['optim'])
+        start = state['step']
+        rng.bit_generator.state = state['rng']
+        _logger.info('resumed from %s at step %d', state_path, start)
+    video = _video_source(cfg, geo)
+    static = StaticPairSource(Path(cfg.data_root), geo) if cfg.data_root else None
+    synthetic = batches = None
+    if cfg.workers:
+        batches = worker_batches(cfg, geo, static, start, device, video)
+    else:
+        synthetic = SyntheticSource(geo, seed=cfg.seed * 1000 + start) \
+            if cfg.synthetic_ratio > 0 or static is None else None
+    use_amp = cfg.amp and device.type == 'cuda'
+    trained = [p for p in model.parameters() if p.requires_grad]
+    if distiller is not None:
+        trained += list(distiller.parameters())
+    bar = tqdm(range(start, cfg.iterations), initial=start, total=cfg.iterations,
+               desc=f'distil {cfg.variant}', dynamic_ncols=True)
+    t0, window, batch = time.time(), [], None
+    for step in bar:
+        for group in optim.param_groups:
+            group['lr'] = lr_at(step, cfg) * group.get('lr_scale', 1.0)
+        if (step - start) % cfg.echo == 0:
+            if batches is None:
+                batch = collate(draw_samples(static, synthetic, rng, cfg, video), device)
+            else:
+                batch = batch_to_device(next(batches), device)
+        inputs = (batch['template_rgb'], batch['search_rgb'], batch['template_x'],
+                  batch['search_x'], batch['template_x_mask'], batch['search_x_mask'])
+        with torch.autocast('cuda', dtype=torch.bfloat16, enabled=use_amp):
+            with torch.no_grad():
+                t_out = teacher(*inputs)
+            s_out = model(*inputs, modality=batch['modality'])
+        if use_amp:
+            s_out, t_out = _to_float(s_out), _to_float(t_out)
+        loss = distill_loss(s_out, t_out, batch['boxes'], w, distiller, batch.get('labelled'))
+        optim.zero_grad(set_to_none=True)
+        loss.total.backward()
+        torch.nn.utils.clip_grad_norm_(trained, cfg.grad_clip)
+        optim.step()
+        window.append(loss.terms)
+        bar.set_postfix(loss=f'{loss.terms["loss"]:.3f}', refresh=False)
+        out_of_time = cfg.max_minutes > 0 and time.time() - t_start >= cfg.max_minutes * 60
+        last = step + 1 == cfg.iterations or out_of_time
+        if (step + 1) % cfg.checkpoint_every == 0 or last:
+            mean = _mean_terms(window)
+            record = {'step': step + 1, 'lr': lr_at(step, cfg), 'elapsed_s': time.time() - t0,
+                      **mean}
+            if out_of_time:
+                record['stopped'] = f'max_minutes {cfg.max_minutes}'
+            with open(log_path, 'a') as fh:
+                fh.write(json.dumps(record) + '\n')
+            window = []
+            meta = {'train_config': asdict(cfg), 'step': step + 1, 'last_losses': mean,
+                    **meta_common, 'distill': distill_meta}
+            save_checkpoint(out, model, cfg.variant, variant_args(cfg.variant), meta,
+                            base=base, skip=skip)
+            torch.save({'model': model.state_dict(), 'optim': optim.state_dict(),
+                        'step': step + 1, 'rng': rng.bit_generator.state,
+                        'distiller': distiller.state_dict() if distiller is not None else {}},
+                       state_path)
+        if out_of_time:
+            _logger.warning('stopped at step %d of %d: max_minutes %.1f reached',
+                            step + 1, cfg.iterations, cfg.max_minutes)
+            break
+    bar.close()
+    model.keep_features = False
+    return out
+
+
+def _to_float(o: TrackerOutput) -> TrackerOutput:
+    feats = None if o.features is None else [f.float() for f in o.features]
+    return TrackerOutput(o.score_map.float(), o.size_map.float(), o.offset_map.float(),
+                         {k: v.float() for k, v in o.aux.items()}, feats)
