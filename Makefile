@@ -6,6 +6,7 @@
 #   make demo    run the demo (DEMO_ARGS=...)   make bench   run bench/run_bench.py (BENCH_ARGS=...)
 #   make soak    10-min fault soak of the node (SOAK_ARGS=--seconds 60)
 #   make train   train the default CPU model (s14_224_d8 on DINOv2) into checkpoints/s14_224_d8_cpu.pt
+#   make train-families  train every family's adapters on the RGB tracker (FAMILY_MINUTES each)
 #   make clean   remove build/test/demo outputs  make distclean  also remove .venv
 
 SHELL := /bin/bash
@@ -46,9 +47,21 @@ TRAIN_ARGS ?= --init dinov2_vits14 --freeze-backbone --data-root ../shared/data/
 	--video-ratio 0.35 --synthetic-ratio 0.2 --x-dropout 0.3 --cache-samples 9000 \
 	--cache-val-samples 600 --iterations 1500 --batch-size 32 --lr 1e-3 --warmup 100 \
 	--checkpoint-every 150 --threads 2 --seed 1 --cache-file build/train_cache/s14_224_d8.cache.pt
+# The CPU recipe of the model-family comparison (BENCHMARKS.md, "Model families"): each family's
+# adapters only (its trainable-name rule), on our frozen RGB tracker checkpoints/s14_224_d8_rgbx.pt,
+# the same training data and mix as that tracker, batch 8 at the family's recipe learning rate,
+# FAMILY_MINUTES of wall time each on 2 cores, the checkpoint chosen on held-out pairs
+# (--val-samples). Writes checkpoints/<variant>.pt (trained tensors only; the base is named in it).
+FAMILY_VARIANTS ?= xtrack_s14 seatrack_s14 patrack_s14 vipt_s14 mmmp_s14
+FAMILY_MINUTES ?= 12
+FAMILY_STEPS ?= 120
+FAMILY_ARGS ?= --init checkpoints/s14_224_d8_rgbx.pt --data-root ../shared/data/train \
+	--video-ratio 0.35 --synthetic-ratio 0.2 --x-dropout 0.3 --batch-size 8 --warmup 5 \
+	--iterations $(FAMILY_STEPS) --checkpoint-every 10 --val-samples 64 --threads 2 --seed 1 \
+	--max-minutes $(FAMILY_MINUTES)
 JUNIT_XML ?= build/test-results/pytest.xml
 
-.PHONY: help venv test demo bench soak train clean distclean
+.PHONY: help venv test demo bench soak train train-families clean distclean
 
 help:
 	@awk '!/^#/ {exit} {sub(/^# ?/, ""); print}' $(firstword $(MAKEFILE_LIST))
@@ -83,6 +96,18 @@ soak: venv
 
 train: venv
 	"$(PY)" -m rgbx_tracker_ros.cli.train --variant $(TRAIN_VARIANT) --out $(TRAIN_OUT) $(TRAIN_ARGS)
+
+train-families: venv
+	@set -e; for v in $(FAMILY_VARIANTS); do \
+		lr=4e-4; case $$v in xtrack*) lr=1e-4;; esac; \
+		echo "== $$v (lr $$lr: the authors' recipe, trackers.md 3.x)"; \
+		"$(PY)" -m rgbx_tracker_ros.cli.train --variant $$v --out checkpoints/$$v.pt \
+			--lr $$lr $(FAMILY_ARGS); \
+	done
+	@echo "== t224 student distilled from the mmmp_s14 teacher (response + feature KD)"
+	"$(PY)" -m rgbx_tracker_ros.cli.train --variant t224 --out checkpoints/t224_mmmp_student.pt \
+		--distill-from checkpoints/mmmp_s14.pt --init checkpoints/t224_demo.pt --trainable all \
+		--lr 2e-4 $(filter-out --init checkpoints/s14_224_d8_rgbx.pt,$(FAMILY_ARGS))
 
 clean:
 	rm -rf build/ dist/ demo_out/ bench_out/ .pytest_cache/ *.egg-info/

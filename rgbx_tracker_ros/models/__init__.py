@@ -16,11 +16,7 @@ from ..core import rig as _rig
 
 FAMILY_PACKAGES = ('onetracker', 'xtrack', 'seatrack', 'patrack', 'vipt', 'mmmp')
 for _name in FAMILY_PACKAGES:
-    try:
-        importlib.import_module(f'{__name__}.{_name}')
-    except ModuleNotFoundError as _exc:     # a family still being written: not registered
-        if _exc.name != f'{__name__}.{_name}':
-            raise
+    importlib.import_module(f'{__name__}.{_name}')
 
 # rig files name variants: let the (model-free) rig loader check them against this registry
 _rig.set_variant_catalogue(list_variants)
