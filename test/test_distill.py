@@ -11,7 +11,7 @@ import torch
 from rgbx_tracker_ros.core.model_api import TrackerOutput
 from rgbx_tracker_ros.models import create_model, variant_args
 from rgbx_tracker_ros.models.checkpoint import load_checkpoint, save_checkpoint
-from rgbx_tracker_ros.train import distill
+from rgbx_tracker_ros.train import trainer
 from rgbx_tracker_ros.train.data import SyntheticSource
 from rgbx_tracker_ros.train.distill import (FeatureDistiller, distill_loss, layer_pairs,
                                             response_kd_loss)
@@ -124,7 +124,7 @@ def _cfg(tmp_path, teacher, **kw):
 
 def test_three_step_distillation_run(tmp_path, monkeypatch):
     # a small synthetic pool keeps the start fast; the data are synthetic only
-    monkeypatch.setattr(distill, 'SyntheticSource',
+    monkeypatch.setattr(trainer, 'SyntheticSource',
                         functools.partial(SyntheticSource, pool_size=2, num_frames=12))
     # teacher: width 48 (student 64: projections), 4 blocks (student 2: blocks 1 and 3)
     teacher = _save_teacher(tmp_path, embed_dim=48, depth=4)

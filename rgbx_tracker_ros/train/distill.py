@@ -53,27 +53,20 @@ same RGB and X crops); a teacher with other crop sizes is refused with a :class:
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
 
 from ..core.model_api import TrackerOutput
-from ..models import variant_args
-from ..models.checkpoint import load_checkpoint, save_checkpoint
+from ..models.checkpoint import load_checkpoint
 from ..models.layers.vit import tokens_to_map
-from .data import StaticPairSource, SyntheticSource
 from .losses import LossOutput, tracking_loss
-from .trainer import (TrainConfig, _video_source, batch_to_device, collate, draw_samples, lr_at,
-                      worker_batches)
+from .trainer import LoopHooks, TrainConfig, as_float, run_loop
 
 __all__ = ['KD_WEIGHTS', 'TAU', 'FeatureDistiller', 'check_crops', 'distill_loss',
            'feature_kd_loss', 'layer_pairs', 'load_teacher', 'response_kd_loss',
@@ -298,20 +291,15 @@ def load_teacher(path: str, student: nn.Module, device: torch.device) -> nn.Modu
     return teacher.to(device).eval()
 
 
-def _mean_terms(window: List[Dict[str, float]]) -> Dict[str, float]:
-    keys = sorted({k for w in window for k in w})
-    return {k: float(np.mean([w[k] for w in window if k in w])) for k in keys}
-
-
 def train_distilled(cfg: TrainConfig, model: nn.Module, optim: torch.optim.Optimizer, geo,
                     device: torch.device, out: Path, log_path: Path, meta_common: dict,
                     base: Optional[dict], skip: set, weights: Dict[str, float]) -> Path:
-    """The training loop of :func:`~.trainer.train` with a teacher (``cfg.distill_from``).
-
-    Same batches (:func:`~.trainer.draw_samples` / workers), lr schedule, clipping, log records
-    and checkpoints (the student only, with ``meta['distill']``) as the plain loop; the feature
-    projections are trained in an extra optimiser group and saved in ``<out>.state.pt``.
-    ``max_minutes`` is counted from this call.
+    """:func:`~.trainer.train` with a teacher (``cfg.distill_from``): the trainer's loop
+    (:func:`~.trainer.run_loop`: batches, lr schedule, clipping, validation, log, checkpoints of
+    the student only, with ``meta['distill']``) with the loss of :func:`distill_loss`; the
+    feature projections are trained in extra optimiser groups and saved in ``<out>.state.pt``.
+    ``max_minutes`` is counted from this call; ``log_path`` is the trainer's (``run_loop``
+    writes the same file).
 
     Raises:
         ValueError: the cached-prefix recipe (``cache_samples``) was asked for, the crop sizes
@@ -344,44 +332,9 @@ def train_distilled(cfg: TrainConfig, model: nn.Module, optim: torch.optim.Optim
                     'feat_kd': w['feat_kd'], 'resp_kd': w['resp_kd']}
     _logger.info('distilling %s (%s) into %s: block pairs %s', cfg.distill_from,
                  distill_meta['teacher_variant'], cfg.variant, distill_meta['pairs'])
-
-    state_path = out.with_name(out.stem + '.state.pt')
-    start, rng = 0, np.random.default_rng(cfg.seed)
-    if cfg.resume and state_path.is_file():
-        state = torch.load(state_path, map_location=device, weights_only=False)
-        if 'distiller' not in state:
-            raise ValueError(f'{state_path} was not written by a distillation run; remove it or '
-                             'train without resume')
-        model.load_state_dict(state['model'])
-        if distiller is not None:
-            distiller.load_state_dict(state['distiller'])
-        optim.load_state_dict(state['optim'])
-        start = state['step']
-        rng.bit_generator.state = state['rng']
-        _logger.info('resumed from %s at step %d', state_path, start)
-    video = _video_source(cfg, geo)
-    static = StaticPairSource(Path(cfg.data_root), geo) if cfg.data_root else None
-    synthetic = batches = None
-    if cfg.workers:
-        batches = worker_batches(cfg, geo, static, start, device, video)
-    else:
-        synthetic = SyntheticSource(geo, seed=cfg.seed * 1000 + start) \
-            if cfg.synthetic_ratio > 0 or static is None else None
     use_amp = cfg.amp and device.type == 'cuda'
-    trained = [p for p in model.parameters() if p.requires_grad]
-    if distiller is not None:
-        trained += list(distiller.parameters())
-    bar = tqdm(range(start, cfg.iterations), initial=start, total=cfg.iterations,
-               desc=f'distil {cfg.variant}', dynamic_ncols=True)
-    t0, window, batch = time.time(), [], None
-    for step in bar:
-        for group in optim.param_groups:
-            group['lr'] = lr_at(step, cfg) * group.get('lr_scale', 1.0)
-        if (step - start) % cfg.echo == 0:
-            if batches is None:
-                batch = collate(draw_samples(static, synthetic, rng, cfg, video), device)
-            else:
-                batch = batch_to_device(next(batches), device)
+
+    def step_loss(batch: dict) -> LossOutput:
         inputs = (batch['template_rgb'], batch['search_rgb'], batch['template_x'],
                   batch['search_x'], batch['template_x_mask'], batch['search_x_mask'])
         with torch.autocast('cuda', dtype=torch.bfloat16, enabled=use_amp):
@@ -389,43 +342,25 @@ def train_distilled(cfg: TrainConfig, model: nn.Module, optim: torch.optim.Optim
                 t_out = teacher(*inputs)
             s_out = model(*inputs, modality=batch['modality'])
         if use_amp:
-            s_out, t_out = _to_float(s_out), _to_float(t_out)
-        loss = distill_loss(s_out, t_out, batch['boxes'], w, distiller, batch.get('labelled'))
-        optim.zero_grad(set_to_none=True)
-        loss.total.backward()
-        torch.nn.utils.clip_grad_norm_(trained, cfg.grad_clip)
-        optim.step()
-        window.append(loss.terms)
-        bar.set_postfix(loss=f'{loss.terms["loss"]:.3f}', refresh=False)
-        out_of_time = cfg.max_minutes > 0 and time.time() - t_start >= cfg.max_minutes * 60
-        last = step + 1 == cfg.iterations or out_of_time
-        if (step + 1) % cfg.checkpoint_every == 0 or last:
-            mean = _mean_terms(window)
-            record = {'step': step + 1, 'lr': lr_at(step, cfg), 'elapsed_s': time.time() - t0,
-                      **mean}
-            if out_of_time:
-                record['stopped'] = f'max_minutes {cfg.max_minutes}'
-            with open(log_path, 'a') as fh:
-                fh.write(json.dumps(record) + '\n')
-            window = []
-            meta = {'train_config': asdict(cfg), 'step': step + 1, 'last_losses': mean,
-                    **meta_common, 'distill': distill_meta}
-            save_checkpoint(out, model, cfg.variant, variant_args(cfg.variant), meta,
-                            base=base, skip=skip)
-            torch.save({'model': model.state_dict(), 'optim': optim.state_dict(),
-                        'step': step + 1, 'rng': rng.bit_generator.state,
-                        'distiller': distiller.state_dict() if distiller is not None else {}},
-                       state_path)
-        if out_of_time:
-            _logger.warning('stopped at step %d of %d: max_minutes %.1f reached',
-                            step + 1, cfg.iterations, cfg.max_minutes)
-            break
-    bar.close()
-    model.keep_features = False
-    return out
+            s_out, t_out = as_float(s_out), as_float(t_out)
+        return distill_loss(s_out, t_out, batch['boxes'], w, distiller, batch.get('labelled'))
 
+    def load_state(state: dict) -> None:
+        if 'distiller' not in state:
+            raise ValueError(f'{out.with_name(out.stem + ".state.pt")} was not written by a '
+                             'distillation run; remove it or train without resume')
+        if distiller is not None:
+            distiller.load_state_dict(state['distiller'])
 
-def _to_float(o: TrackerOutput) -> TrackerOutput:
-    feats = None if o.features is None else [f.float() for f in o.features]
-    return TrackerOutput(o.score_map.float(), o.size_map.float(), o.offset_map.float(),
-                         {k: v.float() for k, v in o.aux.items()}, feats)
+    trained = [p for p in model.parameters() if p.requires_grad]
+    if distiller is not None:
+        trained += list(distiller.parameters())
+    hooks = LoopHooks(
+        loss=step_loss, trained=trained, name='distil', meta={'distill': distill_meta},
+        state=lambda: {'distiller': distiller.state_dict() if distiller is not None else {}},
+        load_state=load_state)
+    try:
+        return run_loop(cfg, model, optim, geo, device, out, meta_common, base, skip, hooks,
+                        t_start)
+    finally:
+        model.keep_features = False

@@ -23,7 +23,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional
 
 import numpy as np
 import torch
@@ -39,7 +39,7 @@ from ..core.model_api import TrackerOutput, decode_boxes
 from .data import (Geometry, PairSample, StaticPairSource, SyntheticSource, VideoPairSource,
                    drop_x)
 from .feature_cache import redetect_threshold
-from .losses import DEFAULT_WEIGHTS, tracking_loss
+from .losses import DEFAULT_WEIGHTS, LossOutput, tracking_loss
 
 _logger = logging.getLogger(__name__)
 
@@ -315,7 +315,6 @@ def train(cfg: TrainConfig) -> Path:
     torch.manual_seed(cfg.seed)
     device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     out = Path(cfg.out)
-    state_path = out.with_name(out.stem + '.state.pt')
     log_path = out.with_name(out.stem + '.log.jsonl')
     out.parent.mkdir(parents=True, exist_ok=True)
     model = create_model(cfg.variant).to(device).train()
@@ -368,11 +367,69 @@ def train(cfg: TrainConfig) -> Path:
     if cfg.cache_samples > 0:
         return _train_cached(cfg, model, optim, geo, device, out, log_path, meta_common, base,
                              skip, weights)
+    use_amp = cfg.amp and device.type == 'cuda'
+
+    def step_loss(batch: dict) -> LossOutput:
+        with torch.autocast('cuda', dtype=torch.bfloat16, enabled=use_amp):
+            out_net = model(batch['template_rgb'], batch['search_rgb'], batch['template_x'],
+                            batch['search_x'], batch['template_x_mask'], batch['search_x_mask'],
+                            modality=batch['modality'])
+        return tracking_loss(as_float(out_net) if use_amp else out_net, batch['boxes'],
+                             weights=weights)
+
+    hooks = LoopHooks(loss=step_loss,
+                      trained=[p for p in model.parameters() if p.requires_grad])
+    return run_loop(cfg, model, optim, geo, device, out, meta_common, base, skip, hooks,
+                    t_start)
+
+
+def as_float(out: TrackerOutput) -> TrackerOutput:
+    """``out`` with float32 maps and aux terms (after a bf16 autocast forward pass)."""
+    return TrackerOutput(out.score_map.float(), out.size_map.float(), out.offset_map.float(),
+                         {k: v.float() for k, v in out.aux.items()},
+                         None if out.features is None else [f.float() for f in out.features])
+
+
+@dataclass
+class LoopHooks:
+    """What a training loop variant (plain, distillation) plugs into :func:`run_loop`.
+
+    Attributes:
+        loss: ``loss(batch) -> LossOutput`` for one batch (forward pass included).
+        trained: every tensor the optimiser updates (for gradient clipping).
+        name: progress-bar label.
+        meta: extra checkpoint metadata (e.g. ``{'distill': ...}``).
+        state: ``state() -> dict`` of extra tensors saved in ``<out>.state.pt``.
+        load_state: ``load_state(state)`` restores them on ``--resume``.
+    """
+
+    loss: Callable[[dict], 'LossOutput']
+    trained: List[torch.Tensor]
+    name: str = 'train'
+    meta: dict = field(default_factory=dict)
+    state: Callable[[], dict] = dict
+    load_state: Optional[Callable[[dict], None]] = None
+
+
+def run_loop(cfg: TrainConfig, model: torch.nn.Module, optim: torch.optim.Optimizer,
+             geo: Geometry, device: torch.device, out: Path, meta_common: dict,
+             base: Optional[dict], skip: set, hooks: LoopHooks, t_start: float) -> Path:
+    """The training loop shared by plain training and distillation: resume, sample sources
+    (in process or ``cfg.workers``), lr schedule, clipping, log records, validation
+    (``cfg.val_samples``), checkpoints and ``max_minutes`` (counted from ``t_start``).
+
+    Returns:
+        ``out``, the checkpoint path.
+    """
+    state_path = out.with_name(out.stem + '.state.pt')
+    log_path = out.with_name(out.stem + '.log.jsonl')
     start, rng = 0, np.random.default_rng(cfg.seed)
     if cfg.resume and state_path.is_file():
         state = torch.load(state_path, map_location=device, weights_only=False)
         model.load_state_dict(state['model'])
         optim.load_state_dict(state['optim'])
+        if hooks.load_state is not None:
+            hooks.load_state(state)
         start = state['step']
         rng.bit_generator.state = state['rng']
         _logger.info('resumed from %s at step %d', state_path, start)
@@ -387,9 +444,8 @@ def train(cfg: TrainConfig) -> Path:
     else:
         synthetic = SyntheticSource(geo, seed=cfg.seed * 1000 + start) \
             if cfg.synthetic_ratio > 0 or static is None else None
-    use_amp = cfg.amp and device.type == 'cuda'
     bar = tqdm(range(start, cfg.iterations), initial=start, total=cfg.iterations,
-               desc=f'train {cfg.variant}', dynamic_ncols=True)
+               desc=f'{hooks.name} {cfg.variant}', dynamic_ncols=True)
     t0, window, batch = time.time(), [], None
     for step in bar:
         for group in optim.param_groups:
@@ -399,34 +455,26 @@ def train(cfg: TrainConfig) -> Path:
                 batch = collate(draw_samples(static, synthetic, rng, cfg, video), device)
             else:
                 batch = batch_to_device(next(batches), device)
-        with torch.autocast('cuda', dtype=torch.bfloat16, enabled=use_amp):
-            out_net = model(batch['template_rgb'], batch['search_rgb'], batch['template_x'],
-                            batch['search_x'], batch['template_x_mask'], batch['search_x_mask'],
-                            modality=batch['modality'])
-        if use_amp:
-            out_net = TrackerOutput(out_net.score_map.float(), out_net.size_map.float(),
-                                    out_net.offset_map.float(),
-                                    {k: v.float() for k, v in out_net.aux.items()})
-        loss = tracking_loss(out_net, batch['boxes'], weights=weights)
+        loss = hooks.loss(batch)
         optim.zero_grad(set_to_none=True)
         loss.total.backward()
-        torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad],
-                                       cfg.grad_clip)
+        torch.nn.utils.clip_grad_norm_(hooks.trained, cfg.grad_clip)
         optim.step()
         window.append(loss.terms)
-        bar.set_postfix(loss=f'{float(loss.total.detach()):.3f}', iou=f'{loss.terms["iou"]:.2f}',
-                        refresh=False)
+        bar.set_postfix(loss=f'{float(loss.total.detach()):.3f}',
+                        iou=f'{loss.terms.get("iou", float("nan")):.2f}', refresh=False)
         out_of_time = cfg.max_minutes > 0 and time.time() - t_start >= cfg.max_minutes * 60
         last = step + 1 == cfg.iterations or out_of_time
         if (step + 1) % cfg.checkpoint_every == 0 or last:
-            mean = {k: float(np.mean([w[k] for w in window])) for k in window[0]}
+            mean = {k: float(np.mean([w[k] for w in window if k in w]))
+                    for k in dict.fromkeys(k for w in window for k in w)}
             record = {'step': step + 1, 'lr': lr_at(step, cfg), 'elapsed_s': time.time() - t0,
                       **mean}
             if out_of_time:
                 record['stopped'] = f'max_minutes {cfg.max_minutes}'
             window = []
             meta = {'train_config': asdict(cfg), 'step': step + 1, 'last_losses': mean,
-                    **meta_common}
+                    **meta_common, **hooks.meta}
             target = out
             if val_batches is not None:
                 ious, peaks = score_batches(model, val_batches)
@@ -445,7 +493,8 @@ def train(cfg: TrainConfig) -> Path:
             save_checkpoint(target, model, cfg.variant, variant_args(cfg.variant), meta,
                             base=base, skip=skip)
             torch.save({'model': model.state_dict(), 'optim': optim.state_dict(),
-                        'step': step + 1, 'rng': rng.bit_generator.state}, state_path)
+                        'step': step + 1, 'rng': rng.bit_generator.state, **hooks.state()},
+                       state_path)
         if out_of_time:
             _logger.warning('stopped at step %d of %d: max_minutes %.1f reached',
                             step + 1, cfg.iterations, cfg.max_minutes)
