@@ -94,17 +94,22 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--quick', action='store_true', help='fewer iterations')
     parser.add_argument('--variants', nargs='*',
-                        default=[v for v in list_variants() if not v.startswith('test_')])
+                        default=[v for v in list_variants(family='onetracker')
+                                 if not v.startswith('test_')])
     parser.add_argument('--node-seconds', type=float, default=20.0)
     parser.add_argument('--skip-node', action='store_true')
     parser.add_argument('--skip-accuracy', action='store_true',
                         help='skip bench/accuracy.py (real sequences, ours vs OpenCV peers)')
     parser.add_argument('--skip-scaling', action='store_true',
                         help='skip bench/scaling.py (time vs resolution and variant size)')
-    parser.add_argument('--only', choices=['accuracy', 'scaling'], default=None,
-                        help='run only that part')
+    parser.add_argument('--only', choices=['accuracy', 'scaling', 'families'], default=None,
+                        help='run only that part (families: bench/families.py, the trained '
+                             'model families on the shared sequences)')
     args = parser.parse_args(argv)
     torch.set_num_threads(os.cpu_count() or 1)
+    if args.only == 'families':
+        return subprocess.run([sys.executable, str(REPO / 'bench' / 'families.py')],
+                              cwd=REPO).returncode
     if args.only:
         return extra_parts(args, accuracy=args.only == 'accuracy', scaling=args.only == 'scaling')
     print(f'machine: {os.cpu_count()} CPU cores, torch {torch.__version__}, CUDA '

@@ -7,41 +7,14 @@ import torch
 from timm.models.vision_transformer import Block
 
 from rgbx_tracker_ros.models import create_model, get_family, list_variants, variant_args
-from rgbx_tracker_ros.models.checkpoint import load_checkpoint
 from rgbx_tracker_ros.models.mmmp.model import (DualAttention, Fovea, MutualPrompter,
                                                 PromptContext)
 from rgbx_tracker_ros.models.registry import trainable_names
 from rgbx_tracker_ros.train.trainer import fix_frozen_bn, freeze_policy
 
+from release_keys import load_release, ostrack_shapes, random_state
+
 FAMILY = get_family('mmmp')
-
-
-def ostrack_keys(dim: int, depth: int, head: int, nz: int, nx: int, patch: int = 16) -> dict:
-    """OSTrack state-dict names and shapes (trackers.md 1.3, 1.5, 1.9), written out here."""
-    keys = {'backbone.patch_embed.proj.weight': (dim, 3, patch, patch),
-            'backbone.patch_embed.proj.bias': (dim,),
-            'backbone.pos_embed_z': (1, nz, dim), 'backbone.pos_embed_x': (1, nx, dim),
-            'backbone.norm.weight': (dim,), 'backbone.norm.bias': (dim,)}
-    for i in range(depth):
-        p = f'backbone.blocks.{i}.'
-        keys.update({p + 'norm1.weight': (dim,), p + 'norm1.bias': (dim,),
-                     p + 'attn.qkv.weight': (3 * dim, dim), p + 'attn.qkv.bias': (3 * dim,),
-                     p + 'attn.proj.weight': (dim, dim), p + 'attn.proj.bias': (dim,),
-                     p + 'norm2.weight': (dim,), p + 'norm2.bias': (dim,),
-                     p + 'mlp.fc1.weight': (4 * dim, dim), p + 'mlp.fc1.bias': (4 * dim,),
-                     p + 'mlp.fc2.weight': (dim, 4 * dim), p + 'mlp.fc2.bias': (dim,)})
-    widths = [dim, head, head // 2, head // 4, head // 8]
-    for branch, out in (('ctr', 1), ('offset', 2), ('size', 2)):
-        for i in range(4):
-            p = f'box_head.conv{i + 1}_{branch}.'
-            keys[p + '0.weight'] = (widths[i + 1], widths[i], 3, 3)
-            keys[p + '0.bias'] = (widths[i + 1],)
-            for b in ('weight', 'bias', 'running_mean', 'running_var'):
-                keys[p + '1.' + b] = (widths[i + 1],)
-            keys[p + '1.num_batches_tracked'] = ()
-        keys[f'box_head.conv5_{branch}.weight'] = (out, widths[4], 1, 1)
-        keys[f'box_head.conv5_{branch}.bias'] = (out,)
-    return keys
 
 
 def prompt_keys(dim: int, depth: int, n: int, r: int, c: int = 8, k: int = 7) -> dict:
@@ -77,28 +50,20 @@ def test_b256_full_name_set_on_meta():
         model = create_model('mmmp_b256')
     got = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     # 128 / 256 crops at patch 16: Nz = 64, Nx = 256, N = 320; r = 16 -> 20 bottleneck units
-    want = ostrack_keys(768, 12, 256, 64, 256)
-    want.update(prompt_keys(768, 12, 320, 16))
+    base = ostrack_shapes(768, 12, 64, 256, head=256, leftovers=False)   # no MAE leftovers
+    want = {**base, **prompt_keys(768, 12, 320, 16)}
     assert got == want
-    assert all('prompt' in k for k in set(got) - set(ostrack_keys(768, 12, 256, 64, 256)))
+    assert all('prompt' in k for k in set(got) - set(base))
 
 
 def test_ostrack_release_loads_into_reduced_b256(tmp_path):
     # No MMMP release exists; its base is an OSTrack 'net' release (trackers.md 1.9), which
     # must load with only the (new, zero-output) prompters missing.
     dim, depth, head = 64, 2, 32
-    g = torch.Generator().manual_seed(0)
-    net = {k: torch.randn(s, generator=g) if s else torch.tensor(7)
-           for k, s in ostrack_keys(dim, depth, head, 64, 256).items()}
-    for k in net:
-        if k.endswith('running_var'):
-            net[k] = net[k].abs() + 0.5
-    net['backbone.cls_token'] = torch.zeros(1, 1, dim)
-    net['backbone.pos_embed'] = torch.zeros(1, 197, dim)
-    path = tmp_path / 'OSTrack_ep0300.pth.tar'
-    torch.save({'net': net, 'epoch': 300}, path)
-    model, report = load_checkpoint(path, 'mmmp_b256', depth=depth, embed_dim=dim, num_heads=2,
-                                    head_channels=head)
+    net = random_state(ostrack_shapes(dim, depth, 64, 256, head=head))   # cls / MAE pos too
+    model, report = load_release(tmp_path / 'OSTrack_ep0300.pth.tar', net, 'mmmp_b256',
+                                 epoch=300, depth=depth, embed_dim=dim, num_heads=2,
+                                 head_channels=head)
     assert report.unexpected == []
     assert sorted(report.ignored) == ['backbone.cls_token', 'backbone.pos_embed']
     assert set(report.missing) == set(prompt_keys(dim, depth, 320, 16))

@@ -1,8 +1,9 @@
 """PATrack family (trackers.md 3.5): release names and loading, trainable counts, adapters.
 
-The release's key names and shapes are written out here (``release_spec``) from trackers.md 3.5
-and 1.9 (OSTrack names, modules adap_t / adap2_t / highfuseadapter* / adapter_head, their layer
-sizes) and, where trackers.md names only the module, from the release source
+The release's key names and shapes are written out (``release_spec``) from trackers.md 1.9 / 1.5
+(the OSTrack names, in the shared ``release_keys.ostrack_shapes``), 3.5 (modules adap_t /
+adap2_t / highfuseadapter* / adapter_head, their layer sizes, written out here) and, where
+trackers.md names only the module, from the release source
 (ouha1998/Learning-Progressive-Adaptation-for-Multi-Modal-Tracking, read, not copied): the Mixer's
 D_fc1 / high_mixer.{conv1,proj1,proj2} / conv_fuse / proj, the PSFM's down / up /
 obj_fuse.{linear1..4, linearcat, gamma1, gamma2}, the blocks' norml1 / norml2 and the root norm1.
@@ -15,11 +16,12 @@ import torch
 import torch.nn.functional as F
 
 from rgbx_tracker_ros.models import create_model, get_family, list_variants, variant_args
-from rgbx_tracker_ros.models.checkpoint import load_checkpoint
 from rgbx_tracker_ros.models.layers.two_stream import TwoStreamBlock
 from rgbx_tracker_ros.models.patrack import (GEFM, HighMixer, LowMixer, Mixer,
                                              default_psfm_blocks, spatial_attention)
 from rgbx_tracker_ros.models.registry import trainable_names
+
+from release_keys import LEFTOVERS, load_release, ostrack_shapes, random_state
 
 # the reduced-width copy of patrack_b256 the loader test builds (names and shapes scale)
 SMALL = dict(embed_dim=64, depth=4, num_heads=2, head_channels=32, template_size=64,
@@ -27,27 +29,20 @@ SMALL = dict(embed_dim=64, depth=4, num_heads=2, head_channels=32, template_size
 
 
 def release_spec(d=768, depth=12, patch=16, grid_z=8, grid_x=16, hc=256, psfm=192, head=192):
-    """{key: shape} of a PATrack release's 'net' dict (every block has every adapter)."""
-    spec = {'backbone.patch_embed.proj.weight': (d, 3, patch, patch),
-            'backbone.patch_embed.proj.bias': (d,),
-            'backbone.cls_token': (1, 1, d), 'backbone.pos_embed': (1, 197, d),
-            'backbone.pos_embed_z': (1, grid_z ** 2, d),
-            'backbone.pos_embed_x': (1, grid_x ** 2, d),
-            'backbone.norm.weight': (d,), 'backbone.norm.bias': (d,),
-            'norm1.weight': (d,), 'norm1.bias': (d,),
-            'adapter_head.adapter_down.weight': (head, d),
-            'adapter_head.adapter_down.bias': (head,),
-            'adapter_head.adapter_mid.weight': (head, head),
-            'adapter_head.adapter_mid.bias': (head,),
-            'adapter_head.adapter_up.weight': (d, head), 'adapter_head.adapter_up.bias': (d,)}
+    """{key: shape} of a PATrack release's 'net' dict (every block has every adapter): the
+    OSTrack part from ``release_keys.ostrack_shapes`` and the PATrack keys written out here."""
+    spec = ostrack_shapes(d, depth, grid_z ** 2, grid_x ** 2, head=hc, patch=patch)
+    spec.update({'norm1.weight': (d,), 'norm1.bias': (d,),
+                 'adapter_head.adapter_down.weight': (head, d),
+                 'adapter_head.adapter_down.bias': (head,),
+                 'adapter_head.adapter_mid.weight': (head, head),
+                 'adapter_head.adapter_mid.bias': (head,),
+                 'adapter_head.adapter_up.weight': (d, head),
+                 'adapter_head.adapter_up.bias': (d,)})
     for i in range(depth):
         b = f'backbone.blocks.{i}.'
-        for norm in ('norm1', 'norm2', 'norml1', 'norml2'):
+        for norm in ('norml1', 'norml2'):
             spec.update({b + norm + '.weight': (d,), b + norm + '.bias': (d,)})
-        spec.update({b + 'attn.qkv.weight': (3 * d, d), b + 'attn.qkv.bias': (3 * d,),
-                     b + 'attn.proj.weight': (d, d), b + 'attn.proj.bias': (d,),
-                     b + 'mlp.fc1.weight': (4 * d, d), b + 'mlp.fc1.bias': (4 * d,),
-                     b + 'mlp.fc2.weight': (d, 4 * d), b + 'mlp.fc2.bias': (d,)})
         for m in ('adap_t', 'adap2_t'):      # Mixer: Linear D->8, 4 high (2 conv + 2 pool) + 4 low
             spec.update({f'{b}{m}.D_fc1.weight': (8, d), f'{b}{m}.D_fc1.bias': (8,),
                          f'{b}{m}.high_mixer.conv1.weight': (4, 2, 1, 1),
@@ -63,16 +58,6 @@ def release_spec(d=768, depth=12, patch=16, grid_z=8, grid_x=16, hc=256, psfm=19
                          f'{b}{m}.obj_fuse.linearcat.weight': (psfm, 2 * psfm, 1, 1)})
             spec.update({f'{b}{m}.obj_fuse.linear{k}.weight': (psfm, psfm, 1, 1)
                          for k in range(1, 5)})
-    widths = [d, hc, hc // 2, hc // 4, hc // 8]
-    for branch, out in (('ctr', 1), ('offset', 2), ('size', 2)):
-        for k in range(4):
-            conv, bn = f'box_head.conv{k + 1}_{branch}.0', f'box_head.conv{k + 1}_{branch}.1'
-            spec.update({conv + '.weight': (widths[k + 1], widths[k], 3, 3),
-                         conv + '.bias': (widths[k + 1],), bn + '.num_batches_tracked': ()})
-            spec.update({f'{bn}.{n}': (widths[k + 1],)
-                         for n in ('weight', 'bias', 'running_mean', 'running_var')})
-        spec.update({f'box_head.conv5_{branch}.weight': (out, widths[4], 1, 1),
-                     f'box_head.conv5_{branch}.bias': (out,)})
     return spec
 
 
@@ -110,7 +95,7 @@ def test_full_b256_state_dict_is_the_release_name_set():
         model = create_model('patrack_b256')
     ours = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     release = release_spec()
-    ignored = {'backbone.cls_token', 'backbone.pos_embed'}     # report.ignored by the loader
+    ignored = set(LEFTOVERS)                                   # report.ignored by the loader
     assert set(release) - set(ours) == ignored
     assert set(ours) - set(release) == set()
     assert all(ours[k] == release[k] for k in ours)
@@ -149,26 +134,12 @@ def test_used_adapter_rule_matches_gradient_flow():
     assert reached == {n for n in adap if _used(n, used_adapter_prefixes(4, (1, 3)))}
 
 
-def _random_state(spec):
-    gen = torch.Generator().manual_seed(0)
-    state = {}
-    for key, shape in spec.items():
-        if key.endswith('num_batches_tracked'):
-            state[key] = torch.tensor(7)
-        elif key.endswith('running_var'):
-            state[key] = torch.rand(shape, generator=gen) + 0.5
-        else:
-            state[key] = 0.05 * torch.randn(shape, generator=gen)
-    return state
-
-
 def test_release_loads_with_nothing_missing_or_unexpected(tmp_path):
     # reduced copy: width 64, 4 blocks (PSFMs at 1 and 3), head 32, crops 128/64 (grids 8/4)
     spec = release_spec(d=64, depth=4, grid_z=4, grid_x=8, hc=32)
-    state = _random_state(spec)
-    path = tmp_path / 'patrack_release.pth.tar'
-    torch.save({'net': state, 'epoch': 60}, path)
-    model, report = load_checkpoint(path, 'patrack_b256', **SMALL)
+    state = random_state(spec)
+    model, report = load_release(tmp_path / 'patrack_release.pth.tar', state, 'patrack_b256',
+                                 epoch=60, **SMALL)
     assert report.missing == [] and report.unexpected == []
     assert sorted(report.ignored) == ['backbone.cls_token', 'backbone.pos_embed']
     assert report.loaded == len(spec) - 2

@@ -18,6 +18,8 @@ from rgbx_tracker_ros.models.registry import trainable_names, variant_args
 from rgbx_tracker_ros.models.seatrack import (HMoE, LoRAQKV, SEATrackBlock, default_blocks,
                                               mutual_guidance)
 
+from release_keys import LEFTOVERS, load_release, ostrack_shapes, random_state
+
 RELEASE_BLOCKS = (1, 3, 5, 7, 9, 11)
 #: a reduced-width/depth copy of seatrack_b256 (same names, shapes scale with these numbers)
 SMALL = dict(embed_dim=64, depth=4, num_heads=2, head_channels=32, template_size=64,
@@ -28,10 +30,11 @@ def release_shapes(depth=12, dim=768, grid_z=8, grid_x=16, head=256, patch=16,
                    blocks=RELEASE_BLOCKS, rank=8, hidden=4, slots=2):
     """Key -> shape of a SEATrack release ``'net'`` dict (OSTrack ViT-B/16 256 + the adapters).
 
-    OSTrack (trackers.md 1.9, 1.5): patch_embed.proj conv, the MAE leftovers ``cls_token``
-    (1, 1, D) and ``pos_embed`` (1, 197, D), ``pos_embed_z`` (1, Nz, D) / ``pos_embed_x``
-    (1, Nx, D), timm block names (qkv 3D x D, proj D x D, fc1 4D x D, fc2 D x 4D), final norm,
-    center head with channels D -> c -> c/2 -> c/4 -> c/8 and 1x1 convs to 1 / 2 / 2.
+    OSTrack (trackers.md 1.9, 1.5; ``release_keys.ostrack_shapes``): patch_embed.proj conv, the
+    MAE leftovers ``cls_token`` (1, 1, D) and ``pos_embed`` (1, 197, D), ``pos_embed_z``
+    (1, Nz, D) / ``pos_embed_x`` (1, Nx, D), timm block names (qkv 3D x D, proj D x D, fc1 4D x D,
+    fc2 D x 4D), final norm, center head with channels D -> c -> c/2 -> c/4 -> c/8 and 1x1 convs
+    to 1 / 2 / 2.
 
     SEATrack (trackers.md 3.4), at each adapted block:
     - ``attn.qkv`` is loralib ``MergedLinear(D, 3D, r=8, enable_lora=[False, True, True])``:
@@ -44,22 +47,12 @@ def release_shapes(depth=12, dim=768, grid_z=8, grid_x=16, head=256, patch=16,
       low-rank MLPs (lora_a (E, d, h), lora_b (E, h, d), bias_a (E, h), bias_b (E, d)),
       temperatures D_temp / C_temp (1,).
     """
-    s = {'backbone.cls_token': (1, 1, dim), 'backbone.pos_embed': (1, 197, dim),
-         'backbone.patch_embed.proj.weight': (dim, 3, patch, patch),
-         'backbone.patch_embed.proj.bias': (dim,),
-         'backbone.pos_embed_z': (1, grid_z ** 2, dim),
-         'backbone.pos_embed_x': (1, grid_x ** 2, dim)}
+    s = ostrack_shapes(dim, depth, grid_z ** 2, grid_x ** 2, head=head, patch=patch)
     d = dim // slots
     for i in range(depth):
-        p = f'backbone.blocks.{i}.'
-        s.update({p + 'norm1.weight': (dim,), p + 'norm1.bias': (dim,),
-                  p + 'attn.qkv.weight': (3 * dim, dim), p + 'attn.qkv.bias': (3 * dim,),
-                  p + 'attn.proj.weight': (dim, dim), p + 'attn.proj.bias': (dim,),
-                  p + 'norm2.weight': (dim,), p + 'norm2.bias': (dim,),
-                  p + 'mlp.fc1.weight': (4 * dim, dim), p + 'mlp.fc1.bias': (4 * dim,),
-                  p + 'mlp.fc2.weight': (dim, 4 * dim), p + 'mlp.fc2.bias': (dim,)})
         if i not in blocks:
             continue
+        p = f'backbone.blocks.{i}.'
         s[p + 'attn.qkv.lora_A'] = (rank * 2, dim)
         s[p + 'attn.qkv.lora_B'] = (3 * dim // 3 * 2, rank)
         s[p + 'r2dte_scaling'] = (1,)
@@ -73,34 +66,12 @@ def release_shapes(depth=12, dim=768, grid_z=8, grid_x=16, head=256, patch=16,
             for lin in ('linear1', 'linear2'):
                 s.update({f'{q}{lin}.lora_a': (dim, hidden), f'{q}{lin}.lora_b': (hidden, dim),
                           f'{q}{lin}.bias_a': (hidden,), f'{q}{lin}.bias_b': (dim,)})
-    s['backbone.norm.weight'] = (dim,)
-    s['backbone.norm.bias'] = (dim,)
-    widths = [dim, head, head // 2, head // 4, head // 8]
-    for br, out in (('ctr', 1), ('offset', 2), ('size', 2)):
-        for j in range(1, 5):
-            c = f'box_head.conv{j}_{br}.'
-            s[c + '0.weight'] = (widths[j], widths[j - 1], 3, 3)
-            s[c + '0.bias'] = (widths[j],)
-            for t in ('weight', 'bias', 'running_mean', 'running_var'):
-                s[c + '1.' + t] = (widths[j],)
-            s[c + '1.num_batches_tracked'] = ()
-        s[f'box_head.conv5_{br}.weight'] = (out, widths[4], 1, 1)
-        s[f'box_head.conv5_{br}.bias'] = (out,)
     return s
 
 
 def synth_release(shapes, seed=0):
     """Random tensors of those shapes (positive BN variances / temperatures)."""
-    g = torch.Generator().manual_seed(seed)
-    state = {}
-    for k, shape in shapes.items():
-        if k.endswith('num_batches_tracked'):
-            state[k] = torch.tensor(100, dtype=torch.int64)
-        elif k.endswith(('running_var', 'D_temp', 'C_temp')):
-            state[k] = torch.rand(shape, generator=g) + 0.5
-        else:
-            state[k] = 0.05 * torch.randn(shape, generator=g)
-    return state
+    return random_state(shapes, seed, positive=('running_var', 'D_temp', 'C_temp'))
 
 
 def loralib_delta(lora_a, lora_b, out_features):
@@ -139,8 +110,7 @@ def test_b256_state_dict_is_the_release_name_set_on_meta():
         model = create_model('seatrack_b256')
     ours = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     ref = release_shapes()
-    ref = {k: v for k, v in ref.items()
-           if k not in ('backbone.cls_token', 'backbone.pos_embed')}   # ignored by the loader
+    ref = {k: v for k, v in ref.items() if k not in LEFTOVERS}   # ignored by the loader
     assert set(ours) - set(ref) == set()
     assert set(ref) - set(ours) == set()
     assert {k: v for k, v in ours.items() if ref[k] != v} == {}
@@ -196,9 +166,8 @@ def test_block_sets_are_a_constructor_argument():
 def test_release_checkpoint_loads_with_nothing_missing_and_merges_once(tmp_path):
     shapes = release_shapes(depth=4, dim=64, grid_z=4, grid_x=8, head=32, blocks=(1, 3))
     state = synth_release(shapes)
-    path = tmp_path / 'SEATrack_ep0060.pth.tar'
-    torch.save({'net': state, 'epoch': 60}, path)
-    model, report = load_checkpoint(path, 'seatrack_b256', **SMALL)
+    model, report = load_release(tmp_path / 'SEATrack_ep0060.pth.tar', state, 'seatrack_b256',
+                                 epoch=60, **SMALL)
     assert report.missing == [] and report.unexpected == []
     assert sorted(report.ignored) == ['backbone.cls_token', 'backbone.pos_embed']
     assert report.resized == []

@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from rgbx_tracker_ros.models import create_model, get_family, list_variants, variant_args
-from rgbx_tracker_ros.models.checkpoint import load_checkpoint
 from rgbx_tracker_ros.models.registry import trainable_names
 from rgbx_tracker_ros.models.vipt import Fovea, PromptBlock
+
+from release_keys import LEFTOVERS, load_release, ostrack_shapes, random_state
 
 # ViT-B/16 reduced to 2 blocks of width 64 (names and shapes scale with D, depth, head width)
 SMALL = dict(depth=2, embed_dim=64, num_heads=2, head_channels=32)
@@ -16,32 +17,10 @@ SMALL = dict(depth=2, embed_dim=64, num_heads=2, head_channels=32)
 
 def release_shapes(dim=768, depth=12, patch=16, grid_z=8, grid_x=16, head=256, prompts=12):
     """Key -> shape of a ViPT-deep release 'net' dict, written out from trackers.md: OSTrack
-    ViT (1.3, 1.9), center head (1.5) and the prompt keys (3.1); ``prompts=0`` gives the
-    OSTrack_ep0300 'net' (its cls_token and MAE pos_embed included)."""
-    shapes = {'backbone.cls_token': (1, 1, dim), 'backbone.pos_embed': (1, 197, dim),
-              'backbone.patch_embed.proj.weight': (dim, 3, patch, patch),
-              'backbone.patch_embed.proj.bias': (dim,),
-              'backbone.pos_embed_z': (1, grid_z ** 2, dim),
-              'backbone.pos_embed_x': (1, grid_x ** 2, dim),
-              'backbone.norm.weight': (dim,), 'backbone.norm.bias': (dim,)}
-    for i in range(depth):
-        p = f'backbone.blocks.{i}.'
-        shapes.update({p + 'norm1.weight': (dim,), p + 'norm1.bias': (dim,),
-                       p + 'attn.qkv.weight': (3 * dim, dim), p + 'attn.qkv.bias': (3 * dim,),
-                       p + 'attn.proj.weight': (dim, dim), p + 'attn.proj.bias': (dim,),
-                       p + 'norm2.weight': (dim,), p + 'norm2.bias': (dim,),
-                       p + 'mlp.fc1.weight': (4 * dim, dim), p + 'mlp.fc1.bias': (4 * dim,),
-                       p + 'mlp.fc2.weight': (dim, 4 * dim), p + 'mlp.fc2.bias': (dim,)})
-    widths = [dim, head, head // 2, head // 4, head // 8]
-    for branch, out in (('ctr', 1), ('offset', 2), ('size', 2)):
-        for j in range(4):
-            p, c_in, c_out = f'box_head.conv{j + 1}_{branch}.', widths[j], widths[j + 1]
-            shapes.update({p + '0.weight': (c_out, c_in, 3, 3), p + '0.bias': (c_out,),
-                           p + '1.weight': (c_out,), p + '1.bias': (c_out,),
-                           p + '1.running_mean': (c_out,), p + '1.running_var': (c_out,),
-                           p + '1.num_batches_tracked': ()})
-        shapes.update({f'box_head.conv5_{branch}.weight': (out, widths[4], 1, 1),
-                       f'box_head.conv5_{branch}.bias': (out,)})
+    ViT (1.3, 1.9) and center head (1.5) from ``release_keys.ostrack_shapes``, the prompt keys
+    (3.1) here; ``prompts=0`` gives the OSTrack_ep0300 'net' (its cls_token and MAE pos_embed
+    included)."""
+    shapes = ostrack_shapes(dim, depth, grid_z ** 2, grid_x ** 2, head=head, patch=patch)
     if prompts:
         shapes.update({'backbone.patch_embed_prompt.proj.weight': (dim, 3, patch, patch),
                        'backbone.patch_embed_prompt.proj.bias': (dim,)})
@@ -54,20 +33,6 @@ def release_shapes(dim=768, depth=12, patch=16, grid_z=8, grid_x=16, head=256, p
                        f'backbone.prompt_norms.{i}.weight': (dim,),
                        f'backbone.prompt_norms.{i}.bias': (dim,)})
     return shapes
-
-
-def synth_release(shapes, seed=0):
-    """Random tensors of the given shapes (BN statistics valid: var > 0, count an int)."""
-    gen = torch.Generator().manual_seed(seed)
-    state = {}
-    for key, shape in shapes.items():
-        if key.endswith('num_batches_tracked'):
-            state[key] = torch.tensor(7)
-        elif key.endswith('running_var'):
-            state[key] = torch.rand(shape, generator=gen) + 0.5
-        else:
-            state[key] = 0.05 * torch.randn(shape, generator=gen)
-    return state
 
 
 def test_family_rule_and_variants():
@@ -90,7 +55,7 @@ def test_full_b256_state_dict_is_the_release_name_set_on_meta():
         model = create_model('vipt_b256')
     own = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     ref = release_shapes()
-    ignored = {'backbone.cls_token', 'backbone.pos_embed'}
+    ignored = set(LEFTOVERS)
     assert set(own) == set(ref) - ignored
     assert {k: v for k, v in own.items() if own[k] != ref[k]} == {}
     assert len([k for k in own if 'prompt_norms' in k]) == 2 * 12
@@ -98,10 +63,10 @@ def test_full_b256_state_dict_is_the_release_name_set_on_meta():
 
 def test_vipt_release_loads_with_nothing_missing_or_unexpected(tmp_path):
     d = SMALL['embed_dim']
-    state = synth_release(release_shapes(dim=d, depth=2, head=32, prompts=2))
+    state = random_state(release_shapes(dim=d, depth=2, head=32, prompts=2))
     state['backbone.prompt_blocks.1.fovea.smooth'] = torch.tensor([3.5])
-    torch.save({'net': state, 'epoch': 60}, tmp_path / 'ViPT_deep_rgbt.pth')
-    model, report = load_checkpoint(tmp_path / 'ViPT_deep_rgbt.pth', 'vipt_b256', **SMALL)
+    model, report = load_release(tmp_path / 'ViPT_deep_rgbt.pth', state, 'vipt_b256', epoch=60,
+                                 **SMALL)
     assert report.missing == [] and report.unexpected == [] and report.resized == []
     assert sorted(report.ignored) == ['backbone.cls_token', 'backbone.pos_embed']
     own = model.state_dict()
@@ -116,9 +81,9 @@ def test_vipt_release_loads_with_nothing_missing_or_unexpected(tmp_path):
 
 def test_ostrack_net_loads_with_only_the_prompt_keys_missing(tmp_path):
     """The init of the recipe (OSTrack_ep0300): pos_embed_z/x straight from the file."""
-    state = synth_release(release_shapes(dim=64, depth=2, head=32, prompts=0))
-    torch.save({'net': state}, tmp_path / 'OSTrack_ep0300.pth.tar')
-    model, report = load_checkpoint(tmp_path / 'OSTrack_ep0300.pth.tar', 'vipt_b256', **SMALL)
+    state = random_state(release_shapes(dim=64, depth=2, head=32, prompts=0))
+    model, report = load_release(tmp_path / 'OSTrack_ep0300.pth.tar', state, 'vipt_b256',
+                                 **SMALL)
     assert report.unexpected == [] and report.resized == []
     assert report.missing and all('prompt' in k for k in report.missing)
     assert set(report.missing) == {k for k in model.state_dict() if 'prompt' in k}

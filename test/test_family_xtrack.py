@@ -6,79 +6,54 @@ import pytest
 import torch
 
 from rgbx_tracker_ros.models import create_model, get_family
-from rgbx_tracker_ros.models.checkpoint import load_checkpoint
 from rgbx_tracker_ros.models.registry import trainable_names, variant_args
 from rgbx_tracker_ros.models.xtrack.meme import (LAPLACIAN, balance_loss, cv_squared,
                                                  modality_bce, modality_targets, router_gates)
+
+from release_keys import (LEFTOVERS, add_linear, add_norm, load_release, ostrack_shapes,
+                          random_state)
 
 FAMILY = get_family('xtrack')
 
 
 def release_state(dim=768, depth=12, nz=64, nx=256, hidden=64, experts=6, head=256, patch=16,
                   mlp=4):
-    """Key -> shape of an XTrack release 'net' dict, written out from trackers.md: 1.9 (OSTrack
-    ViT names, MAE pos_embed (1, 197, D), cls_token), 1.5 (center head C_in -> 256 -> 128 -> 64
-    -> 32, 1x1 to 1/2/2), 3.3 (MeME keys; experts/shared/rgb Linear(D->64), EdgeMix LayerNorm(64),
+    """Key -> shape of an XTrack release 'net' dict: the OSTrack part from
+    ``release_keys.ostrack_shapes`` (trackers.md 1.9: ViT names, MAE pos_embed (1, 197, D),
+    cls_token; 1.5: center head C_in -> 256 -> 128 -> 64 -> 32, 1x1 to 1/2/2) and the keys of 3.3
+    written out here (MeME keys; experts/shared/rgb Linear(D->64), EdgeMix LayerNorm(64),
     proj_x 64->128, depthwise 3x3 conv without bias, proj_xx 64->64, dte/dteall 64->64, Fusion
     proj_* 64->64 and its depthwise conv, w_gate/w_noise N x 6, ffn1_1 64->D; mean/std are the
     (1,)-shaped Normal parameters and temporal_pos_embed_{x,z} (1, 1, D) of the reference code,
     held by every release, the 256 ones too)."""
-    s = {'backbone.patch_embed.proj.weight': (dim, 3, patch, patch),
-         'backbone.patch_embed.proj.bias': (dim,),
-         'backbone.cls_token': (1, 1, dim), 'backbone.pos_embed': (1, 197, dim),
-         'backbone.pos_embed_z': (1, nz, dim), 'backbone.pos_embed_x': (1, nx, dim),
-         'backbone.temporal_pos_embed_x': (1, 1, dim),
-         'backbone.temporal_pos_embed_z': (1, 1, dim),
-         'backbone.norm.weight': (dim,), 'backbone.norm.bias': (dim,)}
-
-    def lin(key, n_in, n_out):
-        s[key + '.weight'], s[key + '.bias'] = (n_out, n_in), (n_out,)
-
-    def ln(key, n):
-        s[key + '.weight'], s[key + '.bias'] = (n,), (n,)
-
+    s = ostrack_shapes(dim, depth, nz, nx, head=head, patch=patch, mlp_ratio=mlp)
+    s['backbone.temporal_pos_embed_x'] = (1, 1, dim)
+    s['backbone.temporal_pos_embed_z'] = (1, 1, dim)
     for i in range(depth):
         b = f'backbone.blocks.{i}.'
-        ln(b + 'norm1', dim)
-        ln(b + 'norm2', dim)
-        ln(b + 'norm1_MeME', dim)
-        ln(b + 'norm2_MeME', dim)
-        lin(b + 'attn.qkv', dim, 3 * dim)
-        lin(b + 'attn.proj', dim, dim)
-        lin(b + 'mlp.fc1', dim, mlp * dim)
-        lin(b + 'mlp.fc2', mlp * dim, dim)
+        add_norm(s, b + 'norm1_MeME', dim)
+        add_norm(s, b + 'norm2_MeME', dim)
         m = b + 'MeME_attn.ffn0_1.'
         for e in range(experts):
-            lin(m + f'experts.{e}', dim, hidden)
-        lin(m + 'shared_expert', dim, hidden)
-        ln(m + 'shared_expert1.norm', hidden)
+            add_linear(s, m + f'experts.{e}', dim, hidden)
+        add_linear(s, m + 'shared_expert', dim, hidden)
+        add_norm(s, m + 'shared_expert1.norm', hidden)
         s[m + 'shared_expert1.conv.conv.weight'] = (hidden, 1, 3, 3)
-        lin(m + 'shared_expert1.proj_x', hidden, 2 * hidden)
-        lin(m + 'shared_expert1.proj_xx', hidden, hidden)
-        lin(m + 'dte', hidden, hidden)
-        lin(m + 'dteall', hidden, hidden)
-        lin(m + 'rgb', dim, hidden)
+        add_linear(s, m + 'shared_expert1.proj_x', hidden, 2 * hidden)
+        add_linear(s, m + 'shared_expert1.proj_xx', hidden, hidden)
+        add_linear(s, m + 'dte', hidden, hidden)
+        add_linear(s, m + 'dteall', hidden, hidden)
+        add_linear(s, m + 'rgb', dim, hidden)
         s[m + 'fuse.conv.weight'] = (hidden, 1, 3, 3)
         for p in ('proj_xx', 'proj_x', 'proj_mod'):
-            lin(m + 'fuse.' + p, hidden, hidden)
+            add_linear(s, m + 'fuse.' + p, hidden, hidden)
         s[m + 'w_gate'] = s[m + 'w_noise'] = (nz + nx, experts)
         s[m + 'mean'] = s[m + 'std'] = (1,)
-        lin(b + 'MeME_attn.ffn1_1', hidden, dim)
-    widths = [dim, head, head // 2, head // 4, head // 8]
-    for br, out in (('ctr', 1), ('offset', 2), ('size', 2)):
-        for j in range(4):
-            c = f'box_head.conv{j + 1}_{br}.'
-            s[c + '0.weight'] = (widths[j + 1], widths[j], 3, 3)
-            s[c + '0.bias'] = (widths[j + 1],)
-            for k in ('weight', 'bias', 'running_mean', 'running_var'):
-                s[c + '1.' + k] = (widths[j + 1],)
-            s[c + '1.num_batches_tracked'] = ()
-        s[f'box_head.conv5_{br}.weight'] = (out, widths[4], 1, 1)
-        s[f'box_head.conv5_{br}.bias'] = (out,)
+        add_linear(s, b + 'MeME_attn.ffn1_1', hidden, dim)
     return s
 
 
-IGNORED = {'backbone.cls_token', 'backbone.pos_embed'}     # report.ignored by the loader
+IGNORED = set(LEFTOVERS)                                   # report.ignored by the loader
 
 
 def _crops(b, t, s, seed=0):
@@ -110,14 +85,9 @@ def test_release_loads_without_missing_or_unexpected(tmp_path):
     # reduced-width copy of the 256 release: the names/shapes scale with D, depth, head width;
     # 256/128 crops keep the release's N = 320 router rows
     over = dict(embed_dim=64, depth=2, num_heads=2, head_channels=32)
-    shapes = release_state(dim=64, depth=2, head=32)
-    g = torch.Generator().manual_seed(1)
-    net = {k: (torch.tensor(3) if k.endswith('num_batches_tracked') else
-               torch.rand(sh, generator=g) * 0.1 + (1.0 if k.endswith('running_var') else 0.0))
-           for k, sh in shapes.items()}
-    path = tmp_path / 'xtrack_release.pth.tar'
-    torch.save({'net': net, 'epoch': 62}, path)
-    model, report = load_checkpoint(path, 'xtrack_b256', **over)
+    net = random_state(release_state(dim=64, depth=2, head=32), seed=1)
+    model, report = load_release(tmp_path / 'xtrack_release.pth.tar', net, 'xtrack_b256',
+                                 epoch=62, **over)
     assert report.missing == [] and report.unexpected == []
     assert sorted(report.ignored) == sorted(IGNORED)
     sd = model.state_dict()

@@ -3,7 +3,8 @@ OSTrack's state-dict names), the center head, and the two-stream skeleton of the
 parameter-efficient families (XTrack, SEATrack, PATrack, the MMMP teacher)."""
 
 from .center_head import CenterHead, TokenCenterHead
+from .net import TrackerNet
 from .vit import ViTBase, init_vit_weights, make_blocks, tokens_to_map
 
-__all__ = ['CenterHead', 'TokenCenterHead', 'ViTBase', 'init_vit_weights', 'make_blocks',
+__all__ = ['CenterHead', 'TokenCenterHead', 'TrackerNet', 'ViTBase', 'init_vit_weights', 'make_blocks',
            'tokens_to_map']

@@ -19,10 +19,9 @@ from typing import Dict, List, Optional, Tuple, Type
 
 import torch
 from timm.models.vision_transformer import Block
-from torch import nn
 
 from ...core.model_api import TrackerOutput
-from .center_head import TokenCenterHead
+from .net import TrackerNet
 from .vit import ViTBase, init_vit_weights
 
 __all__ = ['PairContext', 'TwoStreamBlock', 'TwoStreamTracker', 'x_or_rgb']
@@ -95,7 +94,7 @@ def x_or_rgb(rgb: torch.Tensor, x: Optional[torch.Tensor],
     return torch.where(keep, x, rgb)
 
 
-class TwoStreamTracker(nn.Module):
+class TwoStreamTracker(TrackerNet):
     """Dual-stream tracker: shared frozen ViT on RGB and X, family blocks, fused center head.
 
     Args:
@@ -129,25 +128,15 @@ class TwoStreamTracker(nn.Module):
                  init_values: Optional[float] = None, head_channels: int = 256,
                  corr_head: bool = False, fuse: str = 'sum',
                  block_layer: Type[TwoStreamBlock] = TwoStreamBlock, **block_kwargs) -> None:
-        super().__init__()
+        super().__init__(template_size, search_size)
         if fuse not in ('sum', 'mean'):
             raise ValueError(f"fuse must be 'sum' or 'mean', got {fuse!r}")
-        self.template_size = template_size
-        self.search_size = search_size
         self.fuse = fuse
         self.backbone = ViTBase(template_size, search_size, patch_size, embed_dim, depth,
                                 num_heads, mlp_ratio, drop_path_rate, init_values,
                                 block_layer=block_layer, **block_kwargs)
-        self.box_head = TokenCenterHead(embed_dim, self.backbone.grid_z, self.backbone.grid_x,
-                                        head_channels, corr=corr_head)
-        #: set True to get the fused per-block tokens in ``TrackerOutput.features`` (distillation)
-        self.keep_features = False
+        self.add_head(head_channels, corr_head)
         self.backbone.apply(init_vit_weights)
-
-    @property
-    def feat_size(self) -> int:
-        """Side Hf = Wf of the score map (cells)."""
-        return self.backbone.grid_x
 
     def encode_template(self, template_rgb: torch.Tensor,
                         template_x: Optional[torch.Tensor] = None,

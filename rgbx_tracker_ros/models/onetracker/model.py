@@ -24,7 +24,8 @@ import torch
 from torch import nn
 
 from ...core.model_api import TrackerOutput
-from ..layers import TokenCenterHead, ViTBase, init_vit_weights, tokens_to_map
+from ..layers import ViTBase, init_vit_weights, tokens_to_map
+from ..layers.net import TrackerNet
 from ..layers.bases import make_variant
 from ..layers.two_stream import x_or_rgb
 from ..registry import register_variant
@@ -141,7 +142,7 @@ class Backbone(ViTBase):
         return self.norm(self.run_blocks(tokens))
 
 
-class RgbxViT(nn.Module):
+class RgbxViT(TrackerNet):
     """The OneTrackerV2 tracker network: :class:`Backbone` + a token center head.
 
     Args:
@@ -175,21 +176,11 @@ class RgbxViT(nn.Module):
                  drop_path_rate: float = 0.0, init_values: Optional[float] = None,
                  x_blend: float = 0.0, corr_head: bool = False,
                  missing_x: str = 'mask') -> None:
-        super().__init__()
-        self.template_size = template_size
-        self.search_size = search_size
+        super().__init__(template_size, search_size)
         self.backbone = Backbone(template_size, search_size, patch_size, embed_dim, depth,
                                  num_heads, mlp_ratio, num_t_experts, num_m_experts, top_k,
                                  expert_rank, drop_path_rate, init_values, x_blend, missing_x)
-        self.box_head = TokenCenterHead(embed_dim, self.backbone.grid_z, self.backbone.grid_x,
-                                        head_channels, corr=corr_head)
-        #: set True to get the per-block tokens in ``TrackerOutput.features`` (distillation)
-        self.keep_features = False
-
-    @property
-    def feat_size(self) -> int:
-        """Side Hf = Wf of the score map (cells)."""
-        return self.backbone.grid_x
+        self.add_head(head_channels, corr_head)
 
     def encode_template(self, template_rgb: torch.Tensor,
                         template_x: Optional[torch.Tensor] = None,

@@ -34,7 +34,8 @@ from timm.layers import PatchEmbed
 from torch import nn
 
 from ...core.model_api import TrackerOutput
-from ..layers import TokenCenterHead, ViTBase, init_vit_weights, tokens_to_map
+from ..layers import ViTBase, init_vit_weights, tokens_to_map
+from ..layers.net import TrackerNet
 from ..layers.bases import B256, B256_NAME, S14, S14_NAME, make_variant
 from ..layers.two_stream import x_or_rgb
 from ..registry import register_variant
@@ -157,7 +158,7 @@ class PromptViT(ViTBase):
         return self.norm(tokens)
 
 
-class ViPT(nn.Module):
+class ViPT(TrackerNet):
     """The ViPT tracker network: :class:`PromptViT` + the OSTrack center head.
 
     Args:
@@ -193,21 +194,11 @@ class ViPT(nn.Module):
                  init_values: Optional[float] = None, head_channels: int = 256,
                  corr_head: bool = False, prompt_type: str = 'vipt_deep',
                  hide_channels: int = 8, smooth: float = 10.0) -> None:
-        super().__init__()
-        self.template_size = template_size
-        self.search_size = search_size
+        super().__init__(template_size, search_size)
         self.backbone = PromptViT(template_size, search_size, patch_size, embed_dim, depth,
                                   num_heads, mlp_ratio, drop_path_rate, init_values,
                                   prompt_type, hide_channels, smooth)
-        self.box_head = TokenCenterHead(embed_dim, self.backbone.grid_z, self.backbone.grid_x,
-                                        head_channels, corr=corr_head)
-        #: set True to get the per-block tokens in ``TrackerOutput.features`` (distillation)
-        self.keep_features = False
-
-    @property
-    def feat_size(self) -> int:
-        """Side Hf = Wf of the score map (cells)."""
-        return self.backbone.grid_x
+        self.add_head(head_channels, corr_head)
 
     def encode_template(self, template_rgb: torch.Tensor,
                         template_x: Optional[torch.Tensor] = None,

@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Model-family comparison (``make bench BENCH_ARGS="--only families"``): accuracy of each
+family's trained checkpoint on the shared real sequences and model-only CPU speed, next to
+NanoTrack v2 timed in the same run.
+
+For every checkpoint found (``checkpoints/<family>_s14.pt`` from ``make train-families``, the
+base RGB tracker ``s14_224_d8_rgbx.pt`` and the distilled ``t224_mmmp_student.pt``):
+
+- SR / PR on ``otb_crossing`` (RGB) and ``tno_nato_camp`` (RGB-T) through ``rgbx-eval``, on RGB + X
+  and on RGB alone (``NAME-rgb:CKPT``), results cached in ``bench_out/families/``;
+- model-only time per frame (batch 1, fp32, template tokens cached as the tracker runs it, the
+  per-frame network call only), and its ratio to the update time of OpenCV's NanoTrack v2 on a
+  640x480 frame measured in the same process.
+
+Prints one markdown table with the machine's CPU model and flags. No training happens here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from rgbx_tracker_ros.models import family_of, variant_info  # noqa: E402
+from rgbx_tracker_ros.models.checkpoint import load_checkpoint, read_checkpoint  # noqa: E402
+from rgbx_tracker_ros.models.registry import trainable_names  # noqa: E402
+
+SEQUENCES = ('otb_crossing', 'tno_nato_camp')
+ROWS = ('s14_224_d8_rgbx', 'xtrack_s14', 'seatrack_s14', 'patrack_s14', 'vipt_s14', 'mmmp_s14',
+        't224_mmmp_student')
+
+
+def cpu_name() -> str:
+    """CPU model and the flags that decide fp32 / bf16 speed."""
+    model, flags = platform.processor() or 'cpu', set()
+    try:
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            if line.startswith('model name'):
+                model = line.split(':', 1)[1].strip()
+            elif line.startswith('flags'):
+                flags = set(line.split(':', 1)[1].split())
+    except OSError:
+        pass
+    shown = [f for f in ('avx2', 'avx512f', 'avx512_bf16', 'amx_bf16') if f in flags]
+    return f'{model}, {os.cpu_count()} cores, flags: {" ".join(shown) or "none of avx2/avx512"}'
+
+
+def time_network(ckpt: Path, iters: int) -> float:
+    """Median ms of the per-frame call (template tokens cached), fp32, batch 1, RGB + X."""
+    model, _ = load_checkpoint(ckpt)
+    model.eval()
+    ts, ss = model.template_size, model.search_size
+    z, s = torch.rand(1, 3, ts, ts), torch.rand(1, 3, ss, ss)
+    times = []
+    with torch.inference_mode():
+        tokens = model.encode_template(z, z)
+        for i in range(iters + 2):
+            t0 = time.perf_counter()
+            model(None, s, None, s, template_tokens=tokens)
+            if i >= 2:
+                times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000
+
+
+def time_nano(iters: int) -> float:
+    """Median ms of NanoTrack v2's update on a 640x480 frame (OpenCV TrackerNano)."""
+    from rgbx_tracker_ros.eval.peers import OpenCVPeer
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    peer = OpenCVPeer('nano', 'rgb')
+    peer.initialize(frame, None, (300, 220, 40, 40))
+    times = []
+    for i in range(iters + 2):
+        t0 = time.perf_counter()
+        peer.track(frame, None)
+        if i >= 2:
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000
+
+
+def evaluate(specs: list, out: Path) -> dict:
+    """rgbx-eval over the shared sequences; returns {(label, sequence): (PR, SR)} in percent."""
+    from rgbx_tracker_ros.cli import evaluate as ev
+    data = REPO.parent / 'shared' / 'data' / 'real'
+    argv = [str(data / s) for s in SEQUENCES] + ['--trackers', *specs, '--out', str(out),
+                                                 '--no-video', '--device', 'cpu']
+    if ev.main(argv) != 0:
+        raise SystemExit('rgbx-eval failed')
+    with open(out / 'per_sequence.csv') as fh:
+        return {(r['tracker'], r['sequence']): (100 * float(r['PR']), 100 * float(r['SR']))
+                for r in csv.DictReader(fh)}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--checkpoints', type=Path, default=REPO / 'checkpoints')
+    parser.add_argument('--out', type=Path, default=REPO / 'bench_out' / 'families')
+    parser.add_argument('--iters', type=int, default=10, help='timed calls per model')
+    parser.add_argument('--skip-eval', action='store_true')
+    args = parser.parse_args(argv)
+    torch.set_num_threads(os.cpu_count() or 1)
+    found = [(name, args.checkpoints / f'{name}.pt') for name in ROWS
+             if (args.checkpoints / f'{name}.pt').is_file()]
+    if not found:
+        print(f'no family checkpoints in {args.checkpoints}: run `make train-families`')
+        return 1
+    print(f'machine: {cpu_name()}; torch {torch.__version__}, fp32, batch 1', flush=True)
+    nano_ms = time_nano(max(args.iters * 5, 30))
+    rows = []
+    specs = []
+    for name, ckpt in found:
+        obj = read_checkpoint(ckpt)
+        variant = obj['variant']
+        model, _ = load_checkpoint(ckpt)
+        fam = family_of(variant)
+        trained = obj['meta'].get('freeze', {}).get('trainable_params')
+        if trained is None:
+            trained = sum(dict(model.named_parameters())[n].numel()
+                          for n in trainable_names(model, fam))
+        ms = time_network(ckpt, args.iters)
+        rows.append({'name': name, 'variant': variant, 'family': fam.name,
+                     'base': variant_info(variant).base, 'trainable': trained,
+                     'steps': obj['meta'].get('step', ''), 'val_iou': obj['meta'].get('val_iou'),
+                     'ms': ms})
+        specs += [f'{name}={variant}:{ckpt}', f'{name}-rgb={variant}-rgb:{ckpt}']
+    results = {} if args.skip_eval else evaluate(specs, args.out)
+    print(f'\nNanoTrack v2 update (640x480, same run): {nano_ms:.1f} ms\n')
+    print('| model | family | base | trainable (M) | steps (val IoU) | Crossing SR RGB | '
+          'TNO SR RGB-T | TNO SR RGB only | ms / frame | FPS | speed vs NanoTrack |')
+    print('|---|---|---|---|---|---|---|---|---|---|---|')
+
+    def sr(label, seq):
+        got = results.get((label, seq))
+        return '-' if got is None else f'{got[1]:.1f}'
+    for r in rows:
+        val = '' if r['val_iou'] is None else f' ({r["val_iou"]:.3f})'
+        print(f'| {r["name"]} | {r["family"]} | {r["base"]} | {r["trainable"] / 1e6:.2f} | '
+              f'{r["steps"]}{val} | {sr(r["name"] + "-rgb", "otb_crossing")} | '
+              f'{sr(r["name"], "tno_nato_camp")} | {sr(r["name"] + "-rgb", "tno_nato_camp")} | '
+              f'{r["ms"]:.0f} | {1000 / r["ms"]:.1f} | {nano_ms / r["ms"]:.3f} |')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
