@@ -6,7 +6,7 @@
 #   make demo    run the demo (DEMO_ARGS=...)   make bench   run bench/run_bench.py (BENCH_ARGS=...)
 #   make soak    10-min fault soak of the node (SOAK_ARGS=--seconds 60)
 #   make train   train the default CPU model (s14_224_d8 on DINOv2) into checkpoints/s14_224_d8_cpu.pt
-#   make train-families  train every family's adapters on the RGB tracker (FAMILY_MINUTES each)
+#   make train-families  train every family's adapters on the RGB tracker (FAMILY_STEPS each)
 #   make clean   remove build/test/demo outputs  make distclean  also remove .venv
 
 SHELL := /bin/bash
@@ -50,14 +50,14 @@ TRAIN_ARGS ?= --init dinov2_vits14 --freeze-backbone --data-root ../shared/data/
 # The CPU recipe of the model-family comparison (BENCHMARKS.md, "Model families"): each family's
 # adapters only (its trainable-name rule), on our frozen RGB tracker checkpoints/s14_224_d8_rgbx.pt,
 # the same training data and mix as that tracker, batch 8 at the family's recipe learning rate,
-# FAMILY_MINUTES of wall time each on 2 cores, the checkpoint chosen on held-out pairs
+# FAMILY_STEPS steps each (FAMILY_MINUTES caps the wall time), the checkpoint chosen on held-out pairs
 # (--val-samples). Writes checkpoints/<variant>.pt (trained tensors only; the base is named in it).
 FAMILY_VARIANTS ?= xtrack_s14 seatrack_s14 patrack_s14 vipt_s14 mmmp_s14
-FAMILY_MINUTES ?= 12
-FAMILY_STEPS ?= 120
+FAMILY_MINUTES ?= 30
+FAMILY_STEPS ?= 60
 FAMILY_ARGS ?= --init checkpoints/s14_224_d8_rgbx.pt --data-root ../shared/data/train \
 	--video-ratio 0.35 --synthetic-ratio 0.2 --x-dropout 0.3 --batch-size 8 --warmup 5 \
-	--iterations $(FAMILY_STEPS) --checkpoint-every 10 --val-samples 64 --threads 2 --seed 1 \
+	--iterations $(FAMILY_STEPS) --checkpoint-every 15 --val-samples 64 --threads 2 --seed 1 \
 	--max-minutes $(FAMILY_MINUTES)
 JUNIT_XML ?= build/test-results/pytest.xml
 
