@@ -35,6 +35,7 @@ EXPECTED_SCRIPTS = {
     'rgbx-record': 'rgbx_tracker_ros.ros.recorder:main',
     'rgbx-eval-run': 'rgbx_tracker_ros.cli.eval_run:main',
     'rgbx-weights': 'rgbx_tracker_ros.cli.weights:main',
+    'rgbx-models': 'rgbx_tracker_ros.cli.models:main',
 }
 
 
