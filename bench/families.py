@@ -4,10 +4,12 @@ family's trained checkpoint on the shared real sequences and model-only CPU spee
 NanoTrack v2 timed in the same run.
 
 For every checkpoint found (``checkpoints/<family>_s14.pt`` from ``make train-families``, the
-base RGB tracker ``s14_224_d8_rgbx.pt`` and the distilled ``t224_mmmp_student.pt``):
+base RGB tracker ``s14_224_d8_rgbx.pt``, the distilled ``t224_mmmp_student.pt`` and its
+initialisation ``t224_demo.pt``):
 
-- SR / PR on ``otb_crossing`` (RGB) and ``tno_nato_camp`` (RGB-T) through ``rgbx-eval``, on RGB + X
-  and on RGB alone (``NAME-rgb:CKPT``), results cached in ``bench_out/families/``;
+- SR on ``otb_crossing`` (RGB) and ``tno_nato_camp`` (RGB-T, on RGB + X and on RGB alone) with
+  ``rgbx-eval``'s runner and LasHeR scoring, re-detection off for every model (a comparison of the
+  networks), boxes cached in ``bench_out/families/``;
 - model-only time per frame (batch 1, fp32, template tokens cached as the tracker runs it, the
   per-frame network call only), and its ratio to the update time of OpenCV's NanoTrack v2 on a
   640x480 frame measured in the same process.
@@ -18,7 +20,6 @@ Prints one markdown table with the machine's CPU model and flags. No training ha
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import platform
 import statistics
@@ -37,8 +38,8 @@ from rgbx_tracker_ros.models.checkpoint import load_checkpoint, read_checkpoint 
 from rgbx_tracker_ros.models.registry import trainable_names  # noqa: E402
 
 SEQUENCES = ('otb_crossing', 'tno_nato_camp')
-ROWS = ('s14_224_d8_rgbx', 'xtrack_s14', 'seatrack_s14', 'patrack_s14', 'vipt_s14', 'mmmp_s14',
-        't224_mmmp_student')
+ROWS = ('s14_224_d8_rgbx', 't224_demo', 'xtrack_s14', 'seatrack_s14', 'patrack_s14',
+        'vipt_s14', 'mmmp_s14', 't224_mmmp_student')
 
 
 def cpu_name() -> str:
@@ -89,17 +90,36 @@ def time_nano(iters: int) -> float:
     return statistics.median(times) * 1000
 
 
-def evaluate(specs: list, out: Path) -> dict:
-    """rgbx-eval over the shared sequences; returns {(label, sequence): (PR, SR)} in percent."""
-    from rgbx_tracker_ros.cli import evaluate as ev
+def evaluate(name: str, ckpt: Path, out: Path) -> dict:
+    """SR / PR (percent) of checkpoint ``name`` on each shared sequence, RGB + X and RGB only,
+    with re-detection off (the plain OSTrack tracker: a comparison of the networks, not of the
+    global search), through ``eval.runner.run_sequence`` and ``eval.report.score_sequence``
+    (LasHeR rules, as ``rgbx-eval``). Boxes are cached per (checkpoint sha256, sequence, input)
+    in ``out``; returns {(input, sequence): (PR, SR)}."""
+    from rgbx_tracker_ros.data.sequences import load_sequence
+    from rgbx_tracker_ros.eval.report import score_sequence
+    from rgbx_tracker_ros.eval.runner import run_sequence
+    from rgbx_tracker_ros.models.factory import load_tracker
+    from rgbx_tracker_ros.models.pretrained import sha256_file
     data = REPO.parent / 'shared' / 'data' / 'real'
-    argv = [str(data / s) for s in SEQUENCES] + ['--trackers', *specs, '--out', str(out),
-                                                 '--no-video', '--device', 'cpu']
-    if ev.main(argv) != 0:
-        raise SystemExit('rgbx-eval failed')
-    with open(out / 'per_sequence.csv') as fh:
-        return {(r['tracker'], r['sequence']): (100 * float(r['PR']), 100 * float(r['SR']))
-                for r in csv.DictReader(fh)}
+    digest = sha256_file(ckpt)[:16]
+    tracker, results = None, {}
+    for seq_name in SEQUENCES:
+        seq = load_sequence(data / seq_name)
+        for use_x in ((True, False) if seq.has_x else (False,)):
+            tag = 'rgbx' if use_x else 'rgb'
+            cache = out / f'{name}.{digest}.{seq_name}.{tag}.npy'
+            if cache.is_file():
+                boxes = np.load(cache)
+            else:
+                if tracker is None:
+                    tracker = load_tracker(ckpt, device='cpu', redetect_threshold=0.0)
+                boxes = run_sequence(tracker, seq, use_x=use_x).boxes_xywh
+                out.mkdir(parents=True, exist_ok=True)
+                np.save(cache, boxes)
+            score = score_sequence(seq, boxes)
+            results[(tag, seq_name)] = (100 * score.pr, 100 * score.sr)
+    return results
 
 
 def main(argv=None) -> int:
@@ -119,7 +139,6 @@ def main(argv=None) -> int:
     print(f'machine: {cpu_name()}; torch {torch.__version__}, fp32, batch 1', flush=True)
     nano_ms = time_nano(max(args.iters * 5, 30))
     rows = []
-    specs = []
     for name, ckpt in found:
         obj = read_checkpoint(ckpt)
         variant = obj['variant']
@@ -133,22 +152,22 @@ def main(argv=None) -> int:
         rows.append({'name': name, 'variant': variant, 'family': fam.name,
                      'base': variant_info(variant).base, 'trainable': trained,
                      'steps': obj['meta'].get('step', ''), 'val_iou': obj['meta'].get('val_iou'),
-                     'ms': ms})
-        specs += [f'{name}={variant}:{ckpt}', f'{name}-rgb={variant}-rgb:{ckpt}']
-    results = {} if args.skip_eval else evaluate(specs, args.out)
+                     'ms': ms,
+                     'scores': {} if args.skip_eval else evaluate(name, ckpt, args.out)})
+        print(f'{name}: {rows[-1]["scores"]}', flush=True)
     print(f'\nNanoTrack v2 update (640x480, same run): {nano_ms:.1f} ms\n')
-    print('| model | family | base | trainable (M) | steps (val IoU) | Crossing SR RGB | '
+    print('| model | family | base | trainable (M) | chosen step (val IoU) | Crossing SR RGB | '
           'TNO SR RGB-T | TNO SR RGB only | ms / frame | FPS | speed vs NanoTrack |')
     print('|---|---|---|---|---|---|---|---|---|---|---|')
 
-    def sr(label, seq):
-        got = results.get((label, seq))
+    def sr(r, tag, seq):
+        got = r['scores'].get((tag, seq))
         return '-' if got is None else f'{got[1]:.1f}'
     for r in rows:
         val = '' if r['val_iou'] is None else f' ({r["val_iou"]:.3f})'
         print(f'| {r["name"]} | {r["family"]} | {r["base"]} | {r["trainable"] / 1e6:.2f} | '
-              f'{r["steps"]}{val} | {sr(r["name"] + "-rgb", "otb_crossing")} | '
-              f'{sr(r["name"], "tno_nato_camp")} | {sr(r["name"] + "-rgb", "tno_nato_camp")} | '
+              f'{r["steps"]}{val} | {sr(r, "rgb", "otb_crossing")} | '
+              f'{sr(r, "rgbx", "tno_nato_camp")} | {sr(r, "rgb", "tno_nato_camp")} | '
               f'{r["ms"]:.0f} | {1000 / r["ms"]:.1f} | {nano_ms / r["ms"]:.3f} |')
     return 0
 
