@@ -64,8 +64,8 @@ from torch import nn
 
 from ..core.model_api import TrackerOutput
 from ..models.checkpoint import load_checkpoint
-from ..models.layers.vit import tokens_to_map
-from .losses import LossOutput, tracking_loss
+from ..models.layers.vit import map_to_tokens, tokens_to_map
+from .losses import LossOutput, aux_terms, tracking_loss
 from .trainer import LoopHooks, TrainConfig, as_float, run_loop
 
 __all__ = ['KD_WEIGHTS', 'TAU', 'FeatureDistiller', 'check_crops', 'distill_loss',
@@ -139,7 +139,7 @@ def _search_tokens(tokens: torch.Tensor, grid: int, out_grid: int) -> torch.Tens
         return search
     maps = F.interpolate(tokens_to_map(search.float(), grid), size=(out_grid, out_grid),
                          mode='bilinear', align_corners=False)
-    return maps.flatten(2).transpose(1, 2)
+    return map_to_tokens(maps)
 
 
 def _structure(model: nn.Module, role: str) -> Tuple[int, int, int]:
@@ -213,15 +213,9 @@ def _supervised(out: TrackerOutput, boxes: torch.Tensor, weights: Dict[str, floa
         part = TrackerOutput(out.score_map[keep], out.size_map[keep], out.offset_map[keep],
                              out.aux)
         return tracking_loss(part, boxes[keep], weights=weights)
-    total = out.score_map.new_zeros(())
-    logged = {}
-    for name, value in out.aux.items():
-        if name not in weights:
-            raise ValueError(f'the model returned the auxiliary loss term {name!r}, which has no '
-                             f'weight; known weights: {sorted(weights)}')
-        total = total + weights[name] * value
-        logged[name] = float(value.detach())
-    return LossOutput(total, logged)
+    terms = aux_terms(out.aux, weights)
+    total = sum((weights[k] * v for k, v in terms.items()), out.score_map.new_zeros(()))
+    return LossOutput(total, {k: float(v.detach()) for k, v in terms.items()})
 
 
 def distill_loss(student_out: TrackerOutput, teacher_out: TrackerOutput, boxes: torch.Tensor,
@@ -292,14 +286,13 @@ def load_teacher(path: str, student: nn.Module, device: torch.device) -> nn.Modu
 
 
 def train_distilled(cfg: TrainConfig, model: nn.Module, optim: torch.optim.Optimizer, geo,
-                    device: torch.device, out: Path, log_path: Path, meta_common: dict,
+                    device: torch.device, out: Path, meta_common: dict,
                     base: Optional[dict], skip: set, weights: Dict[str, float]) -> Path:
     """:func:`~.trainer.train` with a teacher (``cfg.distill_from``): the trainer's loop
     (:func:`~.trainer.run_loop`: batches, lr schedule, clipping, validation, log, checkpoints of
     the student only, with ``meta['distill']``) with the loss of :func:`distill_loss`; the
     feature projections are trained in extra optimiser groups and saved in ``<out>.state.pt``.
-    ``max_minutes`` is counted from this call; ``log_path`` is the trainer's (``run_loop``
-    writes the same file).
+    ``max_minutes`` is counted from this call.
 
     Raises:
         ValueError: the cached-prefix recipe (``cache_samples``) was asked for, the crop sizes

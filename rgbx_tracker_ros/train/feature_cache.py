@@ -23,7 +23,7 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -123,6 +123,16 @@ def redetect_threshold(ious: torch.Tensor, scores: torch.Tensor, quantile: float
     return float(torch.quantile(hits, quantile))
 
 
+def decoded_ious(out, gt_cxcywh: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(N,) IoU of the box decoded at the score-map peak (no window) with the (N, 4) normalised
+    (cx, cy, w, h) labels, and (N,) the peak score, for one batch of any model's
+    :class:`~rgbx_tracker_ros.core.model_api.TrackerOutput` (on the CPU)."""
+    pred, peak = decode_boxes(out.score_map.float(), out.size_map.float(),
+                              out.offset_map.float())
+    ious = iou_xywh(cxcywh_to_xywh(pred.cpu().numpy()), cxcywh_to_xywh(gt_cxcywh.cpu().numpy()))
+    return torch.from_numpy(ious).float(), peak.cpu()
+
+
 @torch.no_grad()
 def validation_scores(model: torch.nn.Module, cache: Dict, batch_size: int = 64):
     """(N,) IoU of the decoded peak box (no window) with the label, and (N,) the peak score."""
@@ -131,13 +141,10 @@ def validation_scores(model: torch.nn.Module, cache: Dict, batch_size: int = 64)
     start = int(cache['start'])
     ious, peaks = [], []
     for i in range(0, len(cache['boxes']), batch_size):
-        tokens = cache['tokens'][i:i + batch_size].float()
-        gt = cache['boxes'][i:i + batch_size]
-        out = model.forward_from(tokens, start)
-        pred, peak = decode_boxes(out.score_map, out.size_map, out.offset_map)
+        out = model.forward_from(cache['tokens'][i:i + batch_size].float(), start)
+        iou, peak = decoded_ious(out, cache['boxes'][i:i + batch_size])
+        ious.append(iou)
         peaks.append(peak)
-        ious.append(torch.from_numpy(iou_xywh(cxcywh_to_xywh(pred.numpy()),
-                                              cxcywh_to_xywh(gt.numpy()))).float())
     model.train(was_training)
     return torch.cat(ious), torch.cat(peaks)
 

@@ -96,15 +96,27 @@ class LossOutput:
     terms: Dict[str, float]
 
 
-def tracking_loss(out, boxes_cxcywh: torch.Tensor, modality: torch.Tensor = None,
+def aux_terms(aux: Dict[str, torch.Tensor], weights: Dict[str, float]) -> Dict[str, torch.Tensor]:
+    """The model's auxiliary terms, each checked to have a weight in ``weights``.
+
+    Raises:
+        ValueError: a term without a weight.
+    """
+    for name in aux:
+        if name not in weights:
+            raise ValueError(f'the model returned the auxiliary loss term {name!r}, which has no '
+                             f'weight; known weights: {sorted(weights)}. Give it one in the '
+                             "family's aux_weights or the training config (loss_weights).")
+    return dict(aux)
+
+
+def tracking_loss(out, boxes_cxcywh: torch.Tensor,
                   weights: Dict[str, float] = None) -> LossOutput:
     """All training terms for one batch.
 
     Args:
         out: :class:`~rgbx_tracker_ros.core.model_api.TrackerOutput` in train mode.
         boxes_cxcywh: (B, 4) label boxes normalised to the search crop.
-        modality: unused (kept for callers of the older signature; label-dependent terms are
-            computed by the model, which gets the labels in its forward pass).
         weights: term weights over :data:`DEFAULT_WEIGHTS` (the trainer passes the family's
             auxiliary weights and the config's overrides).
 
@@ -124,12 +136,7 @@ def tracking_loss(out, boxes_cxcywh: torch.Tensor, modality: torch.Tensor = None
     terms = {'focal': focal_loss(out.score_map, heat)}
     terms['giou'], iou = giou_loss(pred_xyxy, gt_xyxy)
     terms['l1'] = (pred_xyxy - gt_xyxy).abs().mean()
-    for name, value in out.aux.items():
-        if name not in w:
-            raise ValueError(f'the model returned the auxiliary loss term {name!r}, which has no '
-                             f'weight; known weights: {sorted(w)}. Give it one in the family\'s '
-                             'aux_weights or the training config (loss_weights).')
-        terms[name] = value
+    terms.update(aux_terms(out.aux, w))
     total = sum(w[k] * v for k, v in terms.items())
     logged = {k: float(v.detach()) for k, v in terms.items()}
     logged['iou'] = float(iou.detach())

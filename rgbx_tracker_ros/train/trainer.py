@@ -34,12 +34,11 @@ from ..core.tracker import IMAGENET_MEAN, IMAGENET_STD, normalize_crops
 from ..models import create_model, family_of, variant_args
 from ..models.registry import Family
 from ..models.checkpoint import init_from, save_checkpoint
-from ..core.boxes import cxcywh_to_xywh, iou_xywh
-from ..core.model_api import TrackerOutput, decode_boxes
+from ..core.model_api import TrackerOutput
 from .data import (Geometry, PairSample, StaticPairSource, SyntheticSource, VideoPairSource,
                    drop_x)
-from .feature_cache import redetect_threshold
-from .losses import DEFAULT_WEIGHTS, LossOutput, tracking_loss
+from .feature_cache import decoded_ious, redetect_threshold
+from .losses import DEFAULT_WEIGHTS, HEAD_TERMS, LossOutput, tracking_loss
 
 _logger = logging.getLogger(__name__)
 
@@ -362,8 +361,8 @@ def train(cfg: TrainConfig) -> Path:
     meta_common = {'init': init_meta, 'freeze': freeze, 'loss_weights': weights}
     if cfg.distill_from:
         from .distill import train_distilled
-        return train_distilled(cfg, model, optim, geo, device, out, log_path, meta_common, base,
-                               skip, weights)
+        return train_distilled(cfg, model, optim, geo, device, out, meta_common, base, skip,
+                               weights)
     if cfg.cache_samples > 0:
         return _train_cached(cfg, model, optim, geo, device, out, log_path, meta_common, base,
                              skip, weights)
@@ -503,11 +502,11 @@ def run_loop(cfg: TrainConfig, model: torch.nn.Module, optim: torch.optim.Optimi
     return out
 
 
-def validation_batches(cfg: TrainConfig, geo: Geometry, device: torch.device,
-                       batch_size: int = 32) -> List[dict]:
-    """``cfg.val_samples`` validation pairs from held-out data, drawn once, as model batches:
-    held-out stills (``split='val'``), the videos' 'val' split (half of the pairs when there
-    are videos) and synthetic pairs from a seed the training never uses."""
+def validation_draw(cfg: TrainConfig, geo: Geometry) -> Callable[[int], List[PairSample]]:
+    """``draw(n)`` of validation pairs from held-out data, for both recipes: held-out stills
+    (``split='val'``), the videos' 'val' split (half of the pairs, when ``data_root`` has
+    videos) and synthetic pairs from a seed the training never uses; its own RNG, seeded from
+    ``cfg.seed``, so the same settings give the same pairs."""
     vstatic = StaticPairSource(Path(cfg.data_root), geo, split='val') if cfg.data_root else None
     vvideo = _video_source(cfg, geo, split='val') \
         if cfg.data_root and (Path(cfg.data_root) / 'videos').is_dir() else None
@@ -515,7 +514,14 @@ def validation_batches(cfg: TrainConfig, geo: Geometry, device: torch.device,
         if cfg.synthetic_ratio > 0 or vstatic is None else None
     vcfg = TrainConfig(**{**asdict(cfg), 'video_ratio': 0.5 if vvideo else 0.0})
     rng = np.random.default_rng(cfg.seed + 1)
-    samples = draw_samples(vstatic, vsyn, rng, vcfg, vvideo, count=cfg.val_samples)
+    return lambda n: draw_samples(vstatic, vsyn, rng, vcfg, vvideo, count=n)
+
+
+def validation_batches(cfg: TrainConfig, geo: Geometry, device: torch.device,
+                       batch_size: int = 32) -> List[dict]:
+    """``cfg.val_samples`` validation pairs (:func:`validation_draw`), drawn once, as model
+    batches."""
+    samples = validation_draw(cfg, geo)(cfg.val_samples)
     return [collate(samples[i:i + batch_size], device)
             for i in range(0, len(samples), batch_size)]
 
@@ -530,12 +536,9 @@ def score_batches(model: torch.nn.Module, batches: List[dict]):
     for batch in batches:
         out = model(batch['template_rgb'], batch['search_rgb'], batch['template_x'],
                     batch['search_x'], batch['template_x_mask'], batch['search_x_mask'])
-        pred, peak = decode_boxes(out.score_map.float(), out.size_map.float(),
-                                  out.offset_map.float())
-        gt = batch['boxes'].cpu().numpy()
-        ious.append(torch.from_numpy(iou_xywh(cxcywh_to_xywh(pred.cpu().numpy()),
-                                              cxcywh_to_xywh(gt))).float())
-        peaks.append(peak.cpu())
+        iou, peak = decoded_ious(out, batch['boxes'])
+        ious.append(iou)
+        peaks.append(peak)
     model.train(was_training)
     return torch.cat(ious), torch.cat(peaks)
 
@@ -577,7 +580,7 @@ def loss_weights(cfg: TrainConfig, family: Family) -> Dict[str, float]:
     Raises:
         ValueError: a malformed ``name=value`` entry.
     """
-    weights = {k: DEFAULT_WEIGHTS[k] for k in ('focal', 'giou', 'l1')}
+    weights = {k: DEFAULT_WEIGHTS[k] for k in HEAD_TERMS}
     weights.update(family.aux_weights)
     for item in filter(None, (p.strip() for p in cfg.loss_weights.split(','))):
         name, sep, value = item.partition('=')
@@ -701,19 +704,12 @@ def _train_cached(cfg: TrainConfig, model, optim, geo: Geometry, device, out: Pa
             cfg.cache_samples, start, desc='feature cache'))
     val_cache = None
     if use_val:
-        vstatic = StaticPairSource(Path(cfg.data_root), geo, split='val') \
-            if cfg.data_root else None
-        vvideo = _video_source(cfg, geo, split='val') if cfg.data_root else None
-        vsyn = SyntheticSource(geo, seed=cfg.seed * 1000 + 777_777) if synthetic else None
-        vrng = np.random.default_rng(cfg.seed + 1)
-        vcfg = TrainConfig(**{**asdict(cfg), 'video_ratio': 0.5 if vvideo else 0.0})
         val_path = cache_path.with_name(cache_path.name.replace('.cache.pt', '') +
                                         '.valcache.pt')
         val_cache = load_or_build(
             val_path, cache_key(n=cfg.cache_val_samples, val=True, **settings),
-            lambda: build_feature_cache(
-                model, lambda n: draw_samples(vstatic, vsyn, vrng, vcfg, vvideo, count=n),
-                cfg.cache_val_samples, start, desc='validation cache'))
+            lambda: build_feature_cache(model, validation_draw(cfg, geo),
+                                        cfg.cache_val_samples, start, desc='validation cache'))
 
     def on_checkpoint(step: int, record: dict, is_best: bool, tracking: dict) -> None:
         with open(log_path, 'a') as fh:
