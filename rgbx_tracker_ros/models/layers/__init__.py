@@ -4,7 +4,7 @@ parameter-efficient families (XTrack, SEATrack, PATrack, the MMMP teacher)."""
 
 from .center_head import CenterHead, TokenCenterHead
 from .net import TrackerNet
-from .vit import ViTBase, init_vit_weights, make_blocks, tokens_to_map
+from .vit import ViTBase, init_vit_weights, make_blocks, map_to_tokens, tokens_to_map
 
-__all__ = ['CenterHead', 'TokenCenterHead', 'TrackerNet', 'ViTBase', 'init_vit_weights', 'make_blocks',
-           'tokens_to_map']
+__all__ = ['CenterHead', 'TokenCenterHead', 'TrackerNet', 'ViTBase', 'init_vit_weights',
+           'make_blocks', 'map_to_tokens', 'tokens_to_map']

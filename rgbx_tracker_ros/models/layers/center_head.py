@@ -16,6 +16,7 @@ from torch import nn
 
 # the decode of the maps is part of the tracker-model contract (core.model_api); re-exported
 from ...core.model_api import decode_boxes  # noqa: F401
+from .vit import tokens_to_map
 
 _BRANCHES = (('ctr', 1), ('offset', 2), ('size', 2))
 
@@ -85,11 +86,9 @@ class TokenCenterHead(CenterHead):
 
     def from_tokens(self, z: torch.Tensor, x: torch.Tensor
                     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        b, _, d = x.shape
-        side = self.grid_x
-        feat = x.transpose(1, 2).reshape(b, d, side, side)
+        feat = tokens_to_map(x, self.grid_x)
         if self.corr_index:
             target = F.normalize(z[:, self.corr_index], dim=-1)            # (B, Nc, D)
             corr = F.normalize(x, dim=-1) @ target.transpose(1, 2)          # (B, Nx, Nc)
-            feat = torch.cat([feat, corr.transpose(1, 2).reshape(b, -1, side, side)], 1)
+            feat = torch.cat([feat, tokens_to_map(corr, self.grid_x)], 1)
         return self(feat)

@@ -18,7 +18,7 @@ from timm.layers import Mlp, PatchEmbed
 from timm.models.vision_transformer import Block
 from torch import nn
 
-__all__ = ['ViTBase', 'init_vit_weights', 'make_blocks', 'tokens_to_map']
+__all__ = ['ViTBase', 'init_vit_weights', 'make_blocks', 'map_to_tokens', 'tokens_to_map']
 
 
 def make_blocks(embed_dim: int, depth: int, num_heads: int, mlp_ratio: float = 4.0,
@@ -60,6 +60,12 @@ def tokens_to_map(tokens: torch.Tensor, height: int, width: Optional[int] = None
     """(B, H*W, C) tokens in row-major order -> (B, C, H, W) map."""
     width = height if width is None else width
     return tokens.transpose(1, 2).reshape(tokens.shape[0], tokens.shape[2], height, width)
+
+
+def map_to_tokens(feat: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) map -> (B, H*W, C) tokens in row-major order (inverse of
+    :func:`tokens_to_map`)."""
+    return feat.flatten(2).transpose(1, 2)
 
 
 class ViTBase(nn.Module):

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from ...core.model_api import TrackerOutput
-from ..layers import ViTBase, init_vit_weights, tokens_to_map
+from ..layers import ViTBase, init_vit_weights, map_to_tokens, tokens_to_map
 from ..layers.net import TrackerNet
 from ..layers.bases import make_variant
 from ..layers.two_stream import x_or_rgb
@@ -83,7 +83,7 @@ class Backbone(ViTBase):
         maps = tokens_to_map(feats, rgb.shape[-2] // self.patch_size,
                              rgb.shape[-1] // self.patch_size)
         merged = self.merger(maps[:b], None if x is None else maps[b:], x_mask)
-        return merged.flatten(2).transpose(1, 2)
+        return map_to_tokens(merged)
 
     def embed_template(self, template_rgb: torch.Tensor, template_x: Optional[torch.Tensor] = None,
                        template_x_mask: Optional[torch.Tensor] = None) -> torch.Tensor:

@@ -27,7 +27,7 @@ from typing import Tuple
 import torch
 from torch import nn
 
-from ..layers.vit import tokens_to_map
+from ..layers.vit import map_to_tokens, tokens_to_map
 
 __all__ = ['GEFM', 'HeadAdapter', 'HighMixer', 'LowMixer', 'Mixer', 'PSFM', 'spatial_attention']
 
@@ -113,7 +113,7 @@ class Mixer(nn.Module):
             raise ValueError(f'the Mixer needs even token grids (AvgPool 2 + upsample x2), '
                              f'got {side}x{side}')
         out = self.mix(tokens_to_map(self.D_fc1(tokens), side))
-        return out.flatten(2).transpose(1, 2)
+        return map_to_tokens(out)
 
     def forward(self, tokens: torch.Tensor, grid_z: int, grid_x: int) -> torch.Tensor:
         nz = grid_z * grid_z

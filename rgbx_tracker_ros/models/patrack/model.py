@@ -56,7 +56,7 @@ from torch import nn
 
 from ..layers.bases import B256, B256_NAME, S14, S14_NAME, make_variant
 from ..layers.two_stream import PairContext, TwoStreamBlock, TwoStreamTracker
-from ..layers.vit import tokens_to_map
+from ..layers.vit import map_to_tokens, tokens_to_map
 from ..registry import register_variant
 from .adapters import PSFM, HeadAdapter, Mixer
 
@@ -115,8 +115,8 @@ class PATrackBlock(TwoStreamBlock):
         rgb, other = [], []
         for part, side in ((slice(None, ctx.nz), ctx.grid_z), (slice(ctx.nz, None), ctx.grid_x)):
             r, t = psfm(tokens_to_map(n[:, part], side), tokens_to_map(ni[:, part], side))
-            rgb.append(r.flatten(2).transpose(1, 2))
-            other.append(t.flatten(2).transpose(1, 2))
+            rgb.append(map_to_tokens(r))
+            other.append(map_to_tokens(t))
         return torch.cat(rgb, dim=1), torch.cat(other, dim=1)
 
     def forward_pair(self, x: torch.Tensor, xi: torch.Tensor, ctx: PairContext

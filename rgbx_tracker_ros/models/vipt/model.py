@@ -34,7 +34,7 @@ from timm.layers import PatchEmbed
 from torch import nn
 
 from ...core.model_api import TrackerOutput
-from ..layers import ViTBase, init_vit_weights, tokens_to_map
+from ..layers import ViTBase, init_vit_weights, map_to_tokens, tokens_to_map
 from ..layers.net import TrackerNet
 from ..layers.bases import B256, B256_NAME, S14, S14_NAME, make_variant
 from ..layers.two_stream import x_or_rgb
@@ -45,11 +45,6 @@ __all__ = ['PROMPT_TYPES', 'PromptViT', 'ViPT']
 
 #: 'vipt_deep': a prompt block before every ViT block; 'vipt_shaw': before block 0 only
 PROMPT_TYPES = ('vipt_deep', 'vipt_shaw')
-
-
-def _map_to_tokens(feat: torch.Tensor) -> torch.Tensor:
-    """(B, C, H, W) -> (B, H*W, C), row-major."""
-    return feat.flatten(2).transpose(1, 2)
 
 
 class PromptViT(ViTBase):
@@ -99,7 +94,7 @@ class PromptViT(ViTBase):
     def _prompt(self, i: int, rgb: torch.Tensor, prompt: torch.Tensor, grid: int
                 ) -> torch.Tensor:
         """Prompt block ``i`` on already-normalised (B, grid^2, D) tokens -> (B, grid^2, D)."""
-        return _map_to_tokens(self.prompt_blocks[i](tokens_to_map(rgb, grid),
+        return map_to_tokens(self.prompt_blocks[i](tokens_to_map(rgb, grid),
                                                     tokens_to_map(prompt, grid)))
 
     def crop_state(self, rgb: torch.Tensor, x: Optional[torch.Tensor],

@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..layers.vit import tokens_to_map
+from ..layers.vit import map_to_tokens, tokens_to_map
 
 __all__ = ['EdgeMix', 'LaplacianConv', 'MeME', 'ModalityFusion', 'MoELoRA', 'RouterOutput',
            'cv_squared', 'balance_loss', 'modality_bce', 'modality_targets', 'router_gates',
@@ -206,7 +206,7 @@ class EdgeMix(nn.Module):
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         a, b = self.proj_x(self.norm(tokens)).chunk(2, dim=-1)
         side = math.isqrt(tokens.shape[1])
-        a = self.conv(tokens_to_map(a, side)).flatten(2).transpose(1, 2)
+        a = map_to_tokens(self.conv(tokens_to_map(a, side)))
         return tokens + self.proj_xx(F.gelu(a) * b)
 
 
