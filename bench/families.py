@@ -14,7 +14,8 @@ initialisation ``t224_demo.pt``):
   per-frame network call only), and its ratio to the update time of OpenCV's NanoTrack v2 on a
   640x480 frame measured in the same process.
 
-Prints one markdown table with the machine's CPU model and flags. No training happens here.
+Prints the OpenCV peers (nano-rgb, nano-x, csrt-x) scored in the same run and one markdown table
+with the machine's CPU model and flags. No training happens here.
 """
 
 from __future__ import annotations
@@ -122,6 +123,30 @@ def evaluate(name: str, ckpt: Path, out: Path) -> dict:
     return results
 
 
+PEERS = ('nano-rgb', 'nano-x', 'csrt-x')
+
+
+def peer_scores() -> dict:
+    """SR (percent) of the OpenCV peers on the shared sequences, in this run, with the same
+    runner and scoring as the models: {(peer, sequence): SR}; ``-x`` peers only where the
+    sequence has X."""
+    from rgbx_tracker_ros.data.sequences import load_sequence
+    from rgbx_tracker_ros.eval.peers import OpenCVPeer
+    from rgbx_tracker_ros.eval.report import score_sequence
+    from rgbx_tracker_ros.eval.runner import run_sequence
+    data = REPO.parent / 'shared' / 'data' / 'real'
+    results = {}
+    for seq_name in SEQUENCES:
+        seq = load_sequence(data / seq_name)
+        for label in PEERS:
+            name, source = label.split('-')
+            if source == 'x' and not seq.has_x:
+                continue
+            run = run_sequence(OpenCVPeer(name, source), seq, use_x=source == 'x')
+            results[(label, seq_name)] = 100 * score_sequence(seq, run.boxes_xywh).sr
+    return results
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -156,6 +181,15 @@ def main(argv=None) -> int:
                      'scores': {} if args.skip_eval else evaluate(name, ckpt, args.out)})
         print(f'{name}: {rows[-1]["scores"]}', flush=True)
     print(f'\nNanoTrack v2 update (640x480, same run): {nano_ms:.1f} ms\n')
+    if not args.skip_eval:
+        peers = peer_scores()
+        print('| peer (same run) | Crossing SR RGB | TNO SR |')
+        print('|---|---|---|')
+        for label in PEERS:
+            cells = [peers.get((label, s)) for s in SEQUENCES]
+            print(f'| {label} | ' + ' | '.join('-' if c is None else f'{c:.1f}' for c in cells)
+                  + ' |')
+        print()
     print('| model | family | base | trainable (M) | chosen step (val IoU) | Crossing SR RGB | '
           'TNO SR RGB-T | TNO SR RGB only | ms / frame | FPS | speed vs NanoTrack |')
     print('|---|---|---|---|---|---|---|---|---|---|---|')
