@@ -75,6 +75,7 @@ setup(
             'rgbx-eval-run = rgbx_tracker_ros.cli.eval_run:main',
             'rgbx-weights = rgbx_tracker_ros.cli.weights:main',
             'rgbx-models = rgbx_tracker_ros.cli.models:main',
+            'rgbx-export = rgbx_tracker_ros.cli.export:main',
         ],
     },
 )

@@ -46,11 +46,21 @@ def main() -> int:
     parser.add_argument('--seconds', type=float, default=20.0)
     parser.add_argument('--rate', type=float, default=30.0)
     parser.add_argument('--precision', default='auto', help="the node's precision parameter")
+    parser.add_argument('--backend', default='torch', help="the node's backend parameter")
+    parser.add_argument('--checkpoint', default='', help="the node's checkpoint ('' = default)")
+    parser.add_argument('--variant', default='', help="the node's variant ('' = tracker.yaml's)")
+    parser.add_argument('--engine-cache', default='', help="the node's engine_cache parameter")
     args = parser.parse_args()
     node_cmd = [sys.executable, '-m', 'rgbx_tracker_ros.ros.tracker_node', '--ros-args',
                 '--params-file', str(REPO / 'config' / 'tracker.yaml'),
                 '-p', 'initial_box:=[200.0, 200.0, 40.0, 60.0]', '-p', 'modality:=thermal',
-                '-p', f'precision:={args.precision}']
+                '-p', f'precision:={args.precision}', '-p', f'backend:={args.backend}']
+    if args.checkpoint:
+        node_cmd += ['-p', f'checkpoint:={args.checkpoint}']
+    if args.variant:
+        node_cmd += ['-p', f'variant:={args.variant}']
+    if args.engine_cache:
+        node_cmd += ['-p', f'engine_cache:={args.engine_cache}']
     proc = subprocess.Popen(node_cmd, cwd=REPO, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     rclpy.init()

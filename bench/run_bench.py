@@ -102,13 +102,16 @@ def main(argv=None) -> int:
                         help='skip bench/accuracy.py (real sequences, ours vs OpenCV peers)')
     parser.add_argument('--skip-scaling', action='store_true',
                         help='skip bench/scaling.py (time vs resolution and variant size)')
-    parser.add_argument('--only', choices=['accuracy', 'scaling', 'families'], default=None,
+    parser.add_argument('--only', choices=['accuracy', 'scaling', 'families', 'backends'],
+                        default=None,
                         help='run only that part (families: bench/families.py, the trained '
-                             'model families on the shared sequences)')
+                             'model families on the shared sequences; backends: '
+                             'bench/backends.py, torch vs onnxruntime vs OpenVINO)')
     args = parser.parse_args(argv)
     torch.set_num_threads(os.cpu_count() or 1)
-    if args.only == 'families':
-        return subprocess.run([sys.executable, str(REPO / 'bench' / 'families.py')],
+    if args.only in ('families', 'backends'):
+        extra = ['--node'] if args.only == 'backends' and not args.skip_node else []
+        return subprocess.run([sys.executable, str(REPO / 'bench' / f'{args.only}.py'), *extra],
                               cwd=REPO).returncode
     if args.only:
         return extra_parts(args, accuracy=args.only == 'accuracy', scaling=args.only == 'scaling')

@@ -32,6 +32,8 @@ ARGUMENTS = (
     ('variant', '', "model variant override; '' = the rig's"),
     ('checkpoint', '', "checkpoint override; '' = the rig's"),
     ('device', '', "device override; '' = the rig's"),
+    ('backend', '', "inference backend override (torch, onnxruntime, openvino, tensorrt); '' = "
+                    "the rig's"),
     ('withhold_x', '', "frames 'A:B' (1-based) the player withholds X for; '' = none"),
     ('withhold_rgb', '', "frames 'A:B' (1-based) the player withholds RGB for; '' = none"),
     ('reinit_at', '', "frames 'N,N' (1-based) re-initialised from the ground truth"),
@@ -64,7 +66,8 @@ def _replay_nodes(context, *args, **kwargs):
     cfg = replay_configuration(
         rig, arg('bag'), arg('out'), namespace=arg('namespace'),
         overrides={'compute': arg('compute'), 'variant': arg('variant'),
-                   'checkpoint': arg('checkpoint'), 'device': arg('device')},
+                   'checkpoint': arg('checkpoint'), 'device': arg('device'),
+                   'backend': arg('backend')},
         withhold_x=arg('withhold_x'), reinit_at=arg('reinit_at'),
         withhold_rgb=arg('withhold_rgb'))
     node = Node(**_kwargs(cfg.node))

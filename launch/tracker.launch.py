@@ -28,6 +28,8 @@ ARGUMENTS = (
     ('variant', '', "model variant override; '' = the rig's"),
     ('checkpoint', '', "checkpoint override; '' = the rig's, 'none' = random weights"),
     ('device', '', "device override (auto, cpu, cuda, cuda:N); '' = the rig's"),
+    ('backend', '', "inference backend override (torch, onnxruntime, openvino, tensorrt); '' = "
+                    "the rig's"),
     ('initial_box', '', "target box 'x,y,w,h' in pixels in the first frame; '' = wait for "
                         "~/init or ~/init_from_detections"),
     ('rviz', 'false', "true: also start rviz2 showing this node's debug image (and 3D marker)"),
@@ -44,6 +46,7 @@ def _tracker_nodes(context, *args, **kwargs):
     cfg = node_configuration(rig, namespace=arg('namespace'), overrides={
         'use_sim_time': arg('use_sim_time'), 'compute': arg('compute'),
         'variant': arg('variant'), 'checkpoint': arg('checkpoint'), 'device': arg('device'),
+        'backend': arg('backend'),
         'initial_box': arg('initial_box')})
     node_kwargs = {'package': cfg.package, 'executable': cfg.executable, 'name': cfg.name,
                    'parameters': [cfg.parameters], 'remappings': cfg.remappings,

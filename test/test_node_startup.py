@@ -61,6 +61,22 @@ def test_bad_parameters(args: list[str], fragments: tuple) -> None:
     _assert_one_line_error(_run(TINY + args), *fragments)
 
 
+def test_onnxruntime_backend_starts_and_reports_itself(tmp_path: Path) -> None:
+    proc = _start(TINY + ['-p', 'backend:=onnxruntime', '-p', f'engine_cache:={tmp_path}'])
+    try:
+        seen = _wait_for(proc, 'listening on')
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, (seen + rest)[-3000:]
+    assert 'backend onnxruntime (CPUExecutionProvider)' in seen, seen[-3000:]
+    assert len(list(tmp_path.glob('*/test_tiny.search.onnx'))) == 1
+    # a GPU-only backend on the CPU is a one-line error
+    _assert_one_line_error(_run(TINY + ['-p', 'backend:=tensorrt']), "backend='tensorrt'")
+
+
 def test_unknown_variant_and_garbage_checkpoint(tmp_path: Path) -> None:
     _assert_one_line_error(_run(['-p', 'variant:=no_such_variant', '-p', 'checkpoint:=none',
                                  '-p', 'device:=cpu']), 'no_such_variant')

@@ -160,6 +160,10 @@ BAD_RIGS = {
                             r'compute\.cpu\.device'),
     'bad_device': (_edit(['compute', 'gpu', 'device'], 'gpu0'), r'compute\.gpu\.device'),
     'no_compute': (_edit(['compute'], delete=True), r'compute: missing'),
+    'bad_backend': (_edit(['compute', 'gpu', 'backend'], 'tflite'),
+                    r'compute\.gpu\.backend: .tflite.*onnxruntime'),
+    'tensorrt_in_cpu_profile': (_edit(['compute', 'cpu', 'backend'], 'tensorrt'),
+                                r'compute\.cpu\.backend: .tensorrt. in the cpu profile'),
     'topic_with_space': (_edit(['topics', 'x'], 'boson image'), r'topics\.x: .* not a valid'),
 }
 
@@ -195,3 +199,16 @@ def test_syntax_errors_and_empty_files(tmp_path) -> None:
     p.write_text(yaml.safe_dump(raw))
     with pytest.raises(RigError, match=r"encodings\.x: 'bgr8' .* raw events; valid: events"):
         load_rig(p)
+
+
+def test_backend_from_the_profile_and_overrides(tmp_path) -> None:
+    path = tmp_path / 'ov.yaml'
+    path.write_text(yaml.safe_dump(_edit(['compute', 'cpu', 'backend'], 'OpenVINO')(_base())))
+    rig = load_rig(path)
+    assert rig.compute['cpu'].backend == 'openvino' and rig.compute['gpu'].backend == 'torch'
+    assert node_configuration(rig).parameters['backend'] == 'openvino'
+    cfg = node_configuration(rig, overrides={'backend': 'onnxruntime'})
+    assert cfg.parameters['backend'] == 'onnxruntime'
+    assert node_configuration(rig, overrides={'backend': ''}).parameters['backend'] == 'openvino'
+    with pytest.raises(RigError, match=r"backend: 'tflite'"):
+        node_configuration(rig, overrides={'backend': 'tflite'})

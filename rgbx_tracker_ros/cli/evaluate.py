@@ -5,6 +5,7 @@ Usage::
     rgbx-eval PATH [PATH ...] --trackers SPEC [SPEC ...] --out DIR
               [--protocol auto|lasher|rgbt234|visevent|otb] [--reinit-frames F ...]
               [--max-frames N] [--device auto|cpu|cuda] [--precision fp32|auto|bf16|fp16]
+              [--backend torch|onnxruntime|openvino|tensorrt]
               [--no-video] [--video-frames N]
 
 ``PATH`` is a sequence folder (any layout of :mod:`rgbx_tracker_ros.data.sequences`: RGBT234,
@@ -73,7 +74,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from rgbx_tracker_ros.core.types import PRECISIONS, Modality
+from rgbx_tracker_ros.core.types import BACKENDS, PRECISIONS, BackendUnavailable, Modality
 from rgbx_tracker_ros.data.sequences import (
     Sequence, SequenceError, detect_layout, load_sequence, load_sequences, LAYOUTS)
 from rgbx_tracker_ros.eval import report as rep
@@ -431,7 +432,7 @@ def evaluate(seqs: list[Sequence], specs: list[TrackerSpec], out_dir: str | Path
              protocol: str = 'auto', reinit: Optional[dict[str, list[int]]] = None,
              max_frames: Optional[int] = None, device: str = 'auto',
              nano_dir: Optional[str | Path] = None, video: bool = True,
-             precision: str = 'fp32',
+             precision: str = 'fp32', backend: str = 'torch',
              video_frames: int = 150, video_fps: float = 10.0, recompute: bool = False,
              progress: bool = True) -> EvaluationOutput:
     """Run (or load from the cache) every tracker on every sequence and write the report.
@@ -447,6 +448,9 @@ def evaluate(seqs: list[Sequence], specs: list[TrackerSpec], out_dir: str | Path
         precision: network precision of our trackers ('fp32' default for reproducible
             numbers; 'auto' = what the node runs); part of the cache key of our runs. ``rig:``
             specs run at the node's precision instead (also in their cache key).
+        backend: inference backend of our trackers ('torch', 'onnxruntime', 'openvino',
+            'tensorrt'); part of the cache key when not 'torch'. ``rig:`` specs run the rig
+            profile's backend.
         nano_dir: NanoTrack v2 folder (default: ``../shared/peers/nanotrack_v2``).
         video: write a video per sequence.
         video_frames: at most this many frames per video.
@@ -515,6 +519,8 @@ def evaluate(seqs: list[Sequence], specs: list[TrackerSpec], out_dir: str | Path
                     options.update(rig_settings[spec.label])
                 elif spec.family == 'ours':
                     options['precision'] = resolved_precision
+                    if backend != 'torch':
+                        options['backend'] = backend
                 key = run_key(fingerprint, seq_prints[seq.name], options)
                 jobs.set_postfix_str(f'{spec.label} on {seq.name}')
                 run = None if recompute else cache.load(spec.label, seq.name, key)
@@ -522,7 +528,7 @@ def evaluate(seqs: list[Sequence], specs: list[TrackerSpec], out_dir: str | Path
                 if run is None:
                     if tracker is None:
                         tracker = build_tracker(spec, device=device, nano_dir=nano_dir,
-                                                precision=precision)
+                                                precision=precision, backend=backend)
                     t0 = time.perf_counter()
                     with tqdm(total=max(0, n - seq.first_valid_frame()),
                               desc=f'{spec.label}/{seq.name}', unit='frame', leave=False,
@@ -636,6 +642,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--device', default=None,
                         help="torch device of our trackers (default auto; rig: specs use the "
                              "rig profile's)")
+    parser.add_argument('--backend', default='torch', choices=list(BACKENDS),
+                        help='inference backend of our trackers (default torch; the others run '
+                             "the model exported on first use; rig: specs use the rig profile's)")
     parser.add_argument('--precision', default=None, choices=list(PRECISIONS),
                         help="network precision of our trackers (default fp32; 'auto' = as the "
                              "node runs: bf16 on CPUs with native bfloat16, else fp32; rig: "
@@ -682,10 +691,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         out = evaluate(seqs, specs, args.out, protocol=args.protocol, reinit=reinit,
                        max_frames=args.max_frames, device=args.device or 'auto',
                        nano_dir=args.nano_dir, precision=args.precision or 'fp32',
-                       video=not args.no_video, video_frames=args.video_frames,
+                       backend=args.backend, video=not args.no_video,
+                       video_frames=args.video_frames,
                        video_fps=args.video_fps, recompute=args.recompute,
                        progress=not args.no_progress)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, BackendUnavailable) as err:
         # PeerError, SequenceError, CheckpointError, ReportError, EvaluateError are ValueErrors.
         print(f'rgbx-eval: error: {err}', file=sys.stderr)
         return 2

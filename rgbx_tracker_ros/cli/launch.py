@@ -8,7 +8,7 @@ SIGINT / SIGTERM are forwarded to every child, which then shut down cleanly.
 Usage::
 
     rgbx-launch --rig NAME|PATH [--namespace NS] [--use-sim-time] [--variant V]
-                [--checkpoint C] [--device D] [--compute cpu|gpu] [--initial-box X,Y,W,H]
+                [--checkpoint C] [--device D] [--backend B] [--compute cpu|gpu] [--initial-box X,Y,W,H]
                 [--rviz]
     rgbx-launch --rig NAME --replay BAG --out DIR [--withhold-x A:B] [--withhold-rgb A:B]
                 [--reinit-at N,N]
@@ -135,6 +135,7 @@ class ProcessGroup:
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return {'variant': args.variant, 'checkpoint': args.checkpoint, 'device': args.device,
+            'backend': args.backend,
             'compute': args.compute, 'initial_box': args.initial_box,
             'use_sim_time': True if args.use_sim_time else None}
 
@@ -238,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--checkpoint', default=None,
                         help="checkpoint override ('none' = random weights, tests only)")
     parser.add_argument('--device', default=None, help='device override: auto, cpu, cuda[:N]')
+    parser.add_argument('--backend', default=None,
+                        help='inference backend override: torch, onnxruntime, openvino, tensorrt')
     parser.add_argument('--compute', default=None,
                         help="compute profile of the rig: cpu or gpu (default: the rig's)")
     parser.add_argument('--initial-box', default=None, metavar='X,Y,W,H',

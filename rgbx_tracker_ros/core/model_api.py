@@ -58,9 +58,10 @@ class TrackerModel(Protocol):
     search_size: int
     feat_size: int
 
-    def encode_template(self, template_rgb: torch.Tensor,
-                        template_x: Optional[torch.Tensor]) -> torch.Tensor:
-        """Template crops (B, 3, T, T) (X None = missing) -> cached template tokens."""
+    def encode_template(self, template_rgb: torch.Tensor, template_x: Optional[torch.Tensor],
+                        template_x_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Template crops (B, 3, T, T) (X None = missing; or per sample ``template_x_mask``
+        (B,) 0 = missing) -> cached template tokens (B, Nt, D)."""
         ...
 
     def __call__(self, template_rgb: Optional[torch.Tensor], search_rgb: torch.Tensor,

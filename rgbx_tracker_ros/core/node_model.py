@@ -1,5 +1,6 @@
 """The tracker node's model: the node parameters that choose it (``variant``, ``checkpoint``,
-``device``, ``precision``) -> the :class:`~rgbx_tracker_ros.core.tracker.RgbxTracker` it runs.
+``device``, ``precision``, ``backend``, ``engine_cache``) -> the
+:class:`~rgbx_tracker_ros.core.tracker.RgbxTracker` it runs.
 
 ROS-free and model-free. ``ros/tracker_node.py`` builds its tracker with :func:`node_model` and
 ``rgbx_tracker_ros.models.factory.build_node_tracker``; ``rgbx-eval``'s ``rig:NAME`` tracker specs
@@ -34,7 +35,8 @@ DEFAULT_CHECKPOINT_NAME = 's14_224_d8_rgbx.pt'
 RANDOM_WEIGHTS = 'none'
 #: The node's defaults of the parameters that choose its model.
 MODEL_PARAMETER_DEFAULTS: dict[str, str] = {
-    name: _params.defaults()[name] for name in ('variant', 'checkpoint', 'device', 'precision')}
+    name: _params.defaults()[name]
+    for name in ('variant', 'checkpoint', 'device', 'precision', 'backend', 'engine_cache')}
 MODEL_PARAMETERS = tuple(MODEL_PARAMETER_DEFAULTS)
 
 
@@ -79,17 +81,21 @@ class NodeModel:
         device: torch device as configured ('auto', 'cpu', 'cuda', 'cuda:N').
         precision: network precision as configured ('auto', 'fp32', 'bf16', 'fp16'; see
             ``core.tracker.resolve_precision``).
+        backend: inference backend (``core.types.BACKENDS``; 'torch' = the model itself).
+        engine_cache: cache folder of exported graphs ('' = the default).
     """
 
     variant: str
     checkpoint: Optional[Path]
     device: str
     precision: str
+    backend: str = 'torch'
+    engine_cache: str = ''
 
 
 def node_model(parameters: Mapping[str, Any]) -> NodeModel:
-    """The node's model from its parameters (name -> value; only ``variant``, ``checkpoint``,
-    ``device`` and ``precision`` are read, missing ones take :data:`MODEL_PARAMETER_DEFAULTS`).
+    """The node's model from its parameters (name -> value; only :data:`MODEL_PARAMETERS` are
+    read, missing ones take :data:`MODEL_PARAMETER_DEFAULTS`).
 
     Raises:
         FileNotFoundError: the checkpoint (or the default one) does not exist (see
@@ -99,4 +105,6 @@ def node_model(parameters: Mapping[str, Any]) -> NodeModel:
     return NodeModel(variant=str(values['variant']).strip(),
                      checkpoint=resolve_checkpoint(str(values['checkpoint'])),
                      device=str(values['device']).strip().lower(),
-                     precision=str(values['precision']).strip().lower())
+                     precision=str(values['precision']).strip().lower(),
+                     backend=str(values['backend']).strip().lower(),
+                     engine_cache=str(values['engine_cache']).strip())

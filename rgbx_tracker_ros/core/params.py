@@ -22,7 +22,7 @@ import dataclasses
 import math
 from typing import Any, Mapping
 
-from rgbx_tracker_ros.core.types import PRECISIONS, Modality, parse_modality
+from rgbx_tracker_ros.core.types import BACKENDS, PRECISIONS, Modality, parse_modality
 
 __all__ = ['NodeParams', 'ParameterError', 'Spec', 'PARAMETER_NAMES', 'RUNTIME_PARAMETERS',
            'defaults', 'parameter_specs', 'validate_parameters']
@@ -79,6 +79,12 @@ class NodeParams:
     precision: str = _p('auto', 'network precision: auto (bf16 on CPUs with native bfloat16, '
                         'else fp32), fp32, bf16, fp16 (CUDA only)', kind='choice',
                         choices=tuple(PRECISIONS))
+    backend: str = _p('torch', 'inference backend: torch, onnxruntime (CPU; CUDA / TensorRT '
+                      'providers with onnxruntime-gpu), openvino (CPU) or tensorrt (CUDA); the '
+                      'model is exported to two graphs on first use and cached (rgbx-export '
+                      'does it ahead of time)', kind='choice', choices=tuple(BACKENDS))
+    engine_cache: str = _p('', "folder of the exported graphs of non-torch backends; '' = "
+                           '$RGBX_CACHE/engines (~/.cache/rgbx_tracker_ros/engines)', kind='str')
     torch_threads: int = _p(0, 'CPU threads for inference; 0 = all cores but one (left to '
                             'image callbacks and DDS)', kind='int', lo=0, hi=256)
     # --- inputs (read-only)
@@ -283,6 +289,14 @@ def validate_parameters(values: Mapping[str, Any]) -> NodeParams:
     if out['precision'] == 'fp16' and device == 'cpu':
         raise ParameterError("parameter precision='fp16' needs a CUDA device (device cuda or "
                              "cuda:N); on a CPU use bf16, fp32 or auto")
+    if out['backend'] == 'tensorrt' and device == 'cpu':
+        raise ParameterError("parameter backend='tensorrt' needs a CUDA device (device cuda, "
+                             "cuda:N or auto on a GPU machine); on a CPU use onnxruntime, "
+                             "openvino or torch")
+    if out['backend'] == 'openvino' and device.startswith('cuda'):
+        raise ParameterError(f"parameter backend='openvino' runs on the CPU here, not on "
+                             f"device={device!r}; use device cpu, or backend onnxruntime / "
+                             f"tensorrt / torch on a CUDA GPU")
     if not out['slop'] < out['x_timeout']:
         raise ParameterError(f"parameters slop={out['slop']} and x_timeout={out['x_timeout']}: "
                              f"need 0 <= slop < x_timeout (seconds)")

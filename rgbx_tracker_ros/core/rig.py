@@ -22,7 +22,7 @@ device. Example (every key; only ``modality``, ``topics`` and ``compute`` are re
     compute:
       default: cpu
       cpu: {variant: t224, checkpoint: '', device: cpu}
-      gpu: {variant: b224, checkpoint: b224_rgbx.pt, device: cuda}
+      gpu: {variant: b224, checkpoint: b224_rgbx.pt, device: cuda, backend: torch}
 
 Validation is strict: an unknown key, a missing topic, a variant that is not registered
 (``rgbx_tracker_ros.models.list_variants``, checked whenever ``rgbx_tracker_ros.models`` is imported
@@ -77,7 +77,7 @@ NODE_TOPIC_X_INFO = 'x/camera_info'
 RAW_EVENTS_ENCODING = 'events'
 COMPUTE_PROFILES = ('cpu', 'gpu')
 #: keys :func:`node_configuration` accepts in ``overrides`` (launch arguments).
-OVERRIDE_KEYS = ('variant', 'checkpoint', 'device', 'use_sim_time', 'initial_box',
+OVERRIDE_KEYS = ('variant', 'checkpoint', 'device', 'backend', 'use_sim_time', 'initial_box',
                  'score_threshold', 'init_class_id', 'compute')
 
 
@@ -104,11 +104,13 @@ class RigTopics:
 class ComputeProfile:
     """Model for one kind of machine: registered variant, checkpoint ('' = the package's demo
     checkpoint, 'none' = random weights, a file name = under the package's checkpoints/, or a
-    path) and torch device ('auto', 'cpu', 'cuda', 'cuda:N')."""
+    path), torch device ('auto', 'cpu', 'cuda', 'cuda:N') and inference backend ('torch',
+    'onnxruntime', 'openvino', 'tensorrt'; node parameter ``backend``)."""
 
     variant: str
     checkpoint: str = ''
     device: str = 'auto'
+    backend: str = 'torch'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -290,7 +292,7 @@ _SECTION_KEYS = {
     'qos': ('reliability', 'depth'),
     'tracking': ('score_threshold', 'init_class_id'),
 }
-_PROFILE_KEYS = ('variant', 'checkpoint', 'device')
+_PROFILE_KEYS = ('variant', 'checkpoint', 'device', 'backend')
 
 
 def _schema(name: str) -> tuple:
@@ -518,7 +520,11 @@ def rig_from_dict(data: Any, path: str | Path) -> Rig:
                               f'{key}.device')
         if prof == 'cpu' and device.startswith('cuda'):
             raise c.fail(f'{key}.device', f'{device!r} in the cpu profile; use cpu or auto')
-        profiles[prof] = ComputeProfile(variant, ckpt, device)
+        backend = c.choice(pd.get('backend'), f'{key}.backend', *_schema_choice('backend'))
+        if prof == 'cpu' and backend == 'tensorrt':
+            raise c.fail(f'{key}.backend', "'tensorrt' in the cpu profile; TensorRT needs a CUDA "
+                                           'GPU (use torch, onnxruntime or openvino)')
+        profiles[prof] = ComputeProfile(variant, ckpt, device, backend)
     if not profiles:
         raise c.fail('compute', f'needs at least one profile: {", ".join(COMPUTE_PROFILES)}')
     default = c.string(compute_d.get('default'), 'compute.default', next(iter(profiles)))
@@ -661,6 +667,10 @@ def node_configuration(rig: Rig, namespace: str | None = None,
         check_variant(variant, rig.path, 'variant')
     device = check_device(str(ov.get('device', profile.device)), rig.path, 'device')
     checkpoint = _resolve_checkpoint(str(ov.get('checkpoint', profile.checkpoint)).strip())
+    backend = str(ov.get('backend', profile.backend)).strip().lower()
+    if backend not in _schema_choice('backend')[1]:
+        raise RigError(rig.path, 'backend', f'{backend!r}: expected one of '
+                                            f'{", ".join(_schema_choice("backend")[1])}')
     camera_info = ('rgb' if rig.topics.rgb_camera_info else
                    'x' if rig.topics.x_camera_info else 'none')
     score = ov.get('score_threshold', rig.score_threshold)
@@ -688,6 +698,7 @@ def node_configuration(rig: Rig, namespace: str | None = None,
         'variant': variant,
         'checkpoint': checkpoint,
         'device': device,
+        'backend': backend,
         'use_sim_time': _truthy(ov.get('use_sim_time', False), 'use_sim_time', rig.path),
     }
     box = _parse_box(ov.get('initial_box'), rig.path)

@@ -177,6 +177,9 @@ class RgbxTracker:
         #: the checkpoint file the weights came from (set by models.factory.load_tracker;
         #: None = random weights or a model passed in directly).
         self.checkpoint: Optional[Path] = None
+        #: where the network runs: 'torch', or an exported engine's 'backend (provider)'
+        #: (set by models.factory.load_tracker).
+        self.backend = 'torch'
 
     @property
     def initialized(self) -> bool:

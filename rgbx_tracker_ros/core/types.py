@@ -34,3 +34,12 @@ def parse_modality(name: str) -> Modality:
 #: Network precisions a tracker accepts (see ``core.tracker.resolve_precision``): 'auto' picks
 #: bfloat16 where the hardware runs it natively, else float32; 'fp16' is for CUDA only.
 PRECISIONS = ('auto', 'fp32', 'bf16', 'fp16')
+#: Inference backends (see ``rgbx_tracker_ros.export``): 'torch' runs the model itself; the
+#: others run its exported graphs (onnxruntime: CPU or CUDA / TensorRT providers; openvino: CPU;
+#: tensorrt: CUDA GPU).
+BACKENDS = ('torch', 'onnxruntime', 'openvino', 'tensorrt')
+
+
+class BackendUnavailable(RuntimeError):
+    """An inference backend cannot run here: its Python package is not installed (the message
+    names the pip package), or it needs a CUDA GPU that is not visible."""

@@ -333,6 +333,8 @@ class TrackerSpec:
         if self.model is not None:
             info.update(rig=self.rig, profile=self.profile, variant=self.model.variant,
                         device=self.model.device, precision=self.model.precision)
+            if self.model.backend != 'torch':
+                info['backend'] = self.model.backend
         return info
 
 
@@ -346,11 +348,12 @@ def _variants() -> list[str]:
     return list_variants()
 
 
-def _build_ours(spec: TrackerSpec, device: str = 'auto', precision: str = 'fp32', **_: Any):
+def _build_ours(spec: TrackerSpec, device: str = 'auto', precision: str = 'fp32',
+                backend: str = 'torch', **_: Any):
     from rgbx_tracker_ros.models.factory import load_tracker
     overrides = {'missing_x': 'rgb'} if spec.source == 'rgbasx' else {}
     return load_tracker(spec.checkpoint, variant=spec.name, device=device,
-                        precision=precision, model_overrides=overrides)
+                        precision=precision, model_overrides=overrides, backend=backend)
 
 
 def _build_rig(spec: TrackerSpec, **_: Any):
@@ -559,7 +562,8 @@ def _missing_checkpoint_message(text: str, rig_arg: str, rig: Any, profile: str,
 
 
 def build_tracker(spec: TrackerSpec | str, device: str = 'auto',
-                  nano_dir: str | Path | None = None, precision: str = 'fp32'):
+                  nano_dir: str | Path | None = None, precision: str = 'fp32',
+                  backend: str = 'torch'):
     """Create the tracker of ``spec`` (a :class:`TrackerSpec` or its text form).
 
     Args:
@@ -570,13 +574,16 @@ def build_tracker(spec: TrackerSpec | str, device: str = 'auto',
         precision: network precision of our trackers ('auto', 'fp32', 'bf16', 'fp16'; see
             ``core.tracker.resolve_precision``); peers ignore it, and so do ``rig:`` specs (they
             run at the node's precision).
+        backend: inference backend of our trackers (``core.types.BACKENDS``; exported on first
+            use); ``rig:`` specs run the rig profile's backend.
 
     Raises:
         PeerError: see :func:`parse_tracker_spec` and :class:`OpenCVPeer`.
+        rgbx_tracker_ros.export.BackendUnavailable: the backend's package is not installed.
         rgbx_tracker_ros.models.checkpoint.CheckpointError: unusable checkpoint.
     """
     if isinstance(spec, str):
         spec = parse_tracker_spec(spec)
     return tracker_registry()[spec.name](spec, device=device, nano_dir=nano_dir,
-                                         precision=precision)
+                                         precision=precision, backend=backend)
 

@@ -15,7 +15,9 @@ from typing import Optional, Union
 
 from ..core.node_model import NodeModel
 from ..core.tracker import RgbxTracker
+from ..core.types import BACKENDS
 from .checkpoint import load_checkpoint
+from .pretrained import sha256_file
 from .registry import create_model
 
 _logger = logging.getLogger(__name__)
@@ -27,7 +29,9 @@ def load_tracker(checkpoint: Union[str, Path, None], variant: Optional[str] = No
                  device: str = 'auto', trust_pickle: bool = False, precision: str = 'fp32',
                  redetect_threshold: Optional[float] = None,
                  size_lr: Optional[float] = None,
-                 model_overrides: Optional[dict] = None) -> RgbxTracker:
+                 model_overrides: Optional[dict] = None, backend: str = 'torch',
+                 threads: Optional[int] = None,
+                 engine_cache: Optional[Union[str, Path]] = None) -> RgbxTracker:
     """Build a tracker from a checkpoint file, or random weights when ``checkpoint`` is None.
 
     Args:
@@ -44,12 +48,22 @@ def load_tracker(checkpoint: Union[str, Path, None], variant: Optional[str] = No
             ``meta['tracking']`` value, else 1.
         model_overrides: constructor arguments changed from the checkpoint's (options that do
             not change the weights, e.g. ``{'missing_x': 'rgb'}``).
+        backend: 'torch' (the model itself), or 'onnxruntime' / 'openvino' / 'tensorrt': the
+            model exported to two graphs (``rgbx_tracker_ros.export``) on first use, cached in
+            ``engine_cache``, and run there (``device`` picks the engine's device; the tracker's
+            own tensors stay on the CPU).
+        threads: CPU threads of a non-torch backend (None = torch's setting).
+        engine_cache: cache folder of exported graphs (None = ``$RGBX_CACHE/engines``).
 
     Raises:
-        ValueError: an unknown device or precision.
+        ValueError: an unknown device, precision or backend.
         rgbx_tracker_ros.models.checkpoint.CheckpointError: unusable checkpoint file.
+        rgbx_tracker_ros.export.BackendUnavailable: the backend's package is not installed
+            (the message names it) or it needs a GPU.
         KeyError: unknown variant.
     """
+    if backend not in BACKENDS:
+        raise ValueError(f'unknown backend {backend!r}; use one of {", ".join(BACKENDS)}')
     tracking = {}
     if checkpoint:
         model, report = load_checkpoint(checkpoint, variant or None, trust_pickle=trust_pickle,
@@ -67,9 +81,17 @@ def load_tracker(checkpoint: Union[str, Path, None], variant: Optional[str] = No
         redetect_threshold = float(tracking.get('redetect_threshold', 0.0))
     if size_lr is None:
         size_lr = float(tracking.get('size_lr', 1.0))
+    if backend != 'torch':
+        from ..export.cached import engine_for
+        source = sha256_file(checkpoint) if checkpoint else f'random:{variant}'
+        engine = engine_for(model, backend, source, device=device, threads=threads,
+                            precision=precision, cache_dir=engine_cache,
+                            overrides=model_overrides)
+        model, device, precision = engine, 'cpu', 'fp32'
     tracker = RgbxTracker(model, variant, device, precision=precision,
                           redetect_threshold=redetect_threshold, size_lr=size_lr)
     tracker.checkpoint = Path(checkpoint) if checkpoint else None
+    tracker.backend = getattr(model, 'describe', lambda: 'torch')()
     return tracker
 
 
@@ -83,4 +105,5 @@ def build_node_tracker(model: NodeModel) -> RgbxTracker:
         KeyError: unknown variant.
     """
     return load_tracker(model.checkpoint, variant=model.variant, device=model.device,
-                        precision=model.precision)
+                        precision=model.precision, backend=model.backend,
+                        engine_cache=model.engine_cache or None)

@@ -89,13 +89,14 @@ from rgbx_tracker_ros.core.depth import DepthError, check_intrinsics
 # The model (variant, checkpoint, device, precision -> RgbxTracker) is chosen in core.node_model,
 # shared with rgbx-eval's rig:NAME specs; default_checkpoint / resolve_checkpoint are re-exported.
 from rgbx_tracker_ros.core.node_model import (  # noqa: F401
-    DEFAULT_CHECKPOINT_NAME, default_checkpoint, node_model, RANDOM_WEIGHTS, resolve_checkpoint)
+    DEFAULT_CHECKPOINT_NAME, MODEL_PARAMETERS, default_checkpoint, node_model, RANDOM_WEIGHTS,
+    resolve_checkpoint)
 from rgbx_tracker_ros.core.params import (  # noqa: F401  (re-exported for users and tests)
     NodeParams, PARAMETER_NAMES, ParameterError, RUNTIME_PARAMETERS, parameter_specs,
     validate_parameters)
 from rgbx_tracker_ros.core.pipeline import Answer, NodePipeline
 from rgbx_tracker_ros.core.session import view_state  # noqa: F401  (re-exported)
-from rgbx_tracker_ros.core.types import Modality
+from rgbx_tracker_ros.core.types import BackendUnavailable, Modality
 from rgbx_tracker_ros.core.vis import draw_track
 from rgbx_tracker_ros.ros.conversions import (
     array_to_image, detection_score, detection_to_box_xywh, ImageConversionError,
@@ -213,8 +214,7 @@ class TrackerNode(Node):
         self.params = read_parameters(self)
         p = self.params
 
-        model = node_model({'variant': p.variant, 'checkpoint': p.checkpoint,
-                            'device': p.device, 'precision': p.precision})
+        model = node_model({name: getattr(p, name) for name in MODEL_PARAMETERS})
         if model.checkpoint is None:
             self.get_logger().warning(f"checkpoint '{RANDOM_WEIGHTS}': variant {p.variant} "
                                       f'with RANDOM weights (for tests; tracking is meaningless)')
@@ -225,7 +225,8 @@ class TrackerNode(Node):
         tracker = build_node_tracker(model)
         self.get_logger().info(
             f'model {getattr(tracker, "variant", p.variant)} on {tracker.device} '
-            f'({tracker.precision}) from {model.checkpoint or "random weights"} loaded in '
+            f'({tracker.precision}, backend {tracker.backend}) from '
+            f'{model.checkpoint or "random weights"} loaded in '
             f'{time.monotonic() - t0:.1f} s; modality {p.modality}, slop {p.slop} s, '
             f'x_timeout {p.x_timeout} s')
         depth_marker = p.modality_enum is Modality.DEPTH and p.camera_info != 'none'
@@ -539,6 +540,7 @@ def main(args: list[str] | None = None) -> int:
     Returns:
         0 after Ctrl-C or a shutdown; 2 for a configuration error (one line on stderr).
     """
+    from rgbx_tracker_ros.export.engines import EngineError
     from rgbx_tracker_ros.models.checkpoint import CheckpointError
     # Our own SIGINT/SIGTERM handling: rclpy's handler only wakes executors, so a Ctrl-C while
     # the model loads (no executor yet) would be lost. The interpreter's KeyboardInterrupt
@@ -565,7 +567,7 @@ def main(args: list[str] | None = None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except (ParameterError, CheckpointError, FileNotFoundError, ValueError, KeyError,
-            rclpy.exceptions.ParameterException) as exc:
+            BackendUnavailable, EngineError, rclpy.exceptions.ParameterException) as exc:
         print(f'[{NODE_NAME}] cannot start: {_one_line(exc)}', file=sys.stderr)
         code = EXIT_CONFIG_ERROR
     finally:
