@@ -14,6 +14,9 @@ Per (checkpoint, backend):
   torch fp32 run of the same checkpoint (the bound: 1 point);
 - the export check (``rgbx_tracker_ros.export.check``) on TNO: the largest score-map and box
   differences on identical crops;
+- with ``--budget``: the token-budget options (candidate elimination, a smaller search crop,
+  fewer blocks; ``rgbx-eval --model-option``) on the default checkpoint, each timed in torch
+  and onnxruntime and scored (onnxruntime boxes, which the check above ties to torch's);
 - with ``--node``: the tracker node on a 30 Hz 640x512 RGB + thermal stream (bench/node_latency.py)
   per backend: answered fraction, median and p95 latency.
 
@@ -48,6 +51,15 @@ CACHE = REPO / 'bench_out' / 'engines'
 CHECKPOINTS = ('t224_demo', 's14_224_d8_rgbx', 't224_mmmp_student')
 #: TNO's footage skips at these 0-based frames (SOURCES.md): re-initialised there, as the demo.
 TNO_REINIT = (9, 19)
+#: token-budget rows: label -> model options (none of them is a default anywhere)
+BUDGET = {
+    'full (default)': {},
+    'CE blocks 3,6 keep 0.7': {'ce_loc': (3, 6), 'ce_keep_ratio': 0.7},
+    'CE blocks 2,4,6 keep 0.7': {'ce_loc': (2, 4, 6), 'ce_keep_ratio': 0.7},
+    'search crop 196': {'search_size': 196},
+    'search crop 168': {'search_size': 168},
+    '6 of 8 blocks': {'depth': 6},
+}
 
 
 def backends_here() -> list[str]:
@@ -104,6 +116,26 @@ def node_run(ckpt: Path, backend: str, seconds: float) -> dict:
     return dict(kv.split('=', 1) for kv in lines[-1][len('RESULT '):].split())
 
 
+def budget_table(ckpt: Path, nano_ms: float, args) -> None:
+    """The token-budget rows of :data:`BUDGET` on ``ckpt``: torch and onnxruntime ms per frame
+    and SR on both sequences."""
+    print(f'\ntoken budget on {ckpt.stem} (model options; SR from the onnxruntime run):')
+    print('| option | torch ms | onnxruntime ms | onnxruntime FPS | x NanoTrack v2 time | '
+          'SR otb_crossing (RGB) | SR tno_nato_camp (RGB-T) |')
+    print('|---|---|---|---|---|---|---|')
+    for label, options in BUDGET.items():
+        ms = {}
+        for backend in ('torch', 'onnxruntime'):
+            tracker = load_tracker(ckpt, device='cpu', precision='fp32', backend=backend,
+                                   threads=args.threads, engine_cache=CACHE,
+                                   model_overrides=options)
+            ms[backend] = time_per_frame(tracker, args.iters)
+        sr = accuracy(tracker)
+        print(f'| {label} | {ms["torch"]:.1f} | {ms["onnxruntime"]:.1f} | '
+              f'{1000 / ms["onnxruntime"]:.1f} | {ms["onnxruntime"] / nano_ms:.1f} | '
+              f'{sr["otb_crossing"]:.1f} | {sr["tno_nato_camp"]:.1f} |', flush=True)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--checkpoints', nargs='*', default=list(CHECKPOINTS))
@@ -111,6 +143,8 @@ def main(argv=None) -> int:
     parser.add_argument('--iters', type=int, default=20)
     parser.add_argument('--threads', type=int, default=os.cpu_count() or 1)
     parser.add_argument('--node', action='store_true', help='also time the node per backend')
+    parser.add_argument('--budget', action='store_true', help='also the token-budget options')
+    parser.add_argument('--budget-checkpoint', default='s14_224_d8_rgbx')
     parser.add_argument('--node-seconds', type=float, default=15.0)
     parser.add_argument('--node-checkpoint', default='t224_demo')
     args = parser.parse_args(argv)
@@ -142,9 +176,9 @@ def main(argv=None) -> int:
                 row['dsr'] = max(abs(sr[k] - reference[1][k]) for k in sr)
             rows.append(row)
             print(f'  {name} {tracker.backend}: {ms:.1f} ms, SR {sr}', flush=True)
-    print(f'\n| checkpoint | backend | ms / frame | FPS | x NanoTrack v2 time | SR otb_crossing '
-          f'(RGB) | SR tno_nato_camp (RGB-T) | max SR diff to torch | score-map diff | box '
-          f'diff (px) |')
+    print('\n| checkpoint | backend | ms / frame | FPS | x NanoTrack v2 time | SR otb_crossing '
+          '(RGB) | SR tno_nato_camp (RGB-T) | max SR diff to torch | score-map diff | box '
+          'diff (px) |')
     print('|---|---|---|---|---|---|---|---|---|---|')
     for r in rows:
         check = r.get('check')
@@ -154,6 +188,8 @@ def main(argv=None) -> int:
         print(f'| {r["checkpoint"]} | {r["backend"]} | {r["ms"]:.1f} | {1000 / r["ms"]:.1f} | '
               f'{r["ms"] / nano_ms:.1f} | {r["sr"]["otb_crossing"]:.1f} | '
               f'{r["sr"]["tno_nato_camp"]:.1f} | {dsr} | {diffs[0]} | {diffs[1]} |')
+    if args.budget:
+        budget_table(REPO / 'checkpoints' / f'{args.budget_checkpoint}.pt', nano_ms, args)
     if args.node:
         ckpt = REPO / 'checkpoints' / f'{args.node_checkpoint}.pt'
         print(f'\nnode: {args.node_checkpoint}, fp32, 640x512 rgb8 + mono16 at 30 Hz for '

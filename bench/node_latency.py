@@ -48,6 +48,7 @@ def main() -> int:
     parser.add_argument('--precision', default='auto', help="the node's precision parameter")
     parser.add_argument('--backend', default='torch', help="the node's backend parameter")
     parser.add_argument('--checkpoint', default='', help="the node's checkpoint ('' = default)")
+    parser.add_argument('--threads', type=int, default=0, help="the node's torch_threads")
     parser.add_argument('--variant', default='', help="the node's variant ('' = tracker.yaml's)")
     parser.add_argument('--engine-cache', default='', help="the node's engine_cache parameter")
     args = parser.parse_args()
@@ -57,6 +58,8 @@ def main() -> int:
                 '-p', f'precision:={args.precision}', '-p', f'backend:={args.backend}']
     if args.checkpoint:
         node_cmd += ['-p', f'checkpoint:={args.checkpoint}']
+    if args.threads:
+        node_cmd += ['-p', f'torch_threads:={args.threads}']
     if args.variant:
         node_cmd += ['-p', f'variant:={args.variant}']
     if args.engine_cache:

@@ -110,7 +110,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(os.cpu_count() or 1)
     if args.only in ('families', 'backends'):
-        extra = ['--node'] if args.only == 'backends' and not args.skip_node else []
+        extra = (['--budget'] + ([] if args.skip_node else ['--node'])
+                 if args.only == 'backends' else [])
         return subprocess.run([sys.executable, str(REPO / 'bench' / f'{args.only}.py'), *extra],
                               cwd=REPO).returncode
     if args.only:

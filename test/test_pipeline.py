@@ -118,3 +118,63 @@ def test_bad_rgb_is_counted_with_its_reason(bad, reason) -> None:
     p.on_rgb(1, 'cam', bad, '32FC1', now_ns=1)
     assert p.health.snapshot(2).values[f'bad_frames.rgb.{reason}'] == '1'
     assert any('bad frame #1 on rgb' in line.text for line in p.drain_log())
+
+
+def test_only_tracked_frames_are_encoded(monkeypatch) -> None:
+    # a backlog: three frames wait, only the newest is tracked; the stale ones are never
+    # encoded (the thermal stretch runs once, for the tracked frame), and what the tracker gets
+    # is exactly encode_x / encode_rgb of the raw arrays
+    import rgbx_tracker_ros.core.pipeline as pipeline_mod
+    from rgbx_tracker_ros.core.modality import encode_x
+    calls = []
+    real = pipeline_mod.encode_x
+    monkeypatch.setattr(pipeline_mod, 'encode_x',
+                        lambda *a: calls.append(a[0].shape) or real(*a))
+    rgb, x8 = _tno_pair()
+    x16 = (x8.astype(np.uint16) * 200 + 1000)
+    p, tracker = _pipeline(x_grace=0.0)
+    got = []
+    tracker.track = lambda r, x: got.append((r, x)) or (np.array([10.0, 10.0, 20.0, 20.0]), 0.8)
+    t = 10**12
+    for k in range(5):                              # the RGB period, and the target set
+        s = t + k * 40 * MS
+        p.on_x(s, 'ir', x16, 'mono16', now_ns=s)
+        p.on_rgb(s, 'cam', rgb, 'rgb8', now_ns=s)
+        p.poll(now_ns=s + 1)
+    calls.clear()
+    got.clear()
+    for k in range(5, 8):
+        s = t + k * 40 * MS
+        p.on_x(s, 'ir', x16, 'mono16', now_ns=s)
+        p.on_rgb(s, 'cam', rgb, 'rgb8', now_ns=s + MS)
+    answers = p.poll(now_ns=t + 7 * 40 * MS + 2 * MS)
+    assert [a.stamp_ns for a in answers] == [t + 7 * 40 * MS]
+    assert len(calls) == 1 and len(got) == 1
+    assert np.array_equal(got[0][1], encode_x(x16, 'mono16', 'thermal'))
+    assert np.array_equal(got[0][0], rgb)
+
+
+@pytest.mark.parametrize('modality, array, encoding', [
+    ('thermal', np.zeros((4, 4), np.float32), 'mono16'),
+    ('thermal', np.zeros((4, 4, 3), np.uint16), 'rgb8'),
+    ('thermal', np.zeros((4, 4), np.uint8), '32FC1'),
+    ('depth', np.zeros((4, 4), np.uint8), '16UC1'),
+    ('depth', np.zeros((4, 4, 2), np.float32), '32FC1'),
+    ('event', np.zeros((0, 4), np.uint8), 'mono8'),
+    ('thermal', np.zeros((4, 4), np.uint16), 'mono16'),
+    ('depth', np.ones((4, 4), np.float32), '32FC1'),
+    ('event', np.zeros((4, 4, 3), np.uint8), 'bgr8'),
+])
+def test_arrival_check_agrees_with_the_encoder(modality, array, encoding) -> None:
+    from rgbx_tracker_ros.core.modality import EncodingError, check_x, encode_x
+    try:
+        encode_x(array, encoding, modality)
+        encoded = True
+    except EncodingError as exc:
+        encoded, message = False, str(exc)
+    if encoded:
+        assert check_x(array, encoding, modality) == array.shape[:2]
+    else:
+        with pytest.raises(EncodingError) as info:
+            check_x(array, encoding, modality)
+        assert str(info.value) == message

@@ -433,7 +433,8 @@ def evaluate(seqs: list[Sequence], specs: list[TrackerSpec], out_dir: str | Path
              max_frames: Optional[int] = None, device: str = 'auto',
              nano_dir: Optional[str | Path] = None, video: bool = True,
              precision: str = 'fp32', backend: str = 'torch',
-             video_frames: int = 150, video_fps: float = 10.0, recompute: bool = False,
+             model_options: Optional[dict] = None, video_frames: int = 150,
+             video_fps: float = 10.0, recompute: bool = False,
              progress: bool = True) -> EvaluationOutput:
     """Run (or load from the cache) every tracker on every sequence and write the report.
 
@@ -451,6 +452,8 @@ def evaluate(seqs: list[Sequence], specs: list[TrackerSpec], out_dir: str | Path
         backend: inference backend of our trackers ('torch', 'onnxruntime', 'openvino',
             'tensorrt'); part of the cache key when not 'torch'. ``rig:`` specs run the rig
             profile's backend.
+        model_options: constructor overrides of our (non-rig) trackers, e.g. the token-budget
+            options ``{'ce_keep_ratio': 0.7, 'ce_loc': (3, 6)}``; part of their cache key.
         nano_dir: NanoTrack v2 folder (default: ``../shared/peers/nanotrack_v2``).
         video: write a video per sequence.
         video_frames: at most this many frames per video.
@@ -521,6 +524,9 @@ def evaluate(seqs: list[Sequence], specs: list[TrackerSpec], out_dir: str | Path
                     options['precision'] = resolved_precision
                     if backend != 'torch':
                         options['backend'] = backend
+                    if model_options:
+                        options['model_options'] = {k: list(v) if isinstance(v, tuple) else v
+                                                    for k, v in sorted(model_options.items())}
                 key = run_key(fingerprint, seq_prints[seq.name], options)
                 jobs.set_postfix_str(f'{spec.label} on {seq.name}')
                 run = None if recompute else cache.load(spec.label, seq.name, key)
@@ -528,7 +534,8 @@ def evaluate(seqs: list[Sequence], specs: list[TrackerSpec], out_dir: str | Path
                 if run is None:
                     if tracker is None:
                         tracker = build_tracker(spec, device=device, nano_dir=nano_dir,
-                                                precision=precision, backend=backend)
+                                                precision=precision, backend=backend,
+                                                model_options=model_options)
                     t0 = time.perf_counter()
                     with tqdm(total=max(0, n - seq.first_valid_frame()),
                               desc=f'{spec.label}/{seq.name}', unit='frame', leave=False,
@@ -645,6 +652,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--backend', default='torch', choices=list(BACKENDS),
                         help='inference backend of our trackers (default torch; the others run '
                              "the model exported on first use; rig: specs use the rig profile's)")
+    parser.add_argument('--model-option', action='append', default=[], metavar='KEY=VALUE',
+                        help='constructor option of our trackers, repeatable: the token-budget '
+                             'options ce_keep_ratio=0.7, ce_loc=3,6 (candidate elimination), '
+                             'search_size=168, depth=6 (fewer blocks)')
     parser.add_argument('--precision', default=None, choices=list(PRECISIONS),
                         help="network precision of our trackers (default fp32; 'auto' = as the "
                              "node runs: bf16 on CPUs with native bfloat16, else fp32; rig: "
@@ -685,13 +696,19 @@ def main(argv: Optional[list[str]] = None) -> int:
             _logger.warning('%s run(s) on the device and precision of the rig profile, as the '
                             'node does; --device / --precision apply to the other trackers',
                             ', '.join(rigs))
+        from rgbx_tracker_ros.models.factory import parse_model_options
+        model_options = parse_model_options(args.model_option)
+        for spec in specs:
+            if spec.family == 'ours' and spec.model is None and model_options:
+                parse_model_options(args.model_option, spec.name)     # keys valid for it
         modality = None if args.modality is None else Modality(args.modality)
         seqs = collect_sequences(args.paths, args.layout, modality)
         reinit = parse_reinit(args.reinit_frames, seqs)
         out = evaluate(seqs, specs, args.out, protocol=args.protocol, reinit=reinit,
                        max_frames=args.max_frames, device=args.device or 'auto',
                        nano_dir=args.nano_dir, precision=args.precision or 'fp32',
-                       backend=args.backend, video=not args.no_video,
+                       backend=args.backend, model_options=model_options,
+                       video=not args.no_video,
                        video_frames=args.video_frames,
                        video_fps=args.video_fps, recompute=args.recompute,
                        progress=not args.no_progress)

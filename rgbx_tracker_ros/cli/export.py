@@ -66,6 +66,9 @@ def main(argv=None) -> int:
     parser.add_argument('--check-frames', type=int, default=60)
     parser.add_argument('--no-check', action='store_true', help='export only')
     parser.add_argument('--threads', type=int, default=None, help='CPU threads')
+    parser.add_argument('--model-option', action='append', default=[], metavar='KEY=VALUE',
+                        help='constructor option baked into the export, repeatable (token '
+                             'budget: ce_keep_ratio=0.7, ce_loc=3,6, search_size=168, depth=6)')
     parser.add_argument('-v', '--verbose', action='store_true')
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -76,17 +79,20 @@ def main(argv=None) -> int:
     from ..export.engines import open_engine
     from ..export.graphs import export
     from ..models.checkpoint import load_checkpoint
+    from ..models.factory import parse_model_options
     from ..models.pretrained import sha256_file
     from ..models.registry import create_model
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
+        options = parse_model_options(args.model_option)
         if args.checkpoint.lower() == 'none':
             if not args.variant:
                 raise ValueError('--checkpoint none needs --variant')
-            model, source = create_model(args.variant), f'random:{args.variant}'
+            model = create_model(args.variant, **options)
+            source = f'random:{args.variant}'
         else:
-            model, _ = load_checkpoint(args.checkpoint, args.variant)
+            model, _ = load_checkpoint(args.checkpoint, args.variant, **options)
             source = sha256_file(args.checkpoint)
         variant = getattr(model, 'variant', args.variant) or 'model'
         t0 = time.perf_counter()

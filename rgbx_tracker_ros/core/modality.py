@@ -307,6 +307,53 @@ def encode_x(image: np.ndarray, encoding: str, modality: Modality | str) -> np.n
     return encode_rgb(image, 'mono8' if enc == '8UC1' else enc)
 
 
+def check_rgb(image: np.ndarray, encoding: str) -> tuple[int, int]:
+    """Validate an RGB camera image as :func:`encode_rgb` would, without converting it.
+
+    Returns:
+        (H, W) of the image.
+
+    Raises:
+        EncodingError: exactly when :func:`encode_rgb` would.
+    """
+    enc = str(encoding)
+    if enc in ('rgb8', 'bgr8'):
+        return _as_color(image, enc).shape[:2]
+    if enc in ('mono8', '8UC1'):
+        return _as_mono(image, enc, (np.uint8,), 'grey').shape[:2]
+    raise EncodingError(f'unknown RGB encoding {encoding!r}; valid encodings: '
+                        f'{", ".join(RGB_ENCODINGS)} (convert other formats before tracking)')
+
+
+def check_x(image: np.ndarray, encoding: str, modality: Modality | str) -> tuple[int, int]:
+    """Validate an X image as :func:`encode_x` would, without converting it (cheap: dtype and
+    shape checks only), so a node can count a bad frame on arrival and encode only the frames
+    it tracks.
+
+    Returns:
+        (H, W) of the image.
+
+    Raises:
+        EncodingError: exactly when :func:`encode_x` would; ValueError: unknown modality.
+    """
+    mod = modality if isinstance(modality, Modality) else parse_modality(modality)
+    enc = str(encoding)
+    valid = X_ENCODINGS[mod]
+    if enc not in valid:
+        raise _unknown(encoding, mod, valid)
+    if mod is Modality.THERMAL:
+        if enc in ('mono8', '8UC1'):
+            return _as_mono(image, enc, (np.uint8,), 'thermal').shape[:2]
+        if enc in ('mono16', '16UC1'):
+            return _as_mono(image, enc, (np.uint16,), 'thermal').shape[:2]
+        return check_rgb(image, enc)
+    if mod is Modality.DEPTH:
+        if enc == '32FC1':
+            return _as_mono(image, enc, (np.float32, np.float64), 'depth (metres)').shape[:2]
+        return _as_mono(image, enc, (np.uint16,), 'depth (millimetres)').shape[:2]
+    return check_rgb(image, 'mono8' if enc == '8UC1' else enc)
+
+
 # ------------------------------------------------------------------------------------------------
 # events
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import logging
 import threading
 from typing import Any
@@ -32,7 +33,8 @@ import numpy as np
 from rgbx_tracker_ros.core import health as health_mod
 from rgbx_tracker_ros.core.depth import DepthError, depth_to_metres
 from rgbx_tracker_ros.core.events import EventWindowRenderer
-from rgbx_tracker_ros.core.modality import XSignalMonitor, encode_rgb, encode_x
+from rgbx_tracker_ros.core.modality import (
+    XSignalMonitor, check_rgb, check_x, encode_rgb, encode_x)
 from rgbx_tracker_ros.core.params import NodeParams
 from rgbx_tracker_ros.core.session import Answer, Frame, Intrinsics, TrackingSession
 from rgbx_tracker_ros.core.sync import FramePair, FramePairer
@@ -101,15 +103,18 @@ class NodePipeline:
         self.health.record_input('rgb', now_ns)
         self._rgb_arrivals.append(now_ns)
         try:
-            image = encode_rgb(array, encoding)
+            shape_hw = check_rgb(array, encoding)
         except ValueError as exc:
             self.bad_frame('rgb', 'encoding', str(exc))
             return
         if self.events is not None:
             with self._lock:
-                ready = self.events.add_rgb(stamp_ns, image.shape[:2])
+                ready = self.events.add_rgb(stamp_ns, shape_hw)
             self._push_event_frames(ready, frame_id, now_ns)
-        self.pairer.push_rgb(stamp_ns, Frame(stamp_ns, frame_id, image, now_ns), now_ns)
+        # validated now (a bad frame is counted on arrival), encoded only if it is tracked
+        frame = Frame(stamp_ns, frame_id, None, now_ns, shape_hw=shape_hw,
+                      encode=functools.partial(encode_rgb, array, encoding))
+        self.pairer.push_rgb(stamp_ns, frame, now_ns)
 
     def on_x(self, stamp_ns: int, frame_id: str, array: np.ndarray, encoding: str,
              now_ns: int) -> None:
@@ -117,20 +122,18 @@ class NodePipeline:
         self.health.record_input('x', now_ns)
         if not self.params.x_expected:
             return
+        modality = self.params.modality_enum
         try:
-            image = encode_x(array, encoding, self.params.modality_enum)
+            shape_hw = check_x(array, encoding, modality)
         except ValueError as exc:
             self.bad_frame('x', 'encoding', str(exc))
             return
         if not self._signal_ok(array, encoding, stamp_ns, now_ns):
             return
-        depth = None
-        if self.want_depth:
-            try:
-                depth = depth_to_metres(array, encoding)
-            except DepthError:
-                depth = None   # encode_x accepted it: only the marker is skipped
-        self.pairer.push_x(stamp_ns, Frame(stamp_ns, frame_id, image, now_ns, depth), now_ns)
+        depth = functools.partial(_depth_or_none, array, encoding) if self.want_depth else None
+        frame = Frame(stamp_ns, frame_id, None, now_ns, depth, shape_hw=shape_hw,
+                      encode=functools.partial(encode_x, array, encoding, modality))
+        self.pairer.push_x(stamp_ns, frame, now_ns)
 
     def on_events(self, events: np.ndarray, stamp_ns: int, frame_id: str, now_ns: int) -> None:
         """Raw events ((N,) core.modality.EVENT_DTYPE) of a message stamped ``stamp_ns``."""
@@ -308,3 +311,12 @@ class NodePipeline:
 
 
 __all__ = ['Answer', 'Frame', 'FramePair', 'LogLine', 'Modality', 'NodePipeline']
+
+
+def _depth_or_none(array: np.ndarray, encoding: str) -> np.ndarray | None:
+    """Depth in metres for the 3D marker, or None when the frame has none to give (encode_x
+    accepted it, so only the marker is skipped)."""
+    try:
+        return depth_to_metres(array, encoding)
+    except DepthError:
+        return None

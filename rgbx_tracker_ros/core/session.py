@@ -51,23 +51,66 @@ _TRAIL_LENGTH = 20
 _ASPECT_TOLERANCE = 0.01
 
 
-@dataclasses.dataclass
 class Frame:
-    """One decoded and encoded input frame (the payload pushed into the synchronizer).
+    """One decoded input frame (the payload pushed into the synchronizer), encoded for the
+    tracker when first used.
 
-    Attributes:
+    At 30 Hz a node tracks only some of the frames it receives (the rest are answered stale or
+    paired away), so the per-frame encoding (a thermal percentile stretch, a depth colour map,
+    a channel conversion) runs only for a frame that is tracked: ``encode`` is kept and called
+    on the first access of :attr:`image`, once. The input was already validated (dtype, shape,
+    encoding) when it arrived, so a bad frame is still counted on arrival.
+
+    Args:
         stamp_ns: header stamp, nanoseconds.
         frame_id: header frame_id.
-        image: (H, W, 3) uint8 image encoded for the tracker (core.modality).
+        image: (H, W, 3) uint8 image encoded for the tracker (core.modality), or None with
+            ``encode``.
         arrival_ns: monotonic arrival time, nanoseconds.
-        depth_m: (H, W) float32 metres for a depth X frame when a 3D marker is wanted, else None.
+        depth_m: (H, W) float32 metres for a depth X frame when a 3D marker is wanted, else None
+            (or a callable returning it, evaluated on first access like ``encode``).
+        encode: zero-argument callable returning the encoded image (deferred encoding).
+        shape_hw: (H, W) of the image, needed with ``encode`` (the raw array's size).
+
+    Raises:
+        ValueError: neither ``image`` nor ``encode`` (with ``shape_hw``) given.
     """
 
-    stamp_ns: int
-    frame_id: str
-    image: np.ndarray
-    arrival_ns: int
-    depth_m: np.ndarray | None = None
+    __slots__ = ('stamp_ns', 'frame_id', 'arrival_ns', '_image', '_encode', '_depth',
+                 'shape_hw')
+
+    def __init__(self, stamp_ns: int, frame_id: str, image: np.ndarray | None,
+                 arrival_ns: int, depth_m: Any = None,
+                 encode: Callable[[], np.ndarray] | None = None,
+                 shape_hw: tuple[int, int] | None = None) -> None:
+        if image is None and (encode is None or shape_hw is None):
+            raise ValueError('Frame needs an image, or encode= with shape_hw=')
+        self.stamp_ns, self.frame_id, self.arrival_ns = stamp_ns, frame_id, arrival_ns
+        self._image, self._encode, self._depth = image, encode, depth_m
+        self.shape_hw = tuple(image.shape[:2]) if image is not None else tuple(shape_hw)
+
+    @property
+    def image(self) -> np.ndarray:
+        """(H, W, 3) uint8 tracker input (encoded now if it was deferred)."""
+        if self._image is None:
+            self._image, self._encode = self._encode(), None
+        return self._image
+
+    @property
+    def encoded(self) -> bool:
+        """True once :attr:`image` exists (given, or encoded on access)."""
+        return self._image is not None
+
+    @property
+    def depth_m(self) -> np.ndarray | None:
+        """(H, W) float32 metres of a depth X frame for the 3D marker, else None."""
+        if callable(self._depth):
+            self._depth = self._depth()
+        return self._depth
+
+    def __repr__(self) -> str:
+        return (f'Frame(stamp_ns={self.stamp_ns}, frame_id={self.frame_id!r}, '
+                f'shape_hw={self.shape_hw}, encoded={self.encoded})')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -259,7 +302,7 @@ class TrackingSession:
             frame = self._x_alone_frame(pair.x)
         else:
             frame = pair.rgb
-            self._rgb_geometry = (frame.image.shape[:2], frame.frame_id)
+            self._rgb_geometry = (frame.shape_hw, frame.frame_id)
         x_img = self._x_image(pair.x, frame) if pair.x is not None else None
         init = None
         pend = self._pending
@@ -312,7 +355,7 @@ class TrackingSession:
         """RGB lost: a black RGB frame the size of the last RGB frame (boxes stay in RGB pixels)
         with the X frame's stamp and the RGB camera's frame_id; X's own size and frame_id before
         any RGB frame."""
-        shape, frame_id = self._rgb_geometry or (x.image.shape[:2], x.frame_id)
+        shape, frame_id = self._rgb_geometry or (x.shape_hw, x.frame_id)
         return Frame(x.stamp_ns, frame_id, np.zeros((shape[0], shape[1], 3), np.uint8),
                      x.arrival_ns)
 

@@ -349,9 +349,11 @@ def _variants() -> list[str]:
 
 
 def _build_ours(spec: TrackerSpec, device: str = 'auto', precision: str = 'fp32',
-                backend: str = 'torch', **_: Any):
+                backend: str = 'torch', model_options: Optional[dict] = None, **_: Any):
     from rgbx_tracker_ros.models.factory import load_tracker
-    overrides = {'missing_x': 'rgb'} if spec.source == 'rgbasx' else {}
+    overrides = dict(model_options or {})
+    if spec.source == 'rgbasx':
+        overrides['missing_x'] = 'rgb'
     return load_tracker(spec.checkpoint, variant=spec.name, device=device,
                         precision=precision, model_overrides=overrides, backend=backend)
 
@@ -563,7 +565,7 @@ def _missing_checkpoint_message(text: str, rig_arg: str, rig: Any, profile: str,
 
 def build_tracker(spec: TrackerSpec | str, device: str = 'auto',
                   nano_dir: str | Path | None = None, precision: str = 'fp32',
-                  backend: str = 'torch'):
+                  backend: str = 'torch', model_options: Optional[dict] = None):
     """Create the tracker of ``spec`` (a :class:`TrackerSpec` or its text form).
 
     Args:
@@ -576,6 +578,9 @@ def build_tracker(spec: TrackerSpec | str, device: str = 'auto',
             run at the node's precision).
         backend: inference backend of our trackers (``core.types.BACKENDS``; exported on first
             use); ``rig:`` specs run the rig profile's backend.
+        model_options: constructor overrides of our trackers (token-budget options such as
+            ``{'ce_keep_ratio': 0.7, 'ce_loc': (3, 6)}``; see
+            ``models.factory.parse_model_options``); ``rig:`` specs ignore them.
 
     Raises:
         PeerError: see :func:`parse_tracker_spec` and :class:`OpenCVPeer`.
@@ -585,5 +590,6 @@ def build_tracker(spec: TrackerSpec | str, device: str = 'auto',
     if isinstance(spec, str):
         spec = parse_tracker_spec(spec)
     return tracker_registry()[spec.name](spec, device=device, nano_dir=nano_dir,
-                                         precision=precision, backend=backend)
+                                         precision=precision, backend=backend,
+                                         model_options=model_options)
 

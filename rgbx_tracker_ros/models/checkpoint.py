@@ -24,6 +24,7 @@ import math
 import os
 import pickle
 import pickletools
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -272,6 +273,7 @@ def load_checkpoint(path: Union[str, Path], variant: Optional[str] = None,
             report.missing = [k for k in report.missing if k not in from_base]
         report.variant = obj['variant']
         report.meta = dict(obj.get('meta', {}))
+        _drop_cut_blocks(report, obj['model_args'], overrides)
         if report.missing or report.unexpected:
             raise CheckpointError(f'checkpoint {path} does not match variant {obj["variant"]!r}: '
                                   f'missing {report.missing[:5]}, unexpected '
@@ -284,6 +286,21 @@ def load_checkpoint(path: Union[str, Path], variant: Optional[str] = None,
     report = _load_release(model, obj, path)
     report.variant = variant
     return model.eval(), report
+
+
+_BLOCK_KEY = re.compile(r'^backbone\.blocks\.(\d+)\.')
+
+
+def _drop_cut_blocks(report: LoadReport, model_args: dict, overrides: dict) -> None:
+    """A ``depth`` override below the checkpoint's (fewer blocks, a token-budget option): the
+    tensors of the cut blocks are reported as ignored, not unexpected."""
+    depth = overrides.get('depth')
+    if depth is None or int(depth) >= int(model_args.get('depth', 0) or 0):
+        return
+    cut = [k for k in report.unexpected
+           if (m := _BLOCK_KEY.match(k)) and int(m.group(1)) >= int(depth)]
+    report.unexpected = [k for k in report.unexpected if k not in set(cut)]
+    report.ignored.extend(cut)
 
 
 def _load_release(model: torch.nn.Module, obj: dict, path, expected: str = 'ours, ') -> LoadReport:

@@ -22,7 +22,11 @@ from .registry import create_model
 
 _logger = logging.getLogger(__name__)
 
-__all__ = ['build_node_tracker', 'load_tracker']
+__all__ = ['TOKEN_BUDGET_OPTIONS', 'build_node_tracker', 'load_tracker', 'parse_model_options']
+
+#: Constructor options that trade accuracy for speed without new weights (issue: token budget):
+#: candidate elimination, a smaller search crop (position table resized), fewer blocks.
+TOKEN_BUDGET_OPTIONS = ('ce_loc', 'ce_keep_ratio', 'search_size', 'depth')
 
 
 def load_tracker(checkpoint: Union[str, Path, None], variant: Optional[str] = None,
@@ -107,3 +111,45 @@ def build_node_tracker(model: NodeModel) -> RgbxTracker:
     return load_tracker(model.checkpoint, variant=model.variant, device=model.device,
                         precision=model.precision, backend=model.backend,
                         engine_cache=model.engine_cache or None)
+
+
+def _option_value(text: str):
+    """'0.7' -> 0.7, '168' -> 168, '3,6' -> (3, 6), 'rgb' -> 'rgb', 'none' / '' -> ()."""
+    import yaml
+    text = text.strip()
+    if ',' in text:
+        return tuple(_option_value(part) for part in text.split(',') if part.strip())
+    if text.lower() in ('', 'none', '()'):
+        return ()
+    value = yaml.safe_load(text)
+    return value if isinstance(value, (int, float, str, bool)) else text
+
+
+def parse_model_options(items, variant: Optional[str] = None) -> dict:
+    """``['ce_keep_ratio=0.7', 'ce_loc=3,6', 'search_size=168']`` -> constructor overrides for
+    :func:`load_tracker` (``model_overrides``): numbers parsed, comma lists as tuples.
+
+    Args:
+        items: KEY=VALUE strings (a single comma-free string of several is not split).
+        variant: when given, every key must be a constructor argument of it.
+
+    Raises:
+        ValueError: an item without '=', or (with ``variant``) an unknown key; the message lists
+            the valid ones.
+        KeyError: unknown variant.
+    """
+    out = {}
+    for item in items or ():
+        key, sep, value = str(item).partition('=')
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f'model option {item!r}: expected KEY=VALUE, e.g. ce_keep_ratio=0.7')
+        out[key] = _option_value(value)
+    if variant is not None and out:
+        from .registry import variant_args
+        valid = variant_args(variant)
+        bad = sorted(set(out) - set(valid))
+        if bad:
+            raise ValueError(f'model option(s) {", ".join(bad)} are not options of variant '
+                             f'{variant!r}; valid: {", ".join(sorted(valid))}')
+    return out

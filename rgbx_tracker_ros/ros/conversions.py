@@ -93,8 +93,9 @@ def decode_image_buffer(height: int, width: int, encoding: str, step: int,
             f'are wrong', 'size_mismatch')
     rows = buf.reshape(height, step)[:, :row_bytes]
     wire = dtype.newbyteorder('>' if is_bigendian else '<') if dtype.itemsize > 1 else dtype
-    arr = np.ascontiguousarray(rows).view(wire).reshape(height, width, channels)
-    arr = arr.astype(dtype, copy=True)  # native byte order, owns memory
+    # one copy: rows (a view that skips any row padding) -> native byte order, C order, owning
+    # its memory (the message buffer is not kept alive)
+    arr = rows.view(wire).reshape(height, width, channels).astype(dtype, order='C', copy=True)
     return arr[:, :, 0] if channels == 1 else arr
 
 

@@ -18,7 +18,7 @@ OSTrack-family checkpoints load into it (see :mod:`rgbx_tracker_ros.models.check
 from __future__ import annotations
 
 import functools
-from typing import Dict, Optional, Type
+from typing import Dict, Optional, Sequence, Type
 
 import torch
 from torch import nn
@@ -27,6 +27,7 @@ from ...core.model_api import TrackerOutput
 from ..layers import ViTBase, init_vit_weights, map_to_tokens, tokens_to_map
 from ..layers.net import TrackerNet
 from ..layers.bases import make_variant
+from ..layers.ce import ce_block, restore_tokens, template_center_index
 from ..layers.two_stream import x_or_rgb
 from ..registry import register_variant
 from .meta_merger import MetaMerger
@@ -52,6 +53,13 @@ class Backbone(ViTBase):
             the OneTrackerV2 paper runs RGB-only input).
         merger_layer: the merger type, ``merger_layer(embed_dim, x_blend=...)``.
         mlp_layer: the FFN type of every block (default :class:`~.moe.DualMoE`).
+        ce_loc: 0-based blocks with candidate elimination (OSTrack CE, trackers.md 1.4;
+            :mod:`~rgbx_tracker_ros.models.layers.ce`), e.g. (3, 6, 9); () = none.
+        ce_keep_ratio: search tokens kept at each of those blocks, in (0, 1]; 1 = CE off.
+
+    Raises:
+        ValueError: unknown ``missing_x``, a CE block outside the network or a keep ratio
+            outside (0, 1].
     """
 
     def __init__(self, template_size: int, search_size: int, patch_size: int, embed_dim: int,
@@ -60,9 +68,15 @@ class Backbone(ViTBase):
                  drop_path_rate: float = 0.0, init_values: Optional[float] = None,
                  x_blend: float = 0.0, missing_x: str = 'mask',
                  merger_layer: Type[nn.Module] = MetaMerger,
-                 mlp_layer: Type[nn.Module] = DualMoE) -> None:
+                 mlp_layer: Type[nn.Module] = DualMoE, ce_loc: Sequence[int] = (),
+                 ce_keep_ratio: float = 1.0) -> None:
         if missing_x not in MISSING_X:
             raise ValueError(f'missing_x must be one of {MISSING_X}, got {missing_x!r}')
+        if not 0.0 < float(ce_keep_ratio) <= 1.0:
+            raise ValueError(f'ce_keep_ratio must be in (0, 1], got {ce_keep_ratio}')
+        bad = [i for i in ce_loc if not 0 <= int(i) < depth]
+        if bad:
+            raise ValueError(f'ce_loc {list(ce_loc)}: blocks {bad} are outside 0..{depth - 1}')
         if mlp_layer is DualMoE:
             mlp_layer = functools.partial(DualMoE, num_t_experts=num_t_experts,
                                           num_m_experts=num_m_experts, top_k=top_k,
@@ -70,6 +84,8 @@ class Backbone(ViTBase):
         super().__init__(template_size, search_size, patch_size, embed_dim, depth, num_heads,
                          mlp_ratio, drop_path_rate, init_values, mlp_layer=mlp_layer)
         self.missing_x = missing_x
+        self.ce_loc = tuple(int(i) for i in ce_loc)
+        self.ce_keep_ratio = float(ce_keep_ratio)
         self.merger = merger_layer(embed_dim, x_blend=x_blend)
         self.apply(init_vit_weights)
 
@@ -127,6 +143,37 @@ class Backbone(ViTBase):
                 features.append(tokens)
         return tokens
 
+    @property
+    def ce_active(self) -> bool:
+        """True when candidate elimination drops tokens (a CE block and a ratio below 1)."""
+        return bool(self.ce_loc) and self.ce_keep_ratio < 1.0
+
+    def encode_blocks(self, tokens: torch.Tensor, start: int = 0,
+                      features: Optional[list] = None) -> torch.Tensor:
+        """Blocks ``start..`` and the final norm on (B, Nz + Nx, D) tokens, with candidate
+        elimination when :attr:`ce_active` (then the dropped search tokens come back as zeros
+        after the norm, OSTrack's layout).
+
+        Raises:
+            ValueError: CE with ``features`` (feature distillation needs every token).
+        """
+        if not self.ce_active:
+            return self.norm(self.run_blocks(tokens, start, features=features))
+        if features is not None:
+            raise ValueError('candidate elimination drops tokens: it cannot run with '
+                             'keep_features (feature distillation); set ce_keep_ratio 1')
+        nz, nx = self.grid_z ** 2, tokens.shape[1] - self.grid_z ** 2
+        index = torch.arange(nx, device=tokens.device).expand(tokens.shape[0], -1)
+        center = template_center_index(self.grid_z)
+        for i, block in enumerate(self.blocks):
+            if i < start:
+                continue
+            if i in self.ce_loc:
+                tokens, index = ce_block(block, tokens, index, nz, center, self.ce_keep_ratio)
+            else:
+                tokens = block(tokens)
+        return restore_tokens(self.norm(tokens), index, nz, nx)
+
     def forward(self, template_rgb: Optional[torch.Tensor], search_rgb: torch.Tensor,
                 template_x: Optional[torch.Tensor] = None,
                 search_x: Optional[torch.Tensor] = None,
@@ -139,7 +186,7 @@ class Backbone(ViTBase):
         """
         tokens = self.input_tokens(template_rgb, search_rgb, template_x, search_x,
                                    template_x_mask, search_x_mask, template_tokens)
-        return self.norm(self.run_blocks(tokens))
+        return self.encode_blocks(tokens)
 
 
 class RgbxViT(TrackerNet):
@@ -153,7 +200,9 @@ class RgbxViT(TrackerNet):
             (:class:`~rgbx_tracker_ros.models.layers.TokenCenterHead`); used by the variants on a
             pretrained backbone, whose frozen features were never trained to compare template
             and search.
-        **backbone_args: see :class:`Backbone` (``missing_x`` picks the RGB-only path).
+        **backbone_args: see :class:`Backbone` (``missing_x`` picks the RGB-only path;
+            ``ce_loc`` / ``ce_keep_ratio`` turn on candidate elimination, an inference option
+            that keeps the weights).
 
     Forward:
         template_rgb (B, 3, Ht, Wt), search_rgb (B, 3, Hs, Ws): ImageNet-normalised crops.
@@ -175,11 +224,13 @@ class RgbxViT(TrackerNet):
                  top_k: int = 2, expert_rank: int = 48, head_channels: int = 128,
                  drop_path_rate: float = 0.0, init_values: Optional[float] = None,
                  x_blend: float = 0.0, corr_head: bool = False,
-                 missing_x: str = 'mask') -> None:
+                 missing_x: str = 'mask', ce_loc: Sequence[int] = (),
+                 ce_keep_ratio: float = 1.0) -> None:
         super().__init__(template_size, search_size)
         self.backbone = Backbone(template_size, search_size, patch_size, embed_dim, depth,
                                  num_heads, mlp_ratio, num_t_experts, num_m_experts, top_k,
-                                 expert_rank, drop_path_rate, init_values, x_blend, missing_x)
+                                 expert_rank, drop_path_rate, init_values, x_blend, missing_x,
+                                 ce_loc=ce_loc, ce_keep_ratio=ce_keep_ratio)
         self.add_head(head_channels, corr_head)
 
     def encode_template(self, template_rgb: torch.Tensor,
@@ -212,7 +263,7 @@ class RgbxViT(TrackerNet):
         training with a frozen prefix caches the tokens once and trains the rest on them.
         """
         features = [] if self.keep_features else None
-        tokens = self.backbone.norm(self.backbone.run_blocks(tokens, start, features=features))
+        tokens = self.backbone.encode_blocks(tokens, start, features=features)
         out = self.head(tokens, modality, start)
         out.features = features
         return out
