@@ -162,3 +162,36 @@ def test_cached_prefix_recipe_is_refused(tmp_path):
     teacher = _save_teacher(tmp_path)
     with pytest.raises(ValueError, match='cache_samples'):
         train(_cfg(tmp_path, teacher, cache_samples=4))
+
+
+def test_deep_to_shallow_init_copies_the_matched_teacher_blocks():
+    from rgbx_tracker_ros.train.distill import init_from_teacher
+    torch.manual_seed(0)
+    teacher = create_model('test_tiny', depth=4)
+    student = create_model('test_tiny', depth=2)
+    before = {k: v.clone() for k, v in student.state_dict().items()}
+    report = init_from_teacher(student, teacher, 'teacher')
+    assert report['blocks'] == [[0, 1], [1, 3]] and report['kept'] == []
+    t, s = teacher.state_dict(), student.state_dict()
+    for key in s:
+        src = key.replace('blocks.0.', 'blocks.1.').replace('blocks.1.', 'blocks.3.') \
+            if key.startswith('backbone.blocks.1.') else key.replace('blocks.0.', 'blocks.1.')
+        assert torch.equal(s[key], t[src]), key
+    assert any(not torch.equal(before[k], s[k]) for k in s)
+    # an explicit list, and a narrower student whose tensors do not fit (left as they were)
+    init_from_teacher(student, teacher, 'teacher:0,2')
+    assert torch.equal(student.state_dict()['backbone.blocks.1.attn.qkv.weight'],
+                       t['backbone.blocks.2.attn.qkv.weight'])
+    narrow = create_model('test_tiny', depth=2, embed_dim=32, num_heads=2)
+    kept = init_from_teacher(narrow, teacher)['kept']
+    assert 'backbone.blocks.0.attn.qkv.weight' in kept
+    for bad in ('teacher:0', 'teacher:0,9', 'student', 'teacher:a,b'):
+        with pytest.raises(ValueError, match='student_init'):
+            init_from_teacher(student, teacher, bad)
+
+
+def test_student_init_needs_a_teacher(tmp_path):
+    cfg = _cfg(tmp_path, '')
+    cfg.student_init = 'teacher'
+    with pytest.raises(ValueError, match='needs distill_from'):
+        train(cfg)

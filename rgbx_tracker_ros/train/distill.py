@@ -69,7 +69,7 @@ from .losses import LossOutput, aux_terms, tracking_loss
 from .trainer import LoopHooks, TrainConfig, as_float, run_loop
 
 __all__ = ['KD_WEIGHTS', 'TAU', 'FeatureDistiller', 'check_crops', 'distill_loss',
-           'feature_kd_loss', 'layer_pairs', 'load_teacher', 'response_kd_loss',
+           'feature_kd_loss', 'init_from_teacher', 'layer_pairs', 'load_teacher', 'response_kd_loss',
            'train_distilled']
 
 _logger = logging.getLogger(__name__)
@@ -256,6 +256,72 @@ def distill_loss(student_out: TrackerOutput, teacher_out: TrackerOutput, boxes: 
     return LossOutput(total, terms)
 
 
+def _block_index(name: str) -> Optional[Tuple[str, int, str]]:
+    """'backbone.blocks.3.attn.qkv.weight' -> ('backbone.blocks.', 3, 'attn.qkv.weight')."""
+    head, sep, rest = name.partition('blocks.')
+    if not sep:
+        return None
+    number, dot, tail = rest.partition('.')
+    return (head + sep, int(number), tail) if number.isdigit() and dot else None
+
+
+def init_from_teacher(student: nn.Module, teacher: nn.Module, spec: str = 'teacher') -> dict:
+    """Initialise ``student`` from ``teacher`` in place (MixFormerV2's deep-to-shallow
+    initialisation): student block ``j`` takes the tensors of teacher block ``k(j)``, and every
+    tensor outside the blocks (patch embedding, positions, merger, final norm, head) with the
+    same name and shape is copied.
+
+    Args:
+        student, teacher: built models (same family naming: one-stream ``backbone.blocks.{i}``).
+        spec: 'teacher' = ``k(j)`` from :func:`layer_pairs` (a 4-block student of an 8-block
+            teacher takes blocks 1, 3, 5, 7); 'teacher:0,2,4,6' = those teacher blocks, one per
+            student block.
+
+    Returns:
+        {'blocks': [[j, k], ...], 'copied': n tensors, 'kept': names left at the student's
+        init (missing in the teacher or of another shape, e.g. a narrower student)}.
+
+    Raises:
+        ValueError: a malformed spec, a block list whose length is not the student's depth, or
+            a teacher block that does not exist.
+    """
+    s_depth, t_depth = (len(m.backbone.blocks) for m in (student, teacher))
+    kind, _, listed = spec.partition(':')
+    if kind != 'teacher':
+        raise ValueError(f"student_init {spec!r}: use 'teacher' or 'teacher:K0,K1,...'")
+    if listed:
+        try:
+            chosen = [int(k) for k in listed.split(',')]
+        except ValueError:
+            raise ValueError(f'student_init {spec!r}: block list must be integers') from None
+        if len(chosen) != s_depth or not all(0 <= k < t_depth for k in chosen):
+            raise ValueError(f'student_init {spec!r}: give {s_depth} teacher blocks (the '
+                             f'student depth), each in 0..{t_depth - 1}')
+        pairs = list(enumerate(chosen))
+    else:
+        pairs = layer_pairs(s_depth, t_depth)
+    source = dict(pairs)
+    t_state = teacher.state_dict()
+    copied, kept = 0, []
+    with torch.no_grad():
+        for name, tensor in student.state_dict().items():
+            parsed = _block_index(name)
+            if parsed is not None:
+                prefix, j, tail = parsed
+                key = f'{prefix}{source[j]}.{tail}' if j in source else None
+            else:
+                key = name
+            value = t_state.get(key) if key else None
+            if value is None or value.shape != tensor.shape:
+                kept.append(name)
+                continue
+            tensor.copy_(value)
+            copied += 1
+    _logger.info('student initialised from the teacher: blocks %s, %d tensors copied, %d kept',
+                 pairs, copied, len(kept))
+    return {'blocks': [list(p) for p in pairs], 'copied': copied, 'kept': kept[:20]}
+
+
 def check_crops(teacher: nn.Module, student: nn.Module, teacher_path: str = '') -> None:
     """Both models must take the same crops.
 
@@ -304,6 +370,8 @@ def train_distilled(cfg: TrainConfig, model: nn.Module, optim: torch.optim.Optim
         raise ValueError('distillation (distill_from) trains on fresh batches; it cannot be '
                          'combined with the cached-prefix recipe (cache_samples)')
     teacher = load_teacher(cfg.distill_from, model, device)
+    init_report = init_from_teacher(model, teacher, cfg.student_init) \
+        if cfg.student_init else None
     w = dict(KD_WEIGHTS, **weights)
     every = int(cfg.extra.get('distill_every', 1)) if cfg.extra else 1
     distiller = None
@@ -322,7 +390,8 @@ def train_distilled(cfg: TrainConfig, model: nn.Module, optim: torch.optim.Optim
                     'teacher_sha256': sha256_file(cfg.distill_from),
                     'teacher_variant': getattr(teacher, 'variant', ''), 'tau': TAU,
                     'pairs': distiller.pairs if distiller is not None else [],
-                    'feat_kd': w['feat_kd'], 'resp_kd': w['resp_kd']}
+                    'feat_kd': w['feat_kd'], 'resp_kd': w['resp_kd'],
+                    'student_init': init_report}
     _logger.info('distilling %s (%s) into %s: block pairs %s', cfg.distill_from,
                  distill_meta['teacher_variant'], cfg.variant, distill_meta['pairs'])
     use_amp = cfg.amp and device.type == 'cuda'

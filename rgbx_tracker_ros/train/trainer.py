@@ -107,6 +107,10 @@ class TrainConfig:
         distill_from: a teacher checkpoint: train the model (the student, any one-stream
             variant) by feature and response distillation from it as well
             (:mod:`~rgbx_tracker_ros.train.distill`).
+        student_init: with ``distill_from``: 'teacher' initialises the student from the teacher
+            before training (MixFormerV2's deep-to-shallow: student block j from the teacher
+            block of :func:`~.distill.layer_pairs`, every other tensor of the same name and shape
+            copied), 'teacher:0,2,4,6' names the teacher blocks; '' = the student's own init.
     """
 
     variant: str = 't224'
@@ -141,6 +145,7 @@ class TrainConfig:
     val_samples: int = 0
     loss_weights: str = ''
     distill_from: str = ''
+    student_init: str = ''
     extra: dict = field(default_factory=dict)
 
 
@@ -359,6 +364,9 @@ def train(cfg: TrainConfig) -> Path:
     if base is None:
         skip = set()
     meta_common = {'init': init_meta, 'freeze': freeze, 'loss_weights': weights}
+    if cfg.student_init and not cfg.distill_from:
+        raise ValueError('student_init initialises a student from its teacher: it needs '
+                         'distill_from (the teacher checkpoint)')
     if cfg.distill_from:
         from .distill import train_distilled
         return train_distilled(cfg, model, optim, geo, device, out, meta_common, base, skip,
