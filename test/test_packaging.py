@@ -9,6 +9,7 @@ import ast
 import configparser
 import importlib.metadata as md
 import os
+import re
 import runpy
 import subprocess
 import sys
@@ -37,6 +38,7 @@ EXPECTED_SCRIPTS = {
     'rgbx-weights': 'rgbx_tracker_ros.cli.weights:main',
     'rgbx-models': 'rgbx_tracker_ros.cli.models:main',
     'rgbx-export': 'rgbx_tracker_ros.cli.export:main',
+    'rgbx-calibrate': 'rgbx_tracker_ros.cli.calibrate:main',
 }
 
 
@@ -159,6 +161,28 @@ def test_package_xml_is_format3_ament_python_with_rosdep_keys(setup_kwargs) -> N
         assert key in exec_deps, f'package.xml lacks <exec_depend>{key}</exec_depend>'
     assert 'python3-pytest' in {e.text for e in root.findall('test_depend')}
     assert root.findtext('maintainer') and root.findtext('license')
+
+
+def _ros_packages_imported() -> set[str]:
+    """Top-level ROS packages the package's code and launch files import (ast)."""
+    ros = re.compile(r'^(rclpy|launch|launch_ros|ament_index_python|std_srvs|\w+_msgs|'
+                     r'\w+_interfaces)$')
+    found = set()
+    for path in [*(REPO / PKG).rglob('*.py'), *(REPO / 'launch').glob('*.py')]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module and \
+                not node.level else []
+            found.update(n.split('.')[0] for n in names if ros.match(n.split('.')[0]))
+    return found
+
+
+def test_package_xml_declares_every_ros_package_the_code_imports() -> None:
+    root = ET.parse(REPO / 'package.xml').getroot()
+    declared = {e.text for e in root.findall('exec_depend')}
+    imported = _ros_packages_imported()
+    assert {'rclpy', 'sensor_msgs', 'rcl_interfaces', 'ament_index_python'} <= imported
+    assert imported - declared == set()
 
 
 def test_venv_ament_share_layout(monkeypatch) -> None:
