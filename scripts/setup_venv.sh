@@ -46,7 +46,8 @@ inputs_hash="$(hash_files requirements.txt setup.py setup.cfg package.xml script
 
 if [[ "${FORCE:-0}" != 1 && -x "$venv/bin/python" && -f "$stamp" \
       && "$(cat "$stamp")" == "$inputs_hash" ]] \
-      && AMENT_PREFIX_PATH="$venv" "$venv/bin/python" -c 'import vision_msgs.msg' 2>/dev/null; then
+      && AMENT_PREFIX_PATH="$venv" "$venv/bin/python" -c 'import vision_msgs.msg, foxglove_msgs.msg' \
+          2>/dev/null; then
     # The weights cache lives outside the venv: make sure it is there even when the venv is.
     "$venv/bin/python" -m rgbx_tracker_ros.cli.weights fetch dinov2_vits14 >/dev/null
     touch "$stamp"
@@ -134,7 +135,9 @@ print(f'[setup_venv] linked ament share layout into {share}')
 PYEOF
 
 # 6. vision_msgs (not on PyPI): build from interfaces/vision_msgs when missing or changed
-if AMENT_PREFIX_PATH="$venv" "$py" -c 'from vision_msgs.msg import Detection2DArray' 2>/dev/null \
+if AMENT_PREFIX_PATH="$venv" "$py" -c \
+        'from vision_msgs.msg import Detection2DArray; from foxglove_msgs.msg import ImageAnnotations' \
+        2>/dev/null \
         && [[ -f "$vm_stamp" && "$(cat "$vm_stamp")" == "$iface_hash" ]]; then
     log 'vision_msgs already built'
 else

@@ -93,3 +93,38 @@ def test_rviz_config_errors() -> None:
         rviz_config('tracker_node')
     with pytest.raises(ValueError, match='names no topic'):
         rviz_config('/a/tracker_node', template='Panels: []\n')
+
+
+def _layout_topics(value) -> set[str]:
+    """Every topic a Foxglove layout names (imageTopic, annotation keys, topicPath, ...)."""
+    out = set()
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in ('imageTopic', 'topicPath', 'topicToRender') and isinstance(item, str):
+                out.add(item)
+            elif key == 'annotations' and isinstance(item, dict):
+                out.update(item)
+            else:
+                out |= _layout_topics(item)
+    elif isinstance(value, list):
+        for item in value:
+            out |= _layout_topics(item)
+    return out
+
+
+def test_foxglove_layout_names_the_nodes_topics_and_its_panels_exist() -> None:
+    import json
+    layout = json.loads((REPO / 'config' / 'foxglove' / 'tracker_layout.json').read_text())
+    rig = load_rig('rgbt_flir_boson')
+    conf = node_configuration(rig, namespace='/', overrides={'variant': 'test_tiny',
+                                                            'checkpoint': 'none'})
+    published = _published(conf)
+    inputs = {'/rgb/image_raw', '/x/image_raw'}          # the node's inputs (before remapping)
+    names = _layout_topics(layout['configById'])
+    assert '/tracker_node/annotations' in names
+    assert published['/tracker_node/annotations'].__name__ == 'ImageAnnotations'
+    assert names - inputs <= set(published), (names, set(published))
+
+    def panels(tree) -> set[str]:
+        return {tree} if isinstance(tree, str) else panels(tree['first']) | panels(tree['second'])
+    assert panels(layout['layout']) == set(layout['configById'])

@@ -289,3 +289,29 @@ def test_rgb_camera_dying_switches_to_x_alone_and_back() -> None:
         assert n.pipeline.pairer.rgb_timeout_s is None
     finally:
         _close(n)
+
+
+def test_annotations_draw_the_published_box_for_foxglove(node) -> None:
+    from foxglove_msgs.msg import PointsAnnotation
+    got = []
+    node.annotations_pub.publish = got.append
+    node.annotations_pub.get_subscription_count = lambda: 1
+    gt = node.seq.boxes_xywh
+    node._on_init(box_to_detection(gt[0], 1.0, Header(stamp=ns_to_stamp(0))))
+    for k in range(3):
+        _feed(node, k)
+    assert len(got) == 3
+    stamp, box, score = _last(node)
+    msg = got[-1]
+    loop = [p for p in msg.points if p.type == PointsAnnotation.LINE_LOOP]
+    assert len(loop) == 1 and stamp_to_ns(loop[0].timestamp) == stamp == T0 + 2 * DT
+    corners = np.array([[p.x, p.y] for p in loop[0].points])
+    x, y, w, h = box
+    np.testing.assert_allclose(corners, [[x, y], [x + w, y], [x + w, y + h], [x, y + h]])
+    assert [t.text for t in msg.texts] == [f'{score:.2f}', 'RGB-X']
+    assert any(p.type == PointsAnnotation.LINE_STRIP and len(p.points) >= 2 for p in msg.points)
+    # no target: no box, the state says so
+    node._on_reset(Trigger.Request(), Trigger.Response())
+    _feed(node, 3)
+    assert not [p for p in got[-1].points if p.type == PointsAnnotation.LINE_LOOP]
+    assert got[-1].texts[-1].text.endswith('no target')

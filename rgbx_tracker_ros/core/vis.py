@@ -5,6 +5,7 @@ Boxes are (x, y, w, h) in pixels with a top-left origin, as everywhere in this p
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Iterable, Sequence
 
@@ -116,3 +117,55 @@ def box_centre(box_xywh) -> tuple[float, float] | None:
     if box is None:
         return None
     return float(box[0] + box[2] / 2.0), float(box[1] + box[3] / 2.0)
+
+
+@dataclasses.dataclass
+class TrackShapes:
+    """What :func:`draw_track` draws, as shapes for an image-annotation message (Foxglove's
+    ``foxglove_msgs/ImageAnnotations``), so a viewer draws the box on the raw camera image.
+
+    Coordinates are image pixels with the origin at the top-left corner of the top-left pixel.
+
+    Attributes:
+        box: (4, 2) corners of the box, clockwise from the top-left, or None (no target).
+        trail: (N, 2) recent box centres, oldest first (N may be 0).
+        colour: (r, g, b) in [0, 1], the state's colour (as :func:`draw_track`).
+        label: score text at the box ('0.87'), '' without a box.
+        label_at: (x, y) of the label (above the box, or below it at the image top).
+        status: the state text ('RGB-X', 'RGB only', '... | no target').
+    """
+
+    box: np.ndarray | None
+    trail: np.ndarray
+    colour: tuple[float, float, float]
+    label: str
+    label_at: tuple[float, float]
+    status: str
+
+
+def track_shapes(box_xywh, score: float | None, state_text: str,
+                 trail: Iterable[Sequence[float]] | None = None) -> TrackShapes:
+    """The tracked box, score, state and trail as :class:`TrackShapes` (the same content and
+    colours as :func:`draw_track`, without drawing).
+
+    Args:
+        box_xywh: (x, y, w, h) pixels, top-left origin, or None / an invalid box (no target).
+        score: confidence in [0, 1], or None.
+        state_text: the modality state ('RGB-X', 'RGB only', 'X only').
+        trail: recent box centres (cx, cy) pixels, oldest first.
+    """
+    colour = _state_colour(state_text)
+    pts = np.asarray([p for p in (trail or []) if p is not None and np.all(np.isfinite(p))],
+                     dtype=np.float64).reshape(-1, 2)
+    box = _finite_box(box_xywh)
+    if box is None:
+        if 'only' not in state_text.lower():
+            colour = _COLOUR_NO_TARGET
+        return TrackShapes(None, pts, tuple(c / 255.0 for c in colour), '', (0.0, 0.0),
+                           f'{state_text} | no target')
+    x, y, w, h = box
+    corners = np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]])
+    label = f'{score:.2f}' if score is not None and np.isfinite(score) else ''
+    label_at = (float(x), float(y) - 4.0 if y >= 16 else float(y + h) + 14.0)
+    return TrackShapes(corners, pts, tuple(c / 255.0 for c in colour), label, label_at,
+                       state_text)
