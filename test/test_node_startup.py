@@ -62,16 +62,10 @@ def test_bad_parameters(args: list[str], fragments: tuple) -> None:
 
 
 def test_onnxruntime_backend_starts_and_reports_itself(tmp_path: Path) -> None:
-    proc = _start(TINY + ['-p', 'backend:=onnxruntime', '-p', f'engine_cache:={tmp_path}'])
-    try:
-        seen = _wait_for(proc, 'listening on')
-        proc.send_signal(signal.SIGINT)
-        rest, _ = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, (seen + rest)[-3000:]
-    assert 'backend onnxruntime (CPUExecutionProvider)' in seen, seen[-3000:]
+    code, out = _start_and_interrupt(TINY + ['-p', 'backend:=onnxruntime',
+                                             '-p', f'engine_cache:={tmp_path}'])
+    assert code == 0, out[-3000:]
+    assert 'backend onnxruntime (CPUExecutionProvider)' in out, out[-3000:]
     assert len(list(tmp_path.glob('*/test_tiny.search.onnx'))) == 1
     # a GPU-only backend on the CPU is a one-line error
     _assert_one_line_error(_run(TINY + ['-p', 'backend:=tensorrt']), "backend='tensorrt'")
@@ -107,8 +101,9 @@ def _wait_for(proc: subprocess.Popen, text: str, timeout: float = 120.0) -> str:
     raise AssertionError(f'{text!r} not seen; output:\n{seen[-3000:]}')
 
 
-def test_integer_for_a_float_starts_and_ctrl_c_exits_cleanly() -> None:
-    proc = _start(TINY + ['-p', 'slop:=0', '-p', 'x_timeout:=1'])
+def _start_and_interrupt(ros_args: list[str]) -> tuple[int, str]:
+    """Start the node, wait until it listens, Ctrl-C it: (exit code, all its output)."""
+    proc = _start(ros_args)
     try:
         seen = _wait_for(proc, 'listening on')
         proc.send_signal(signal.SIGINT)
@@ -116,8 +111,12 @@ def test_integer_for_a_float_starts_and_ctrl_c_exits_cleanly() -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
-    out = seen + rest
-    assert proc.returncode == 0, out[-3000:]
+    return proc.returncode, seen + rest
+
+
+def test_integer_for_a_float_starts_and_ctrl_c_exits_cleanly() -> None:
+    code, out = _start_and_interrupt(TINY + ['-p', 'slop:=0', '-p', 'x_timeout:=1'])
+    assert code == 0, out[-3000:]
     assert 'Traceback' not in out and 'Error' not in out.replace('error', ''), out[-3000:]
 
 
