@@ -74,7 +74,7 @@ def test_mono8_visible_is_replicated():
     (np.zeros((4, 4), np.uint8), 'rgb8', '(H, W, 3) uint8'),
     (np.zeros((4, 4, 3), np.uint16), 'bgr8', 'dtype uint16'),
     (np.zeros((4, 4, 3), np.uint8), 'mono8', 'shape (4, 4, 3)'),
-    (np.zeros((4, 4, 3), np.uint8), 'yuv422', 'rgb8, bgr8, mono8'),
+    (np.zeros((4, 4, 3), np.uint8), 'nv12', 'rgb8, bgr8, mono8'),
     ([[1, 2], [3, 4]], 'rgb8', 'list'),
 ])
 def test_encode_rgb_rejects_bad_input(image, encoding, fragment):

@@ -6,10 +6,15 @@ Examples::
     rgbx-make-bag ../shared/data/real/otb_crossing out/crossing.bag --layout otb
     rgbx-make-bag synthetic:thermal out/synth.bag --frames 60 --size 320x256 --seed 3
     rgbx-make-bag synthetic:event out/events.bag --raw-events
+    rgbx-make-bag ../shared/data/real/tno_nato_camp out/tno_jpeg.bag --compressed
 
 Topics: ``/rgb/image_raw``, ``/x/image_raw`` (sensor_msgs/Image, the sequence's own encodings;
 ``/x/events`` PointCloud2 with --raw-events) and
 ``/ground_truth`` (vision_msgs/Detection2DArray); see :mod:`rgbx_tracker_ros.ros.bag_io`.
+With ``--compressed`` the images are sensor_msgs/CompressedImage as image_transport publishes
+them: ``/rgb/image_raw/compressed`` (JPEG of ``--jpeg-quality``; PNG for 16-bit frames),
+``/x/image_raw/compressed`` (PNG, lossless) or, for depth, ``/x/image_raw/compressedDepth``
+(compressedDepth PNG, 16-bit depth exact). Play them to a node with ``transport: compressed``.
 """
 
 from __future__ import annotations
@@ -51,12 +56,22 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument('--raw-events', action='store_true',
                    help='synthetic:event: write raw events (PointCloud2 on /x/events) instead '
                         'of rendered event frames')
+    c = p.add_argument_group('image transport')
+    c.add_argument('--compressed', action='store_true',
+                   help='write sensor_msgs/CompressedImage on <topic>/compressed (RGB JPEG, X '
+                        'PNG; depth as compressedDepth on <topic>/compressedDepth) instead of '
+                        'raw images')
+    c.add_argument('--jpeg-quality', type=int, default=90,
+                   help='JPEG quality 1-100 of the compressed RGB frames (default 90)')
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``rgbx-make-bag``."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not 1 <= args.jpeg_quality <= 100:
+        parser.error(f'--jpeg-quality must be in 1..100, got {args.jpeg_quality}')
     try:
         if args.source.startswith(SYNTHETIC_PREFIX):
             from rgbx_tracker_ros.data.synthetic import generate_sequence
@@ -69,13 +84,14 @@ def main(argv: list[str] | None = None) -> int:
                                       raw_events=args.raw_events)
         else:
             source = sequence_source(args.source, args.layout)
-        info = write_bag(source, args.out, args.rate, args.start_ns, progress=True)
+        info = write_bag(source, args.out, args.rate, args.start_ns, progress=True,
+                         compressed=args.compressed, jpeg_quality=args.jpeg_quality)
     except (ValueError, OSError) as exc:
         print(f'rgbx-make-bag: {exc}', file=sys.stderr)
         return 2
     print(f'rgbx-make-bag: wrote {info.num_frames} frames ({info.size_wh[0]}x{info.size_wh[1]}, '
-          f'rgb {info.rgb_encoding}, x {info.x_encoding or "none"}) at {args.rate:g} Hz to '
-          f'{info.path}')
+          f'rgb {info.rgb_encoding}, x {info.x_encoding or "none"}, {info.transport} images) at '
+          f'{args.rate:g} Hz to {info.path}')
     return 0
 
 

@@ -5,7 +5,11 @@ the X modality as a 3-channel uint8 image stacked after RGB (their shared
 ``lib/train/dataset/depth_utils.py::get_x_frame``). This module reproduces those renderings for
 live sensors, so what a ROS node feeds the network has the statistics the networks were trained on:
 
-* RGB: ``rgb8`` / ``bgr8`` / ``mono8`` -> (H, W, 3) uint8 in RGB order (mono replicated).
+* RGB: ``rgb8`` / ``bgr8`` / ``mono8`` -> (H, W, 3) uint8 in RGB order (mono replicated);
+  also, with cv_bridge's semantics, ``rgba8`` / ``bgra8`` (alpha dropped), YUV 4:2:2
+  ``yuv422`` = ``uyvy`` and ``yuv422_yuy2`` = ``yuyv``, the Bayer mosaics ``bayer_rggb8`` /
+  ``bayer_bggr8`` / ``bayer_gbrg8`` / ``bayer_grbg8`` (demosaiced) and ``mono16`` (scaled to
+  8 bit by 255/65535, then replicated).
 * Thermal (LasHeR, RGBT234 style): the datasets store LWIR as 3-channel grey images and the
   trackers use them as they are. ``mono8`` is replicated to 3 channels; ``mono16`` (raw
   radiometric counts) is first normalised per frame with a robust percentile stretch; ``rgb8`` /
@@ -76,7 +80,9 @@ EVENT_POSITIVE_RGB = (255, 0, 0)
 EVENT_NEGATIVE_RGB = (0, 0, 255)
 
 #: Valid encodings per input kind (aliases included), for messages and callers.
-RGB_ENCODINGS = ('rgb8', 'bgr8', 'mono8')
+RGB_ENCODINGS = ('rgb8', 'bgr8', 'mono8', 'mono16', 'rgba8', 'bgra8', 'yuv422', 'uyvy',
+                 'yuv422_yuy2', 'yuyv', 'bayer_rggb8', 'bayer_bggr8', 'bayer_gbrg8',
+                 'bayer_grbg8')
 X_ENCODINGS = {
     Modality.THERMAL: ('mono8', 'mono16', 'rgb8', 'bgr8', '8UC1', '16UC1'),
     Modality.DEPTH: ('16UC1', '32FC1', 'mono16'),
@@ -117,12 +123,44 @@ def _as_mono(image, encoding: str, dtypes: tuple, what: str) -> np.ndarray:
     return image
 
 
-def _as_color(image, encoding: str) -> np.ndarray:
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 \
+def _as_color(image, encoding: str, channels: int = 3) -> np.ndarray:
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != channels \
             or image.dtype != np.uint8 or image.shape[0] == 0 or image.shape[1] == 0:
-        raise EncodingError(f'encoding {encoding!r} expects an (H, W, 3) uint8 image; got '
-                            f'{_describe(image)}. Check the encoding field of the message.')
+        raise EncodingError(f'encoding {encoding!r} expects an (H, W, {channels}) uint8 image; '
+                            f'got {_describe(image)}. Check the encoding field of the message.')
     return image
+
+
+# OpenCV names a Bayer pattern by the 2x2 cell that starts at the second row and column, ROS by
+# the top-left one: ROS 'rggb' (R G / G B from pixel (0, 0)) is OpenCV's 'BG' (as cv_bridge maps).
+_BAYER_TO_RGB = {'bayer_rggb8': cv2.COLOR_BayerBG2RGB, 'bayer_bggr8': cv2.COLOR_BayerRG2RGB,
+                 'bayer_gbrg8': cv2.COLOR_BayerGR2RGB, 'bayer_grbg8': cv2.COLOR_BayerGB2RGB}
+# YUV 4:2:2, 2 bytes per pixel: 'yuv422' / 'uyvy' = U Y0 V Y1, 'yuv422_yuy2' / 'yuyv' = Y0 U Y1 V
+_YUV_TO_RGB = {'yuv422': cv2.COLOR_YUV2RGB_UYVY, 'uyvy': cv2.COLOR_YUV2RGB_UYVY,
+               'yuv422_yuy2': cv2.COLOR_YUV2RGB_YUY2, 'yuyv': cv2.COLOR_YUV2RGB_YUY2}
+_U16_TO_U8 = 255.0 / 65535.0
+
+
+def _checked_rgb(image, enc: str) -> np.ndarray | None:
+    """The validated array of an RGB encoding added after rgb8 / bgr8 / mono8, or None when
+    ``enc`` is none of them (see :func:`encode_rgb`)."""
+    if enc in ('rgba8', 'bgra8'):
+        return _as_color(image, enc, 4)
+    if enc in _YUV_TO_RGB:
+        arr = _as_color(image, enc, 2)
+        if arr.shape[1] % 2:
+            raise EncodingError(f'encoding {enc!r} (YUV 4:2:2) needs an even width; got '
+                                f'{_describe(image)}')
+        return arr
+    if enc in _BAYER_TO_RGB:
+        arr = _as_mono(image, enc, (np.uint8,), 'Bayer mosaic')
+        if arr.shape[0] < 2 or arr.shape[1] < 2:
+            raise EncodingError(f'encoding {enc!r} needs a mosaic of at least 2x2 pixels; got '
+                                f'{_describe(image)}')
+        return arr
+    if enc == 'mono16':
+        return _as_mono(image, enc, (np.uint16,), 'grey')
+    return None
 
 
 def _gray3(mono: np.ndarray) -> np.ndarray:
@@ -143,9 +181,17 @@ def _unknown(encoding, modality: Modality, valid) -> EncodingError:
 def encode_rgb(image: np.ndarray, encoding: str) -> np.ndarray:
     """Convert a colour camera image to (H, W, 3) uint8 RGB.
 
+    cv_bridge semantics for the other encodings: 'rgba8' / 'bgra8' drop alpha; 'yuv422' /
+    'uyvy' and 'yuv422_yuy2' / 'yuyv' are converted with ``cv2.COLOR_YUV2RGB_UYVY`` /
+    ``_YUY2``; 'bayer_*8' are demosaiced (bilinear, ``cv2.COLOR_Bayer*2RGB``); 'mono16' is
+    scaled to 8 bit by 255/65535 (rounded) and replicated.
+
     Args:
-        image: (H, W, 3) uint8 for 'rgb8' / 'bgr8'; (H, W) or (H, W, 1) uint8 for 'mono8'.
-        encoding: ROS ``sensor_msgs/Image`` encoding: 'rgb8', 'bgr8' or 'mono8'.
+        image: (H, W, 3) uint8 for 'rgb8' / 'bgr8'; (H, W) or (H, W, 1) uint8 for 'mono8' and
+            'bayer_*8' (the mosaic, at least 2x2); (H, W, 4) uint8 for 'rgba8' / 'bgra8';
+            (H, W, 2) uint8 with an even W for the YUV 4:2:2 ones (as decoded by
+            ``ros.conversions``); (H, W) uint16 for 'mono16'.
+        encoding: ROS ``sensor_msgs/Image`` encoding, one of :data:`RGB_ENCODINGS` (or '8UC1').
 
     Returns:
         (H, W, 3) uint8, RGB channel order; mono is replicated to 3 channels. A new contiguous
@@ -161,8 +207,20 @@ def encode_rgb(image: np.ndarray, encoding: str) -> np.ndarray:
         return cv2.cvtColor(np.ascontiguousarray(_as_color(image, enc)), cv2.COLOR_BGR2RGB)
     if enc in ('mono8', '8UC1'):
         return _gray3(_as_mono(image, enc, (np.uint8,), 'grey'))
-    raise EncodingError(f'unknown RGB encoding {encoding!r}; valid encodings: '
-                        f'{", ".join(RGB_ENCODINGS)} (convert other formats before tracking)')
+    arr = _checked_rgb(image, enc)
+    if arr is None:
+        raise EncodingError(f'unknown RGB encoding {encoding!r}; valid encodings: '
+                            f'{", ".join(RGB_ENCODINGS)} (convert other formats before tracking)')
+    arr = np.ascontiguousarray(arr)
+    if enc == 'rgba8':
+        return np.ascontiguousarray(arr[:, :, :3])
+    if enc == 'bgra8':
+        return cv2.cvtColor(arr, cv2.COLOR_BGRA2RGB)
+    if enc in _YUV_TO_RGB:
+        return cv2.cvtColor(arr, _YUV_TO_RGB[enc])
+    if enc in _BAYER_TO_RGB:
+        return cv2.cvtColor(arr, _BAYER_TO_RGB[enc])
+    return _gray3(cv2.convertScaleAbs(arr, alpha=_U16_TO_U8))       # mono16
 
 
 # ------------------------------------------------------------------------------------------------
@@ -286,25 +344,17 @@ def encode_x(image: np.ndarray, encoding: str, modality: Modality | str) -> np.n
             array whose dtype / shape does not match the encoding.
         ValueError: unknown modality string.
     """
-    mod = modality if isinstance(modality, Modality) else parse_modality(modality)
-    enc = str(encoding)
-    valid = X_ENCODINGS[mod]
-    if enc not in valid:
-        raise _unknown(encoding, mod, valid)
-    if mod is Modality.THERMAL:
-        if enc in ('mono8', '8UC1'):
-            return _gray3(_as_mono(image, enc, (np.uint8,), 'thermal'))
-        if enc in ('mono16', '16UC1'):
-            return _gray3(normalize_thermal16(_as_mono(image, enc, (np.uint16,), 'thermal')))
-        return encode_rgb(image, enc)
-    if mod is Modality.DEPTH:
-        if enc == '32FC1':
-            metres = _as_mono(image, enc, (np.float32, np.float64), 'depth (metres)')
-            with np.errstate(invalid='ignore', over='ignore'):
-                return depth_to_colormap(metres.astype(np.float32) * np.float32(1000.0))
-        return depth_to_colormap(_as_mono(image, enc, (np.uint16,), 'depth (millimetres)'))
-    # EVENT
-    return encode_rgb(image, 'mono8' if enc == '8UC1' else enc)
+    kind, arr = _validated_x(image, encoding, modality)
+    if kind == 'thermal8':
+        return _gray3(arr)
+    if kind == 'thermal16':
+        return _gray3(normalize_thermal16(arr))
+    if kind == 'depth_m':
+        with np.errstate(invalid='ignore', over='ignore'):
+            return depth_to_colormap(arr.astype(np.float32) * np.float32(1000.0))
+    if kind == 'depth_mm':
+        return depth_to_colormap(arr)
+    return encode_rgb(arr, kind)
 
 
 def check_rgb(image: np.ndarray, encoding: str) -> tuple[int, int]:
@@ -321,8 +371,11 @@ def check_rgb(image: np.ndarray, encoding: str) -> tuple[int, int]:
         return _as_color(image, enc).shape[:2]
     if enc in ('mono8', '8UC1'):
         return _as_mono(image, enc, (np.uint8,), 'grey').shape[:2]
-    raise EncodingError(f'unknown RGB encoding {encoding!r}; valid encodings: '
-                        f'{", ".join(RGB_ENCODINGS)} (convert other formats before tracking)')
+    arr = _checked_rgb(image, enc)
+    if arr is None:
+        raise EncodingError(f'unknown RGB encoding {encoding!r}; valid encodings: '
+                            f'{", ".join(RGB_ENCODINGS)} (convert other formats before tracking)')
+    return arr.shape[:2]
 
 
 def check_x(image: np.ndarray, encoding: str, modality: Modality | str) -> tuple[int, int]:
@@ -336,6 +389,19 @@ def check_x(image: np.ndarray, encoding: str, modality: Modality | str) -> tuple
     Raises:
         EncodingError: exactly when :func:`encode_x` would; ValueError: unknown modality.
     """
+    kind, arr = _validated_x(image, encoding, modality)
+    return check_rgb(arr, kind) if kind in RGB_ENCODINGS else arr.shape[:2]
+
+
+def _validated_x(image: np.ndarray, encoding: str, modality: Modality | str
+                 ) -> tuple[str, np.ndarray]:
+    """The one dtype / shape check of an X image: ('thermal8' | 'thermal16' | 'depth_m' |
+    'depth_mm', the checked (H, W) array), or (an RGB encoding, the image) for pre-rendered
+    frames, which :func:`check_rgb` / :func:`encode_rgb` take from there.
+
+    Raises:
+        EncodingError: unknown encoding for the modality, or dtype / shape not matching it.
+    """
     mod = modality if isinstance(modality, Modality) else parse_modality(modality)
     enc = str(encoding)
     valid = X_ENCODINGS[mod]
@@ -343,15 +409,15 @@ def check_x(image: np.ndarray, encoding: str, modality: Modality | str) -> tuple
         raise _unknown(encoding, mod, valid)
     if mod is Modality.THERMAL:
         if enc in ('mono8', '8UC1'):
-            return _as_mono(image, enc, (np.uint8,), 'thermal').shape[:2]
+            return 'thermal8', _as_mono(image, enc, (np.uint8,), 'thermal')
         if enc in ('mono16', '16UC1'):
-            return _as_mono(image, enc, (np.uint16,), 'thermal').shape[:2]
-        return check_rgb(image, enc)
+            return 'thermal16', _as_mono(image, enc, (np.uint16,), 'thermal')
+        return enc, image
     if mod is Modality.DEPTH:
         if enc == '32FC1':
-            return _as_mono(image, enc, (np.float32, np.float64), 'depth (metres)').shape[:2]
-        return _as_mono(image, enc, (np.uint16,), 'depth (millimetres)').shape[:2]
-    return check_rgb(image, 'mono8' if enc == '8UC1' else enc)
+            return 'depth_m', _as_mono(image, enc, (np.float32, np.float64), 'depth (metres)')
+        return 'depth_mm', _as_mono(image, enc, (np.uint16,), 'depth (millimetres)')
+    return ('mono8' if enc == '8UC1' else enc), image
 
 
 # ------------------------------------------------------------------------------------------------

@@ -11,6 +11,12 @@ A bag holds, per frame k (stamp ``start_ns + k * round(1e9 / rate_hz)``, header 
   pixels, class id 'target', score 1; an empty array where the target is absent, i.e. GT
   0,0,0,0 in RGBT234 / LasHeR files).
 
+With ``compressed=True`` the images are ``sensor_msgs/msg/CompressedImage`` as image_transport
+publishes them (:mod:`rgbx_tracker_ros.core.codec`): ``rgb/image_raw/compressed`` (JPEG; PNG for
+16-bit frames), ``x/image_raw/compressed`` (PNG, lossless) or, for depth,
+``x/image_raw/compressedDepth`` (compressedDepth PNG). The readers take either form; where a bag
+holds both the raw and a compressed topic of a camera, the raw one is used.
+
 Reading (:func:`read_bag_checked`, :func:`read_bag_frames`) does not use rosbags' Reader: the
 ``.mcap`` files are read chunk by chunk with the ``mcap`` library and the ``.db3`` files with
 sqlite3, so a truncated or partly overwritten bag, or one whose metadata.yaml is missing or wrong,
@@ -54,6 +60,8 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import get_types_from_msg, get_typestore, Stores
 from rosbags.typesys.store import Typestore
 
+from rgbx_tracker_ros.core.codec import (
+    decode_compressed, encode_compressed, encode_compressed_depth, transport_suffix)
 from rgbx_tracker_ros.ros.conversions import (
     decode_image_buffer, encode_image_fields, TARGET_CLASS_ID, TARGET_ID)
 
@@ -64,6 +72,7 @@ TOPIC_X = '/x/image_raw'
 TOPIC_GT = '/ground_truth'
 TOPIC_X_EVENTS = '/x/events'
 IMAGE_TYPE = 'sensor_msgs/msg/Image'
+COMPRESSED_TYPE = 'sensor_msgs/msg/CompressedImage'
 POINTCLOUD_TYPE = 'sensor_msgs/msg/PointCloud2'
 DETECTIONS_TYPE = 'vision_msgs/msg/Detection2DArray'
 DEFAULT_START_NS = 1_000_000_000
@@ -124,6 +133,8 @@ class FrameSource:
             all zeros) mean 'target absent' and are written as an empty Detection2DArray.
         x_kind: 'image', or 'events' when ``x`` returns raw events ((N,) EVENT_DTYPE, t in
             microseconds) to be written as PointCloud2 on ``x/events``.
+        x_modality: 'thermal', 'depth', 'event' or '' (unknown); a compressed bag writes depth
+            as compressedDepth.
     """
 
     name: str
@@ -134,6 +145,7 @@ class FrameSource:
     x_encoding: str
     gt_xywh: np.ndarray
     x_kind: str = 'image'
+    x_modality: str = ''
 
 
 @dataclasses.dataclass
@@ -146,6 +158,7 @@ class BagInfo:
     rgb_encoding: str
     x_encoding: str | None
     size_wh: tuple[int, int]
+    transport: str = 'raw'
 
 
 def _time(store: Typestore, stamp_ns: int) -> Any:
@@ -164,6 +177,20 @@ def _image_msg(store: Typestore, array: np.ndarray, encoding: str, stamp_ns: int
         header=_header(store, stamp_ns, frame_id), height=f['height'], width=f['width'],
         encoding=f['encoding'], is_bigendian=f['is_bigendian'], step=f['step'],
         data=np.frombuffer(f['data'], dtype=np.uint8))
+
+
+def _compressed_msg(store: Typestore, array: np.ndarray, encoding: str, stamp_ns: int,
+                    frame_id: str, codec: str, jpeg_quality: int = 90) -> Any:
+    """A rosbags CompressedImage: codec 'jpeg' / 'png' (16-bit frames always png) or
+    'compressedDepth'."""
+    if codec == 'compressedDepth':
+        fmt, data = encode_compressed_depth(array, encoding)
+    else:
+        if codec == 'jpeg' and np.asarray(array).dtype != np.uint8:
+            codec = 'png'
+        fmt, data = encode_compressed(array, encoding, codec, jpeg_quality=jpeg_quality)
+    return store.types[COMPRESSED_TYPE](header=_header(store, stamp_ns, frame_id), format=fmt,
+                                        data=np.frombuffer(data, dtype=np.uint8))
 
 
 def _events_msg(store: Typestore, events: np.ndarray, stamp_ns: int, frame_id: str) -> Any:
@@ -234,7 +261,8 @@ def frame_stamps(num_frames: int, rate_hz: float, start_ns: int = DEFAULT_START_
 
 def write_bag(source: FrameSource, out_path: str | Path, rate_hz: float = 10.0,
               start_ns: int = DEFAULT_START_NS, progress: bool = False,
-              storage: str = 'mcap') -> BagInfo:
+              storage: str = 'mcap', compressed: bool = False,
+              jpeg_quality: int = 90) -> BagInfo:
     """Write ``source`` as a rosbag2 folder ``out_path`` (must not exist).
 
     Per frame the X image is written before the RGB image, and the GT after them, all with the
@@ -248,11 +276,16 @@ def write_bag(source: FrameSource, out_path: str | Path, rate_hz: float = 10.0,
         start_ns: stamp of frame 0 (ns, > 0).
         progress: show a tqdm progress bar.
         storage: 'mcap' (default, ``<out>/<out name>.mcap``) or 'sqlite3' (``.db3``).
+        compressed: write ``sensor_msgs/CompressedImage`` on ``<topic>/compressed`` (RGB JPEG
+            of ``jpeg_quality``, 16-bit RGB PNG; X PNG) or, for X of ``x_modality`` 'depth',
+            ``<topic>/compressedDepth`` (see the module docstring).
+        jpeg_quality: 1..100, compressed RGB only.
 
     Raises:
         BagError: bad rate / start / storage, T < 1, GT with the wrong number of rows.
         rosbags.rosbag2.WriterError: if ``out_path`` exists.
         ImageConversionError: a frame that does not fit its encoding.
+        rgbx_tracker_ros.core.codec.CodecError: (compressed) a frame the codec cannot store.
     """
     plugins = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}
     if storage not in plugins:
@@ -274,13 +307,25 @@ def write_bag(source: FrameSource, out_path: str | Path, rate_hz: float = 10.0,
     if progress:
         from tqdm import tqdm
         indices = tqdm(indices, desc=f'bag {out_path.name}', unit='frame')
+    x_depth = source.x_modality == 'depth'
+    x_codec = 'compressedDepth' if x_depth else 'png'
+    img_type = COMPRESSED_TYPE if compressed else IMAGE_TYPE
+    topic_rgb = f'{TOPIC_RGB}/compressed' if compressed else TOPIC_RGB
+    topic_x = f'{TOPIC_X}/{transport_suffix("compressed", x_depth)}' if compressed else TOPIC_X
+
+    def image(array: np.ndarray, enc: str, stamp: int, frame_id: str, codec: str) -> bytes:
+        if compressed:
+            return store.serialize_cdr(_compressed_msg(store, array, enc, stamp, frame_id, codec,
+                                                       jpeg_quality), COMPRESSED_TYPE)
+        return store.serialize_cdr(_image_msg(store, array, enc, stamp, frame_id), IMAGE_TYPE)
+
     with writer:
         events = source.x_kind == 'events'
         c_x = None
         if source.x is not None:
             c_x = (writer.add_connection(TOPIC_X_EVENTS, POINTCLOUD_TYPE, typestore=store)
-                   if events else writer.add_connection(TOPIC_X, IMAGE_TYPE, typestore=store))
-        c_rgb = writer.add_connection(TOPIC_RGB, IMAGE_TYPE, typestore=store)
+                   if events else writer.add_connection(topic_x, img_type, typestore=store))
+        c_rgb = writer.add_connection(topic_rgb, img_type, typestore=store)
         c_gt = writer.add_connection(TOPIC_GT, DETECTIONS_TYPE, typestore=store)
         for k in indices:
             t = int(stamps[k])
@@ -291,10 +336,8 @@ def write_bag(source: FrameSource, out_path: str | Path, rate_hz: float = 10.0,
                 writer.write(c_x, t, store.serialize_cdr(msg, POINTCLOUD_TYPE))
             elif c_x is not None:
                 x, x_enc = _with_encoding(source.x(k), source.x_encoding)
-                msg = _image_msg(store, x, x_enc, t, X_FRAME_ID)
-                writer.write(c_x, t, store.serialize_cdr(msg, IMAGE_TYPE))
-            msg = _image_msg(store, rgb, rgb_enc, t, RGB_FRAME_ID)
-            writer.write(c_rgb, t, store.serialize_cdr(msg, IMAGE_TYPE))
+                writer.write(c_x, t, image(x, x_enc, t, X_FRAME_ID, x_codec))
+            writer.write(c_rgb, t, image(rgb, rgb_enc, t, RGB_FRAME_ID, 'jpeg'))
             writer.write(c_gt, t, store.serialize_cdr(gt_detections_msg(store, gt[k], t),
                                                       DETECTIONS_TYPE))
     if storage == 'mcap':
@@ -302,7 +345,8 @@ def write_bag(source: FrameSource, out_path: str | Path, rate_hz: float = 10.0,
             add_mcap_chunk_crcs(mcap_file)
     _logger.info('wrote %s: %d frames at %g Hz (%s)', out_path, n, rate_hz, source.name)
     return BagInfo(out_path, n, stamps, source.rgb_encoding,
-                   source.x_encoding if source.x is not None else None, size_wh)
+                   source.x_encoding if source.x is not None else None, size_wh,
+                   'compressed' if compressed else 'raw')
 
 
 # ----------------------------------------------------------------------------- sources
@@ -328,7 +372,8 @@ def sequence_source(seq_dir: str | Path, layout: str | None = None) -> FrameSour
     gt = np.where(seq.absent[:, None], 0.0, np.nan_to_num(seq.gt_xywh, nan=0.0))
     return FrameSource(name=seq.name, num_frames=seq.num_frames, rgb=seq.read_rgb,
                        rgb_encoding=seq.rgb_encoding, x=seq.read_x if seq.has_x else None,
-                       x_encoding=seq.x_encoding or '', gt_xywh=gt)
+                       x_encoding=seq.x_encoding or '', gt_xywh=gt,
+                       x_modality=seq.modality.value if seq.has_x else '')
 
 
 def synthetic_source(seq: Any, name: str = 'synthetic', raw_events: bool = False) -> FrameSource:
@@ -358,8 +403,10 @@ def synthetic_source(seq: Any, name: str = 'synthetic', raw_events: bool = False
     elif seq.x_encoding:
         x = seq.x_raw.__getitem__
         x_enc = seq.x_encoding
+    modality = getattr(seq, 'modality', '')
     return FrameSource(name=name, num_frames=len(seq.rgb), rgb=seq.rgb.__getitem__,
-                       rgb_encoding='rgb8', x=x, x_encoding=x_enc, gt_xywh=gt)
+                       rgb_encoding='rgb8', x=x, x_encoding=x_enc, gt_xywh=gt,
+                       x_modality=str(getattr(modality, 'value', modality)) if x else '')
 
 
 # -------------------------------------------------------------------------------- reading
@@ -370,10 +417,13 @@ class BagFrame:
     Attributes:
         index: 0-based frame index (bag order of the RGB topic).
         stamp_ns: RGB header stamp.
-        rgb_raw: serialized (CDR) ``sensor_msgs/Image`` as stored (publishable as is).
-        x_raw: serialized X message with the same stamp (an Image, or a PointCloud2 of raw
-            events), or None.
-        x_type: 'sensor_msgs/msg/Image' or 'sensor_msgs/msg/PointCloud2' ('' without X).
+        rgb_raw: serialized (CDR) ``sensor_msgs/Image`` (or ``CompressedImage``, see
+            ``rgb_type``) as stored (publishable as is).
+        x_raw: serialized X message with the same stamp (an Image, a CompressedImage, or a
+            PointCloud2 of raw events), or None.
+        x_type: 'sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage' or
+            'sensor_msgs/msg/PointCloud2' ('' without X).
+        rgb_type: 'sensor_msgs/msg/Image' or 'sensor_msgs/msg/CompressedImage'.
         gt_xywh: (4,) GT box, zeros when absent / no GT.
         gt_present: whether a GT detection exists for this frame.
     """
@@ -385,6 +435,7 @@ class BagFrame:
     gt_xywh: np.ndarray
     gt_present: bool
     x_type: str = ''
+    rgb_type: str = IMAGE_TYPE
 
 
 def _stamp_ns(msg: Any) -> int:
@@ -1332,11 +1383,19 @@ def read_bag_checked(path: str | Path, rgb_topic: str = TOPIC_RGB, x_topic: str 
     """
     names = {TOPIC_X_EVENTS.lstrip('/'): 'x', rgb_topic.lstrip('/'): 'rgb',
              x_topic.lstrip('/'): 'x', gt_topic.lstrip('/'): 'gt'}
-    msgs, report = read_bag_messages(path, list(names))
+    # image_transport sub-topics; used only where the raw topic of that camera is absent
+    compressed = {f'{rgb_topic.strip("/")}/compressed': 'rgb',
+                  f'{x_topic.strip("/")}/compressed': 'x',
+                  f'{x_topic.strip("/")}/compressedDepth': 'x'}
+    msgs, report = read_bag_messages(path, [*names, *compressed])
+    raw_kinds = {names[m.topic.lstrip('/')] for m in msgs if m.topic.lstrip('/') in names}
+    msgs = [m for m in msgs if compressed.get(m.topic.lstrip('/')) not in raw_kinds]
+    names.update(compressed)
     store = _shared_store()
     by_topic: dict[str, dict[int, tuple[bytes, Any]]] = {'rgb': {}, 'x': {}, 'gt': {}}
     order: list[int] = []
     x_type = ''
+    rgb_type = IMAGE_TYPE
     for m in msgs:
         kind = names[m.topic.lstrip('/')]
         try:
@@ -1355,6 +1414,7 @@ def read_bag_checked(path: str | Path, rgb_topic: str = TOPIC_RGB, x_topic: str 
         if kind == 'x':
             x_type = m.msgtype
         if kind == 'rgb':
+            rgb_type = m.msgtype or IMAGE_TYPE
             order.append(stamp)
     damaged = report.damaged
     has_x, has_gt = bool(by_topic['x']), bool(by_topic['gt'])
@@ -1368,9 +1428,10 @@ def read_bag_checked(path: str | Path, rgb_topic: str = TOPIC_RGB, x_topic: str 
         box, present = _gt_box(gt[1]) if gt is not None else (np.zeros(4, np.float64), False)
         frames.append(BagFrame(len(frames), stamp, by_topic['rgb'][stamp][0],
                                None if x is None else x[0], box, present,
-                               x_type if x is not None else ''))
+                               x_type if x is not None else '', rgb_type))
     report.frames = len(frames)
-    rgb_known = any(t.lstrip('/') == rgb_topic.lstrip('/') for t in report.topics)
+    rgb_known = any(t.strip('/') in (rgb_topic.strip('/'), f'{rgb_topic.strip("/")}/compressed')
+                    for t in report.topics)
     if not frames and report.damaged:
         report.fatal = (f'bag {path}: no usable frame could be read: '
                         + '; '.join(p.describe() for p in report.problems)
@@ -1403,16 +1464,40 @@ def read_bag_frames(path: str | Path, rgb_topic: str = TOPIC_RGB, x_topic: str =
     return frames
 
 
-def decode_bag_image(raw: bytes) -> tuple[np.ndarray, str, int, str]:
-    """Serialized ``sensor_msgs/Image`` -> (array, encoding, stamp_ns, frame_id).
+def decode_bag_image(raw: bytes, msgtype: str | None = None) -> tuple[np.ndarray, str, int, str]:
+    """Serialized ``sensor_msgs/Image`` or ``CompressedImage`` -> (array, encoding, stamp_ns,
+    frame_id).
+
+    Args:
+        raw: the CDR bytes (``BagFrame.rgb_raw`` / ``x_raw``).
+        msgtype: :data:`IMAGE_TYPE` or :data:`COMPRESSED_TYPE` (``BagFrame.rgb_type`` /
+            ``x_type``); None = an Image, else (when that fails) a CompressedImage.
+
+    Returns:
+        the array and its encoding as ``ros.conversions.decode_image_buffer`` gives them (raw)
+        or ``core.codec.decode_compressed`` (compressed: e.g. 'bgr8' for a JPEG of 'rgb8').
 
     Raises:
         ImageConversionError: for an encoding or size the converter does not support.
+        rgbx_tracker_ros.core.codec.CodecError: a compressed payload that does not decode.
     """
     store = _shared_store()
-    msg = store.deserialize_cdr(raw, IMAGE_TYPE)
-    arr = decode_image_buffer(msg.height, msg.width, msg.encoding, msg.step, msg.is_bigendian,
-                              msg.data)
+    if msgtype == COMPRESSED_TYPE:
+        msg = store.deserialize_cdr(raw, COMPRESSED_TYPE)
+        arr, encoding = decode_compressed(msg.format, msg.data)
+        return arr, encoding, _stamp_ns(msg), msg.header.frame_id
+    try:
+        msg = store.deserialize_cdr(raw, IMAGE_TYPE)
+        arr = decode_image_buffer(msg.height, msg.width, msg.encoding, msg.step,
+                                  msg.is_bigendian, msg.data)
+    except Exception:  # noqa: BLE001 - the CDR deserializer raises many types
+        if msgtype is not None:
+            raise
+        try:
+            return decode_bag_image(raw, COMPRESSED_TYPE)
+        except Exception:  # noqa: BLE001 - not a CompressedImage either: the Image error
+            pass
+        raise
     return arr, msg.encoding, _stamp_ns(msg), msg.header.frame_id
 
 
@@ -1440,11 +1525,11 @@ def iter_bag_images(path: str | Path) -> Iterator[tuple[BagFrame, np.ndarray, st
     Raw-event bags give x = (N,) ``EVENT_DTYPE`` events with x encoding 'events'.
     """
     for frame in read_bag_frames(path):
-        rgb, rgb_enc, _, _ = decode_bag_image(frame.rgb_raw)
+        rgb, rgb_enc, _, _ = decode_bag_image(frame.rgb_raw, frame.rgb_type)
         if frame.x_raw is not None and frame.x_type == POINTCLOUD_TYPE:
             x, x_enc = decode_bag_events(frame.x_raw), 'events'
         elif frame.x_raw is not None:
-            x, x_enc, _, _ = decode_bag_image(frame.x_raw)
+            x, x_enc, _, _ = decode_bag_image(frame.x_raw, frame.x_type or None)
         else:
             x, x_enc = None, None
         yield frame, rgb, rgb_enc, x, x_enc
