@@ -76,6 +76,7 @@ setup(
             'rgbx-weights = rgbx_tracker_ros.cli.weights:main',
             'rgbx-models = rgbx_tracker_ros.cli.models:main',
             'rgbx-export = rgbx_tracker_ros.cli.export:main',
+            'rgbx-calibrate = rgbx_tracker_ros.cli.calibrate:main',
         ],
     },
 )

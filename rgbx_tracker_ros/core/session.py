@@ -25,6 +25,13 @@ X frames of another size than RGB are scaled to the RGB size when the aspect rat
 registered cameras at another resolution); otherwise, unless ``x_resize`` is 'stretch', the X frame
 is a counted bad frame (``x.aspect_mismatch``, sizes in the message) and the RGB frame is tracked
 on RGB alone.
+
+With a registration (parameter ``x_homography``: the homography X pixels -> RGB pixels, from the
+rig's ``registration:`` key; :mod:`rgbx_tracker_ros.core.registration`) the X frame of any size
+is warped into the RGB frame's grid instead (``cv2.warpPerspective``, bilinear; nearest
+neighbour for depth, whose values must not be blended across edges); RGB pixels the X camera
+does not see are 0. The 3D marker of a depth rig then reads the depth of the box mapped back into
+the depth frame's own grid.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ from rgbx_tracker_ros.core import health as health_mod
 from rgbx_tracker_ros.core.boxes import clip_box_xywh, validate_box_xywh, validate_init_box
 from rgbx_tracker_ros.core.depth import DepthError, target_position
 from rgbx_tracker_ros.core.params import NodeParams
+from rgbx_tracker_ros.core.registration import Registration, RegistrationError
 from rgbx_tracker_ros.core.vis import box_centre
 
 _logger = logging.getLogger(__name__)
@@ -202,7 +210,7 @@ class TrackingSession:
         tracker: object with ``initialize(rgb, x, box_xywh)``, ``track(rgb, x) -> (box, score)``,
             ``initialized`` and optionally ``reset()`` (core.tracker.RgbxTracker).
         params: the node parameters (``initial_box``, ``score_threshold``, ``min_box_size``,
-            ``rgb_dark_level``, ``x_resize``).
+            ``rgb_dark_level``, ``x_resize``, ``x_homography``, ``modality``).
         problem: called as ``problem(topic, reason, detail)`` for every counted problem (bad
             init box, X of the wrong aspect ratio, non-finite tracker output, ...).
         log: called as ``log(level, text)`` (logging levels) for messages worth a log line.
@@ -227,6 +235,7 @@ class TrackingSession:
         self._reset_done = threading.Condition(self._lock)
         self.intrinsics: Intrinsics | None = None
         self.state = ''
+        self._registration: tuple[Any, Registration | None] = (None, None)
 
     # ------------------------------------------------------------ requests (any thread)
     def request_init(self, stamp_ns: int, box_xywh: Any, source: str = '~/init') -> bool:
@@ -338,9 +347,21 @@ class TrackingSession:
             self._resets_applied += 1
             self._reset_done.notify_all()
 
+    @property
+    def registration(self) -> Registration | None:
+        """The X -> RGB registration of ``params.x_homography`` (None: X is only resized)."""
+        key = self.params.x_homography
+        if self._registration[0] != key:
+            self._registration = (key, None if key is None else Registration.from_homography(key))
+        return self._registration[1]
+
     def _x_image(self, x: Frame, frame: Frame) -> np.ndarray | None:
         img = x.image
         rgb_hw, x_hw = frame.image.shape[:2], img.shape[:2]
+        reg = self.registration
+        if reg is not None and self._rgb_geometry is not None:   # (no RGB grid yet: X as is)
+            depth = self.params.modality == 'depth'
+            return reg.warp(img, rgb_hw, 'nearest' if depth else 'linear')
         if x_hw == rgb_hw:
             return img
         if self.params.x_resize != 'stretch' and aspect_mismatch(rgb_hw, x_hw):
@@ -413,11 +434,14 @@ class TrackingSession:
                     (pair.x.frame_id if pair.x is not None else frame.frame_id))
         if box is None or info is None or depth is None:
             return None, frame_id
+        box_wh = (frame.image.shape[1], frame.image.shape[0])
+        reg = self.registration
         try:
-            position = target_position(depth, box, info.k,
-                                       box_image_wh=(frame.image.shape[1], frame.image.shape[0]),
+            if reg is not None and self._rgb_geometry is not None:   # box -> the depth grid
+                box, box_wh = reg.rgb_box_to_x(box), (depth.shape[1], depth.shape[0])
+            position = target_position(depth, box, info.k, box_image_wh=box_wh,
                                        k_image_wh=info.size_wh)
-        except DepthError as exc:
+        except (DepthError, RegistrationError) as exc:
             self._problem('marker', 'depth', str(exc))
             position = None
         return position, frame_id

@@ -15,6 +15,8 @@ from typing import Iterable, Optional, Tuple
 import numpy as np
 
 from ..core.modality import encode_rgb, encode_x
+from ..core.registration import Registration
+from ..core.types import Modality
 from ..data.sequences import Sequence
 
 
@@ -43,7 +45,8 @@ class TrackRun:
 
 def run_sequence(tracker, seq: Sequence, use_x: bool = True,
                  withhold_x: Optional[Tuple[int, int]] = None,
-                 reinit_frames: Iterable[int] = (), max_frames: Optional[int] = None) -> TrackRun:
+                 reinit_frames: Iterable[int] = (), max_frames: Optional[int] = None,
+                 registration: Optional[Registration] = None) -> TrackRun:
     """Track ``seq`` from its first valid frame.
 
     Args:
@@ -54,6 +57,9 @@ def run_sequence(tracker, seq: Sequence, use_x: bool = True,
         reinit_frames: 0-based frames where the target is set again from GT (e.g. the cuts of a
             temporally sparse recording); frames whose GT is absent are skipped.
         max_frames: stop after this many frames.
+        registration: optional X -> RGB registration: each encoded X frame is warped into the
+            RGB frame's grid (nearest neighbour for depth) as the node does with
+            ``x_homography``; None = X as read.
 
     Raises:
         rgbx_tracker_ros.data.sequences.SequenceError: unreadable frames or no valid GT.
@@ -70,6 +76,9 @@ def run_sequence(tracker, seq: Sequence, use_x: bool = True,
         rgb = encode_rgb(seq.read_rgb(i), seq.rgb_encoding)
         give_x = use_x and seq.has_x and not (withhold_x and withhold_x[0] <= i < withhold_x[1])
         x = encode_x(seq.read_x(i), seq.x_encoding, seq.modality) if give_x else None
+        if x is not None and registration is not None:
+            x = registration.warp(x, rgb.shape[:2],
+                                  'nearest' if seq.modality is Modality.DEPTH else 'linear')
         x_used[i] = x is not None
         if i in reinit:
             tracker.initialize(rgb, x, seq.gt_xywh[i])
