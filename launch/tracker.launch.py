@@ -33,6 +33,11 @@ ARGUMENTS = (
     ('initial_box', '', "target box 'x,y,w,h' in pixels in the first frame; '' = wait for "
                         "~/init or ~/init_from_detections"),
     ('rviz', 'false', "true: also start rviz2 showing this node's debug image (and 3D marker)"),
+    ('autostart', 'true', 'true: the lifecycle node configures and activates itself; false: it '
+                          'waits for ros2 lifecycle set <node> configure / activate'),
+    ('params_file', '', "a YAML parameter file applied over the rig's parameters (any node "
+                        "parameter, e.g. slop, score_threshold); '' = none"),
+    ('log_level', 'info', 'node log level: debug, info, warn, error, fatal'),
 )
 
 
@@ -46,11 +51,17 @@ def _tracker_nodes(context, *args, **kwargs):
     cfg = node_configuration(rig, namespace=arg('namespace'), overrides={
         'use_sim_time': arg('use_sim_time'), 'compute': arg('compute'),
         'variant': arg('variant'), 'checkpoint': arg('checkpoint'), 'device': arg('device'),
-        'backend': arg('backend'),
+        'backend': arg('backend'), 'autostart': arg('autostart'),
         'initial_box': arg('initial_box')})
+    parameters = [cfg.parameters]
+    if arg('params_file').strip():
+        parameters.append(arg('params_file').strip())      # later entries override
     node_kwargs = {'package': cfg.package, 'executable': cfg.executable, 'name': cfg.name,
-                   'parameters': [cfg.parameters], 'remappings': cfg.remappings,
+                   'parameters': parameters, 'remappings': cfg.remappings,
                    'output': 'screen', 'emulate_tty': True}
+    level = arg('log_level').strip().lower()
+    if level and level != 'info':
+        node_kwargs['ros_arguments'] = ['--log-level', level]
     if cfg.namespace:
         node_kwargs['namespace'] = cfg.namespace
     nodes = [Node(**node_kwargs)]

@@ -221,3 +221,24 @@ def ev_csv(path: Path) -> list[dict]:
     import csv
     with path.open() as fh:
         return list(csv.DictReader(fh))
+
+
+def test_a_rigs_registration_reaches_the_offline_run(tmp_path):
+    """rgbx-eval warps X like the node does on a rig with ``registration:``: the homography is
+    in the run's cache key and the runner gets the registration."""
+    data = yaml.safe_load((rig_mod.source_root() / 'config' / 'rigs' /
+                           'rgbt_flir_boson.yaml').read_text())
+    data['registration'] = {'homography': [[1, 0, 12], [0, 1, -5], [0, 0, 1]]}
+    path = tmp_path / 'shifted_rig.yaml'
+    path.write_text(yaml.safe_dump(data))
+    spec = peers.parse_tracker_spec(f'rig:{path}')
+    settings = ev._rig_run_settings(spec)
+    assert settings['x_homography'] == [1, 0, 12, 0, 1, -5, 0, 0, 1]
+    reg = ev._registration(settings)
+    x = np.zeros((40, 60, 3), np.uint8)
+    x[10, 20] = 255
+    warped = reg.warp(x, (40, 60))
+    assert warped[5, 32].max() == 255 and warped[10, 20].max() == 0
+    plain = peers.parse_tracker_spec('rig:rgbt_flir_boson')
+    assert 'x_homography' not in ev._rig_run_settings(plain)
+    assert ev._registration(ev._rig_run_settings(plain)) is None

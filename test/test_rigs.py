@@ -142,7 +142,7 @@ BAD_RIGS = {
                         r'compute\.gpu\.variant: unknown model variant .vit_huge.*t224'),
     'bad_x_encoding': (_edit(['encodings', 'x'], '32FC1'),
                        r"encodings\.x: '32FC1' is not valid for modality thermal"),
-    'bad_rgb_encoding': (_edit(['encodings', 'rgb'], 'yuv422'), r'encodings\.rgb: .yuv422'),
+    'bad_rgb_encoding': (_edit(['encodings', 'rgb'], 'nv12'), r'encodings\.rgb: .nv12'),
     'negative_slop': (_edit(['sync', 'slop'], -0.1), r'sync\.slop: -0\.1 is out of range'),
     'negative_rgb_timeout': (_edit(['sync', 'rgb_timeout'], -1.0),
                              r'sync\.rgb_timeout: -1\.0 is out of range'),

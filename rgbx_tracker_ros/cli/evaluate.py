@@ -425,7 +425,26 @@ def _rig_run_settings(spec: TrackerSpec) -> dict[str, str]:
             f'{spec.precision!r}, which cannot run here: {exc}. Run rgbx-eval on a machine '
             f'like the one this profile is for, or evaluate another profile (e.g. '
             f'rig:{spec.rig}@cpu)') from exc
-    return {'device': str(dev), 'precision': prec}
+    settings = {'device': str(dev), 'precision': prec}
+    homography = _rig_homography(spec)
+    if homography is not None:
+        settings['x_homography'] = list(homography)
+    return settings
+
+
+def _registration(options: dict):
+    """The X -> RGB registration a run's options name (a rig's ``x_homography``), or None."""
+    if not options.get('x_homography'):
+        return None
+    from rgbx_tracker_ros.core.registration import Registration
+    return Registration.from_homography(options['x_homography'])
+
+
+def _rig_homography(spec: TrackerSpec) -> Optional[tuple]:
+    """The ``x_homography`` the node gets on the spec's rig (its ``registration:``), or None."""
+    from rgbx_tracker_ros.core.rig import load_rig, node_configuration
+    value = node_configuration(load_rig(spec.rig_path)).parameters.get('x_homography')
+    return tuple(value) if value else None
 
 
 def evaluate(seqs: list[Sequence], specs: list[TrackerSpec], out_dir: str | Path,
@@ -543,7 +562,8 @@ def evaluate(seqs: list[Sequence], specs: list[TrackerSpec], out_dir: str | Path
                               file=sys.stderr) as bar:
                         run = run_sequence(_Progress(tracker, bar), seq, use_x=spec.use_x,
                                            reinit_frames=reinit.get(seq.name, ()),
-                                           max_frames=max_frames)
+                                           max_frames=max_frames,
+                                           registration=_registration(options))
                     cache.save(spec.label, seq.name, key, run,
                                meta={'tracker': fingerprint, 'label': spec.label,
                                      'sequence': seq_prints[seq.name], 'options': options})

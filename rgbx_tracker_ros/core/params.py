@@ -39,7 +39,9 @@ class Spec:
 
     Attributes:
         description: what it does, for ``ros2 param describe``.
-        kind: 'float', 'int', 'str', 'choice' or 'box' (a list [x, y, w, h] or empty).
+        kind: 'float', 'int', 'str', 'choice', 'bool' or 'box' (a list of numbers or empty,
+            declared with dynamic typing: [x, y, w, h] for ``initial_box``, 9 numbers for
+            ``x_homography``).
         unit: unit shown in messages ('s', 'Hz', 'px', '' for none).
         lo / hi: inclusive range of a number (None = unbounded).
         choices: valid values of a 'choice' (lower case).
@@ -85,6 +87,9 @@ class NodeParams:
                       'does it ahead of time)', kind='choice', choices=tuple(BACKENDS))
     engine_cache: str = _p('', "folder of the exported graphs of non-torch backends; '' = "
                            '$RGBX_CACHE/engines (~/.cache/rgbx_tracker_ros/engines)', kind='str')
+    autostart: bool = _p(True, 'walk the lifecycle node to active on start (configure: load '
+                         'the model; activate: subscribe); false = wait for the lifecycle '
+                         'services (ros2 lifecycle set)', kind='bool')
     torch_threads: int = _p(0, 'CPU threads for inference; 0 = all cores but one (left to '
                             'image callbacks and DDS)', kind='int', lo=0, hi=256)
     # --- inputs (read-only)
@@ -94,6 +99,11 @@ class NodeParams:
                           "x/image_raw; 'raw' = raw events (sensor_msgs/PointCloud2 with fields "
                           "x, y, t in microseconds, p) on x/events, rendered per RGB frame "
                           "interval", kind='choice', choices=('frame', 'raw'))
+    transport: str = _p('raw', "image transport of the image inputs: 'raw' = sensor_msgs/Image "
+                        "on rgb/image_raw and x/image_raw; 'compressed' = "
+                        "sensor_msgs/CompressedImage on <topic>/compressed (jpeg / png; "
+                        "<topic>/compressedDepth for modality depth), decoded with OpenCV; raw "
+                        "events stay on x/events", kind='choice', choices=('raw', 'compressed'))
     qos_reliability: str = _p('best_effort', 'reliability of the input subscriptions: '
                               'best_effort (sensor data) or reliable', kind='choice',
                               choices=('best_effort', 'reliable'))
@@ -106,6 +116,12 @@ class NodeParams:
                        "RGB size when the aspect ratios agree (registered cameras), else the X "
                        "frame is a counted bad frame; 'stretch' = always resize", kind='choice',
                        choices=('aspect', 'stretch'))
+    x_homography: tuple[float, ...] | None = _p(
+        None, 'registration of X to RGB: 9 numbers (row major) of the homography that maps X '
+              'pixels to RGB pixels (x right, y down); X frames are warped into the RGB grid '
+              "before tracking (nearest neighbour for depth); empty = none (X is only resized, "
+              "see x_resize); a rig's registration: key sets it (rgbx-calibrate computes it)",
+        kind='box')
     # --- synchronisation (run time)
     slop: float = _p(0.02, 'largest |t_x - t_rgb| between header stamps of a pair; < x_timeout',
                      unit='s', lo=0.0, hi=1.0, runtime=True)
@@ -227,8 +243,24 @@ def _number(name: str, value: Any, spec: Spec) -> float:
     return num
 
 
-def _box(name: str, value: Any) -> tuple[float, float, float, float] | None:
-    expected = '[x, y, w, h] in pixels with w > 0 and h > 0, or [] to wait for ~/init'
+def _bool(name: str, value: Any) -> bool:
+    """true / false (a bool, or the strings true/false/1/0/yes/no of a launch argument)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ('true', '1', 'yes', 'on'):
+        return True
+    if text in ('false', '0', 'no', 'off'):
+        return False
+    raise _fail(name, value, 'true or false')
+
+
+def _number_list(name: str, value: Any, count: int, expected: str) -> list[float] | None:
+    """``count`` finite numbers from a list parameter, or None for empty ([] / '' / None).
+
+    Raises:
+        ParameterError: a string, non-numbers, another count or a non-finite value.
+    """
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, str):
@@ -239,9 +271,34 @@ def _box(name: str, value: Any) -> tuple[float, float, float, float] | None:
         raise _fail(name, value, expected) from None
     if not vals:
         return None
-    if len(vals) != 4 or not all(math.isfinite(v) for v in vals) or vals[2] <= 0 or vals[3] <= 0:
+    if len(vals) != count or not all(math.isfinite(v) for v in vals):
+        raise _fail(name, list(value), expected)
+    return vals
+
+
+def _box(name: str, value: Any) -> tuple[float, float, float, float] | None:
+    expected = '[x, y, w, h] in pixels with w > 0 and h > 0, or [] to wait for ~/init'
+    vals = _number_list(name, value, 4, expected)
+    if vals is None:
+        return None
+    if vals[2] <= 0 or vals[3] <= 0:
         raise _fail(name, list(value), expected)
     return (vals[0], vals[1], vals[2], vals[3])
+
+
+def _homography(name: str, value: Any) -> tuple[float, ...] | None:
+    """9 finite numbers of a non-singular 3x3 matrix (row major), or None for empty."""
+    expected = ('9 numbers (row major) of a non-singular 3x3 homography X pixels -> RGB pixels, '
+                'or [] for no registration')
+    vals = _number_list(name, value, 9, expected)
+    if vals is None:
+        return None
+    from rgbx_tracker_ros.core.registration import RegistrationError, check_homography
+    try:
+        check_homography(vals)          # the same test the session's registration applies
+    except RegistrationError:
+        raise _fail(name, list(value), expected + ' (this one is singular)') from None
+    return tuple(vals)
 
 
 def validate_parameters(values: Mapping[str, Any]) -> NodeParams:
@@ -268,7 +325,9 @@ def validate_parameters(values: Mapping[str, Any]) -> NodeParams:
         if spec.kind in ('float', 'int'):
             out[name] = _number(name, value, spec)
         elif spec.kind == 'box':
-            out[name] = _box(name, value)
+            out[name] = _homography(name, value) if name == 'x_homography' else _box(name, value)
+        elif spec.kind == 'bool':
+            out[name] = _bool(name, value)
         else:
             if isinstance(value, (list, tuple, dict)) or value is None:
                 raise _fail(name, value, 'a string')

@@ -10,6 +10,7 @@ device. Example (every key; only ``modality``, ``topics`` and ``compute`` are re
     modality: thermal            # thermal | depth | event | rgb
     namespace: rig               # default namespace of the node (--namespace overrides it)
     event_input: frame           # modality event only: frame | raw
+    transport: raw               # raw (sensor_msgs/Image) | compressed (<topic>/compressed)
     topics:                      # relative names resolve inside the namespace
       rgb: color/image_raw
       x: boson/image_raw         # not for modality rgb
@@ -19,10 +20,19 @@ device. Example (every key; only ``modality``, ``topics`` and ``compute`` are re
     sync: {slop: 0.02, x_timeout: 0.5, x_grace: 0.03, rgb_timeout: 0.5}
     qos: {reliability: best_effort, depth: 5}
     tracking: {score_threshold: 0.25, init_class_id: person}
+    registration:                # optional: warp X into the RGB grid (core.registration)
+      homography: [[1.02, 0.0, -12.5], [0.0, 1.02, 4.0], [0.0, 0.0, 1.0]]   # X px -> RGB px
     compute:
       default: cpu
       cpu: {variant: t224, checkpoint: '', device: cpu}
       gpu: {variant: b224, checkpoint: b224_rgbx.pt, device: cuda, backend: torch}
+
+``registration`` is either ``{homography: 3x3}`` (X pixels -> RGB pixels, e.g. from
+``rgbx-calibrate``) or ``{k_rgb: 3x3, k_x: 3x3, rotation: 3x3, translation: [tx, ty, tz],
+depth: d}`` (pinhole intrinsics in pixels, the X -> RGB camera transform ``P_rgb = R P_x + t``
+in metres, and the working distance in metres: the homography of the plane at that depth,
+:func:`rgbx_tracker_ros.core.registration.plane_homography`). It reaches the node as the
+parameter ``x_homography``. Depth rigs normally publish depth aligned to colour and need none.
 
 Validation is strict: an unknown key, a missing topic, a variant that is not registered
 (``rgbx_tracker_ros.models.list_variants``, checked whenever ``rgbx_tracker_ros.models`` is imported
@@ -50,6 +60,7 @@ import yaml
 
 from rgbx_tracker_ros.core.modality import RGB_ENCODINGS, X_ENCODINGS
 from rgbx_tracker_ros.core.params import parameter_specs
+from rgbx_tracker_ros.core.registration import Registration, RegistrationError
 from rgbx_tracker_ros.core.types import Modality
 
 _logger = logging.getLogger(__name__)
@@ -77,7 +88,8 @@ NODE_TOPIC_X_INFO = 'x/camera_info'
 RAW_EVENTS_ENCODING = 'events'
 COMPUTE_PROFILES = ('cpu', 'gpu')
 #: keys :func:`node_configuration` accepts in ``overrides`` (launch arguments).
-OVERRIDE_KEYS = ('variant', 'checkpoint', 'device', 'backend', 'use_sim_time', 'initial_box',
+OVERRIDE_KEYS = ('variant', 'checkpoint', 'device', 'backend', 'autostart', 'use_sim_time',
+                 'initial_box',
                  'score_threshold', 'init_class_id', 'compute')
 
 
@@ -124,6 +136,8 @@ class Rig:
         modality: the X modality.
         namespace: default node namespace ('' = root).
         event_input: 'frame' or 'raw' (modality event), else 'frame'.
+        transport: image transport of the camera topics, 'raw' or 'compressed' (node parameter
+            ``transport``: ``<topic>/compressed``, ``<topic>/compressedDepth`` for depth).
         topics: see :class:`RigTopics`.
         rgb_encoding / x_encoding: what the cameras publish ('' = no X).
         rate_rgb_hz / rate_x_hz: expected input rates, Hz (0 = no X).
@@ -132,6 +146,8 @@ class Rig:
         qos_reliability: 'best_effort' or 'reliable'; qos_depth: history depth.
         score_threshold: [0, 1]; init_class_id: detector class picked on ~/init_from_detections.
         compute: profile name -> :class:`ComputeProfile`; default_compute: profile used by default.
+        registration: X -> RGB :class:`~rgbx_tracker_ros.core.registration.Registration` of
+            the ``registration:`` key, or None (X only resized to the RGB size).
     """
 
     name: str
@@ -155,6 +171,8 @@ class Rig:
     compute: dict[str, ComputeProfile]
     default_compute: str
     rgb_timeout: float = 0.5
+    transport: str = 'raw'
+    registration: Registration | None = None
 
 
 @dataclasses.dataclass
@@ -282,8 +300,9 @@ def resolve_rig(name_or_path: str | Path) -> Path:
 
 
 # --------------------------------------------------------------------------------- validation
-_TOP_KEYS = ('description', 'modality', 'namespace', 'event_input', 'topics', 'encodings',
-             'rates_hz', 'sync', 'qos', 'tracking', 'compute')
+_TOP_KEYS = ('description', 'modality', 'namespace', 'event_input', 'transport', 'topics',
+             'encodings',
+             'rates_hz', 'sync', 'qos', 'tracking', 'compute', 'registration')
 _SECTION_KEYS = {
     'topics': ('rgb', 'x', 'rgb_camera_info', 'x_camera_info'),
     'encodings': ('rgb', 'x'),
@@ -291,7 +310,9 @@ _SECTION_KEYS = {
     'sync': ('slop', 'x_timeout', 'x_grace', 'rgb_timeout'),
     'qos': ('reliability', 'depth'),
     'tracking': ('score_threshold', 'init_class_id'),
+    'registration': ('homography', 'k_rgb', 'k_x', 'rotation', 'translation', 'depth'),
 }
+_PLANE_KEYS = ('k_rgb', 'k_x', 'rotation', 'translation', 'depth')
 _PROFILE_KEYS = ('variant', 'checkpoint', 'device', 'backend')
 
 
@@ -428,6 +449,7 @@ def rig_from_dict(data: Any, path: str | Path) -> Rig:
     if 'event_input' in top and modality is not Modality.EVENT:
         raise c.fail('event_input', f'only for modality event (this rig is {modality.value})')
     raw_events = modality is Modality.EVENT and event_input == 'raw'
+    transport = c.choice(top.get('transport'), 'transport', *_schema_choice('transport'))
 
     if 'topics' not in top:
         raise c.fail('topics', 'missing (required): a mapping with rgb (and x) topic names')
@@ -534,6 +556,8 @@ def rig_from_dict(data: Any, path: str | Path) -> Rig:
     namespace = c.string(top.get('namespace'), 'namespace', '')
     if namespace and (any(ch.isspace() for ch in namespace) or '//' in namespace):
         raise c.fail('namespace', f'{namespace!r} is not a valid ROS namespace')
+    registration = _parse_registration(c, top.get('registration'), has_x) \
+        if 'registration' in top else None
 
     return Rig(name=path.stem, path=path,
                description=c.string(top.get('description'), 'description', ''),
@@ -543,7 +567,46 @@ def rig_from_dict(data: Any, path: str | Path) -> Rig:
                slop=slop, x_timeout=x_timeout, x_grace=x_grace, rgb_timeout=rgb_timeout,
                qos_reliability=reliability,
                qos_depth=depth, score_threshold=score_threshold, init_class_id=init_class_id,
-               compute=profiles, default_compute=default)
+               compute=profiles, default_compute=default, transport=transport,
+               registration=registration)
+
+
+def _parse_registration(c: _Checker, value: Any, has_x: bool) -> Registration:
+    """The ``registration:`` section -> :class:`Registration` (errors name the file and the
+    dotted key, e.g. ``registration.homography``)."""
+    if not has_x:
+        raise c.fail('registration', 'modality rgb has no X camera to register')
+    section = c.mapping(value, 'registration', _SECTION_KEYS['registration'])
+    plane = [k for k in _PLANE_KEYS if k in section]
+    if 'homography' in section:
+        if plane:
+            raise c.fail(f'registration.{plane[0]}',
+                         'give homography, or k_rgb, k_x, rotation, translation and depth, '
+                         'not both')
+        try:
+            return Registration.from_homography(section['homography'])
+        except RegistrationError as exc:
+            raise c.fail('registration.homography', f'{exc} (expected 3x3 numbers, X pixels -> '
+                                                    f'RGB pixels)') from None
+    missing = [k for k in _PLANE_KEYS if k not in section]
+    if missing:
+        raise c.fail(f'registration.{missing[0]}',
+                     'missing: give homography (3x3, X pixels -> RGB pixels), or all of k_rgb, '
+                     'k_x, rotation, translation (m) and depth (m)')
+    depth = section['depth']
+    if isinstance(depth, bool) or not isinstance(depth, (int, float)) \
+            or not math.isfinite(depth) or depth <= 0:
+        raise c.fail('registration.depth', f'{depth!r}: expected the working distance in '
+                                           f'metres, > 0')
+    try:
+        return Registration.from_calibration(section['k_rgb'], section['k_x'],
+                                             section['rotation'], section['translation'], depth)
+    except RegistrationError as exc:
+        text = str(exc)
+        key = next((k for k in _PLANE_KEYS if text.startswith(k + ':')), None)
+        if key is not None:
+            raise c.fail(f'registration.{key}', text[len(key) + 1:].strip()) from None
+        raise c.fail('registration', text) from None
 
 
 def load_rig(path: str | Path) -> Rig:
@@ -643,10 +706,11 @@ def node_configuration(rig: Rig, namespace: str | None = None,
 
     Returns:
         :class:`NodeConfig` for executable ``tracker_node``: parameters (modality, event_input,
-        slop, x_timeout, x_grace, rgb_timeout, qos_reliability, qos_depth, score_threshold,
-        init_class_id, camera_info, expected_rate_rgb, expected_rate_x, variant, checkpoint,
-        device,
-        use_sim_time[, initial_box]) and remappings of the node's relative input topics to the
+        transport, slop, x_timeout, x_grace, rgb_timeout, qos_reliability, qos_depth,
+        score_threshold, init_class_id, camera_info, expected_rate_rgb, expected_rate_x, variant,
+        checkpoint, device,
+        use_sim_time[, initial_box][, x_homography: the rig's registration as 9 numbers, X
+        pixels -> RGB pixels]) and remappings of the node's relative input topics to the
         rig's topics.
 
     Raises:
@@ -684,6 +748,7 @@ def node_configuration(rig: Rig, namespace: str | None = None,
     params: dict[str, Any] = {
         'modality': rig.modality.value,
         'event_input': rig.event_input,
+        'transport': rig.transport,
         'slop': rig.slop,
         'x_timeout': rig.x_timeout,
         'x_grace': rig.x_grace,
@@ -700,10 +765,13 @@ def node_configuration(rig: Rig, namespace: str | None = None,
         'device': device,
         'backend': backend,
         'use_sim_time': _truthy(ov.get('use_sim_time', False), 'use_sim_time', rig.path),
+        'autostart': _truthy(ov.get('autostart', True), 'autostart', rig.path),
     }
     box = _parse_box(ov.get('initial_box'), rig.path)
     if box is not None:
         params['initial_box'] = box
+    if rig.registration is not None:
+        params['x_homography'] = rig.registration.as_list()
     remaps: list[tuple[str, str]] = [(NODE_TOPIC_RGB, rig.topics.rgb)]
     if rig.modality is not Modality.RGB:
         raw = rig.modality is Modality.EVENT and rig.event_input == 'raw'
@@ -784,6 +852,7 @@ def replay_configuration(rig: Rig, bag: str | Path, out_dir: str | Path,
     node.remappings = []                   # bag topics are the node's own names
     node.parameters['qos_reliability'] = 'reliable'
     node.parameters['camera_info'] = 'none'
+    node.parameters['transport'] = 'raw'    # the player publishes raw sensor_msgs/Image
     out = Path(out_dir)
     player_args = [str(bag), '--out', str(out), '--node', node.fully_qualified_name,
                    '--timeout', f'{answer_timeout_s:g}', '--wait', '120',

@@ -17,14 +17,31 @@ from typing import Any
 
 import numpy as np
 
-# encoding -> (numpy dtype (native, unsized byte order), channels)
+_U8, _U16 = np.dtype(np.uint8), np.dtype(np.uint16)
+#: encoding -> (numpy dtype (native, unsized byte order), channels per pixel), as
+#: ``sensor_msgs/image_encodings`` defines them. Decoding only unpacks the layout (cv_bridge's
+#: ``toCvCopy`` without a target encoding); colour conversion (alpha dropped, YUV 4:2:2 and
+#: Bayer to RGB, mono16 to 8 bit) is ``core.modality.encode_rgb``'s. 'yuv422' = 'uyvy' (bytes
+#: U Y0 V Y1 per pixel pair) and 'yuv422_yuy2' = 'yuyv' (Y0 U Y1 V) are 2 bytes per pixel;
+#: 'bayer_*8' are the raw mosaic (1 byte per pixel, pattern of the top-left 2x2 cell).
 IMAGE_ENCODINGS: dict[str, tuple[np.dtype, int]] = {
-    'rgb8': (np.dtype(np.uint8), 3),
-    'bgr8': (np.dtype(np.uint8), 3),
-    'mono8': (np.dtype(np.uint8), 1),
-    'mono16': (np.dtype(np.uint16), 1),
-    '16UC1': (np.dtype(np.uint16), 1),
+    'rgb8': (_U8, 3),
+    'bgr8': (_U8, 3),
+    'rgba8': (_U8, 4),
+    'bgra8': (_U8, 4),
+    'mono8': (_U8, 1),
+    '8UC1': (_U8, 1),
+    'mono16': (_U16, 1),
+    '16UC1': (_U16, 1),
     '32FC1': (np.dtype(np.float32), 1),
+    'yuv422': (_U8, 2),
+    'uyvy': (_U8, 2),
+    'yuv422_yuy2': (_U8, 2),
+    'yuyv': (_U8, 2),
+    'bayer_rggb8': (_U8, 1),
+    'bayer_bggr8': (_U8, 1),
+    'bayer_gbrg8': (_U8, 1),
+    'bayer_grbg8': (_U8, 1),
 }
 
 TARGET_CLASS_ID = 'target'
@@ -56,16 +73,18 @@ def decode_image_buffer(height: int, width: int, encoding: str, step: int,
     Args:
         height: rows (pixels).
         width: columns (pixels).
-        encoding: one of :data:`IMAGE_ENCODINGS` ('rgb8', 'bgr8', 'mono8', 'mono16', '16UC1',
-            '32FC1').
+        encoding: one of :data:`IMAGE_ENCODINGS` ('rgb8', 'bgr8', 'rgba8', 'bgra8', 'mono8',
+            '8UC1', 'mono16', '16UC1', '32FC1', 'yuv422' / 'uyvy', 'yuv422_yuy2' / 'yuyv',
+            'bayer_rggb8', 'bayer_bggr8', 'bayer_gbrg8', 'bayer_grbg8').
         step: bytes per row, >= width * bytes per pixel (extra bytes are row padding).
         is_bigendian: byte order of multi-byte pixels.
         data: the pixel bytes (bytes, array.array, memoryview or uint8 ndarray) of length
             ``step * height``.
 
     Returns:
-        (H, W, 3) for 3-channel encodings (channel order as in ``encoding``), (H, W) for 1-channel
-        ones; dtype uint8 / uint16 / float32. The array owns its memory.
+        (H, W, C) for C-channel encodings (C = 3 or 4, channel order as in ``encoding``; C = 2
+        for the YUV 4:2:2 ones, the byte pairs as sent), (H, W) for 1-channel ones (Bayer: the
+        mosaic); dtype uint8 / uint16 / float32. The array owns its memory.
 
     Raises:
         ImageConversionError: for an unknown encoding, a step shorter than a row, or a data
@@ -112,9 +131,10 @@ def encode_image_fields(array: np.ndarray, encoding: str) -> dict[str, Any]:
     """Numpy array -> ``sensor_msgs/Image`` fields (little-endian, no row padding).
 
     Args:
-        array: (H, W, 3) for 'rgb8'/'bgr8' (channel order as named), (H, W) or (H, W, 1) for the
-            1-channel encodings; dtype must match the encoding (uint8, uint16 for 'mono16' and
-            '16UC1', float32 for '32FC1').
+        array: (H, W, C) for the C-channel encodings ('rgb8'/'bgr8' C = 3, 'rgba8'/'bgra8'
+            C = 4, the YUV 4:2:2 ones C = 2), (H, W) or (H, W, 1) for the 1-channel encodings;
+            dtype must match the encoding (uint8, uint16 for 'mono16' and '16UC1', float32 for
+            '32FC1').
         encoding: one of :data:`IMAGE_ENCODINGS`.
 
     Returns:
@@ -131,9 +151,9 @@ def encode_image_fields(array: np.ndarray, encoding: str) -> dict[str, Any]:
     arr = np.asarray(array)
     if channels == 1 and arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
-    want_ndim = 3 if channels == 3 else 2
-    if arr.ndim != want_ndim or (channels == 3 and arr.shape[2] != 3):
-        shape = '(H, W, 3)' if channels == 3 else '(H, W)'
+    want_ndim = 3 if channels > 1 else 2
+    if arr.ndim != want_ndim or (channels > 1 and arr.shape[2] != channels):
+        shape = f'(H, W, {channels})' if channels > 1 else '(H, W)'
         raise ImageConversionError(f'{encoding} needs a {shape} array, got shape {arr.shape}',
                                    'shape')
     if arr.dtype != dtype:
@@ -180,6 +200,56 @@ def array_to_image(array: np.ndarray, encoding: str, stamp_ns: int = 0, frame_id
     msg.is_bigendian = fields['is_bigendian']
     msg.step = fields['step']
     msg.data = fields['data']
+    return msg
+
+
+def compressed_to_array(msg: Any) -> tuple[np.ndarray, str]:
+    """``sensor_msgs/CompressedImage`` (rclpy or rosbags message) -> (array, encoding).
+
+    Decoded with :func:`rgbx_tracker_ros.core.codec.decode_compressed` (``format`` as
+    image_transport's compressed / compressedDepth plugins write it); see there for shapes and
+    encodings.
+
+    Raises:
+        rgbx_tracker_ros.core.codec.CodecError: a ValueError with ``reason`` 'truncated',
+            'unknown_format' or 'decode_failed'.
+    """
+    from rgbx_tracker_ros.core.codec import decode_compressed
+
+    return decode_compressed(msg.format, msg.data)
+
+
+def array_to_compressed(array: np.ndarray, encoding: str, codec: str = 'jpeg',
+                        stamp_ns: int = 0, frame_id: str = '', header: Any = None,
+                        jpeg_quality: int = 90) -> Any:
+    """Numpy array -> rclpy ``sensor_msgs/msg/CompressedImage`` as image_transport writes it.
+
+    Args:
+        array: see :func:`rgbx_tracker_ros.core.codec.encode_compressed` (codec 'jpeg' /
+            'png') or :func:`~rgbx_tracker_ros.core.codec.encode_compressed_depth` (codec
+            'compressedDepth': (H, W) uint16 '16UC1' / 'mono16' or float '32FC1' metres).
+        encoding: the raw encoding of ``array``.
+        codec: 'jpeg', 'png' or 'compressedDepth'.
+        stamp_ns / frame_id / header: as :func:`array_to_image`.
+        jpeg_quality: 1..100.
+
+    Raises:
+        rgbx_tracker_ros.core.codec.CodecError: an array or encoding the codec cannot store.
+    """
+    from sensor_msgs.msg import CompressedImage
+    from std_msgs.msg import Header
+
+    from rgbx_tracker_ros.core.codec import encode_compressed, encode_compressed_depth
+
+    if codec == 'compressedDepth':
+        fmt, data = encode_compressed_depth(array, encoding)
+    else:
+        fmt, data = encode_compressed(array, encoding, codec, jpeg_quality=jpeg_quality)
+    msg = CompressedImage()
+    msg.header = header if header is not None else Header(stamp=ns_to_stamp(stamp_ns),
+                                                          frame_id=frame_id)
+    msg.format = fmt
+    msg.data = data
     return msg
 
 
@@ -255,6 +325,42 @@ def result_to_detections(header: Any, box_xywh: Any | None, score: float | None)
     msg.header = header
     if box_xywh is not None:
         msg.detections = [box_to_detection(box_xywh, 0.0 if score is None else score, header)]
+    return msg
+
+
+def result_to_annotations(stamp: Any, shapes: Any) -> Any:
+    """:class:`~rgbx_tracker_ros.core.vis.TrackShapes` -> ``foxglove_msgs/msg/ImageAnnotations``
+    (the box as a LINE_LOOP, the trail as a LINE_STRIP, the score at the box and the state in the
+    top-left corner), every annotation stamped ``stamp`` (the RGB frame's header stamp, so
+    Foxglove draws it on that image).
+
+    Raises:
+        ImportError: foxglove_msgs is not installed (the node then does not publish
+            ``~/annotations``).
+    """
+    from foxglove_msgs.msg import Color, ImageAnnotations, Point2, PointsAnnotation
+    from foxglove_msgs.msg import TextAnnotation
+
+    colour = Color(r=float(shapes.colour[0]), g=float(shapes.colour[1]),
+                   b=float(shapes.colour[2]), a=1.0)
+    clear = Color(r=0.0, g=0.0, b=0.0, a=0.0)
+    black = Color(r=0.0, g=0.0, b=0.0, a=0.7)
+
+    def points(kind: int, pts) -> Any:
+        return PointsAnnotation(
+            timestamp=stamp, type=kind, outline_color=colour, fill_color=clear, thickness=2.0,
+            points=[Point2(x=float(px), y=float(py)) for px, py in pts])
+
+    msg = ImageAnnotations()
+    if shapes.box is not None:
+        msg.points.append(points(PointsAnnotation.LINE_LOOP, shapes.box))
+    if len(shapes.trail) >= 2:
+        msg.points.append(points(PointsAnnotation.LINE_STRIP, shapes.trail))
+    texts = [(shapes.label, shapes.label_at), (shapes.status, (4.0, 16.0))]
+    msg.texts = [TextAnnotation(timestamp=stamp, position=Point2(x=float(at[0]), y=float(at[1])),
+                                text=text, font_size=14.0, text_color=colour,
+                                background_color=black)
+                 for text, at in texts if text]
     return msg
 
 

@@ -7,7 +7,9 @@ the pipeline answers.
 
 Subscribes ``rgb/image_raw`` and ``x/image_raw`` (relative names: namespaces and remaps apply;
 with ``modality: event`` and ``event_input: raw``, raw events as ``sensor_msgs/PointCloud2``
-with fields x, y, t (microseconds), p on ``x/events`` instead, rendered per RGB frame interval),
+with fields x, y, t (microseconds), p on ``x/events`` instead, rendered per RGB frame interval;
+with ``transport: compressed``, ``sensor_msgs/CompressedImage`` on ``<topic>/compressed`` of the
+remapped image topics, ``<topic>/compressedDepth`` for modality depth, decoded by core.codec),
 pairs them by header stamp (``slop`` seconds; core.sync) and tracks with
 :class:`rgbx_tracker_ros.core.tracker.RgbxTracker`. Without X (an RGB frame waited ``x_timeout``
 for it, or X carries no signal: all-NaN depth, flat thermal, no events) it tracks on RGB alone
@@ -61,6 +63,7 @@ if __name__ == '__main__':
     signal.signal(signal.SIGTERM, _exit_quietly)
 
 # The imports below come after the signal set-up on purpose (E402 ignored in setup.cfg).
+import copy
 import os
 import threading
 import time
@@ -74,17 +77,20 @@ from rcl_interfaces.msg import (
 from rclpy.clock import Clock, ClockType, JumpThreshold
 from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos_overriding_options import QoSOverridingOptions
 from rclpy.signals import SignalHandlerOptions
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from std_msgs.msg import Header
 from std_srvs.srv import Trigger
 from vision_msgs.msg import Detection2D, Detection2DArray
 from visualization_msgs.msg import Marker, MarkerArray
 
 from rgbx_tracker_ros.core import health as health_mod
+from rgbx_tracker_ros.core.codec import CodecError, transport_topic
 from rgbx_tracker_ros.core.depth import DepthError, check_intrinsics
 # The model (variant, checkpoint, device, precision -> RgbxTracker) is chosen in core.node_model,
 # shared with rgbx-eval's rig:NAME specs; default_checkpoint / resolve_checkpoint are re-exported.
@@ -97,11 +103,12 @@ from rgbx_tracker_ros.core.params import (  # noqa: F401  (re-exported for users
 from rgbx_tracker_ros.core.pipeline import Answer, NodePipeline
 from rgbx_tracker_ros.core.session import view_state  # noqa: F401  (re-exported)
 from rgbx_tracker_ros.core.types import BackendUnavailable, Modality
-from rgbx_tracker_ros.core.vis import draw_track
+from rgbx_tracker_ros.core.vis import draw_track, track_shapes
 from rgbx_tracker_ros.ros.conversions import (
-    array_to_image, detection_score, detection_to_box_xywh, ImageConversionError,
-    image_to_array, ns_to_stamp, pointcloud_to_events, result_to_detections, select_detection,
-    stamp_to_ns)
+    array_to_image, compressed_to_array, detection_score, detection_to_box_xywh,
+    ImageConversionError, image_to_array, ns_to_stamp, pointcloud_to_events, result_to_annotations,
+    result_to_detections,
+    select_detection, stamp_to_ns)
 
 NODE_NAME = 'tracker_node'
 #: Exit code of a configuration error at start-up (one line on stderr, no traceback).
@@ -184,12 +191,20 @@ def target_markers(header: Header, position: Any, score: float | None,
     return out
 
 
-class TrackerNode(Node):
+class TrackerNode(LifecycleNode):
     """The RGB-X tracker node (see the module docstring for topics, parameters and behaviour).
 
+    A managed (lifecycle) node, as nav2 and yolo_ros nodes are: *configure* loads the model and
+    creates the publishers, the ``~/init`` inputs and the ``~/reset`` service; *activate*
+    subscribes the camera inputs, starts the inference thread and the diagnostics timer;
+    *deactivate* unsubscribes and stops them (the model stays loaded); *cleanup* frees the model
+    and the outputs. With the parameter ``autostart`` (default true) the constructor walks the
+    node to active itself; with ``autostart: false`` it waits, unconfigured, for
+    ``ros2 lifecycle set /tracker_node configure`` / ``activate`` (the lifecycle services).
+
     Args:
-        start_worker: start the inference thread (False: call :meth:`step` yourself, as the
-            in-process tests do).
+        start_worker: start the inference thread on activation (False: call :meth:`step`
+            yourself, as the in-process tests do).
 
     Attributes:
         params: the current :class:`~rgbx_tracker_ros.core.params.NodeParams`.
@@ -199,7 +214,8 @@ class TrackerNode(Node):
 
     Raises (from the constructor):
         ParameterError: invalid parameters.
-        FileNotFoundError / CheckpointError / ValueError: missing or unusable model.
+        FileNotFoundError / CheckpointError / ValueError: missing or unusable model (with
+            ``autostart``; a configure through the lifecycle service fails instead, logged).
     """
 
     def __init__(self, start_worker: bool = True, **kwargs: Any) -> None:
@@ -209,11 +225,100 @@ class TrackerNode(Node):
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._throttle: dict[str, float] = {}
+        self._start_worker = start_worker
+        self.pipeline: NodePipeline | None = None
+        self._inputs: list[Any] = []
+        self._outputs: list[Any] = []
+        self._diag_timer = None
+        self._configure_error: Exception | None = None
         super().__init__(NODE_NAME, **kwargs)
         declare_parameters(self)
         self.params = read_parameters(self)
-        p = self.params
+        self.add_on_set_parameters_callback(self._validate_parameter_change)
+        self.add_post_set_parameters_callback(self._apply_parameter_change)
+        # /clock going back (use_sim_time and a bag restarted): a time jump of the ROS clock
+        self._jump_handle = self.get_clock().create_jump_callback(
+            JumpThreshold(min_forward=None, min_backward=Duration(nanoseconds=-1),
+                          on_clock_change=False), post_callback=self._on_clock_jump)
+        if self.params.autostart:
+            if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+                raise self._configure_error or RuntimeError('configure failed')
+            self.trigger_activate()
 
+    @property
+    def lifecycle_state(self) -> str:
+        """The lifecycle state's label: 'unconfigured', 'inactive', 'active', 'finalized'."""
+        return self._state_machine.current_state[1]
+
+    # ------------------------------------------------------------ lifecycle
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Load the model, build the pipeline, create the outputs (publishers, ``~/init``
+        subscriptions, ``~/reset``). A failure is logged (and kept for the constructor)."""
+        try:
+            self.params = read_parameters(self)
+            self._configure(self.params)
+        except (ParameterError, FileNotFoundError, ValueError, KeyError, RuntimeError) as exc:
+            self._configure_error = exc
+            self.get_logger().error(f'configure failed: {_one_line(exc)}')
+            self._destroy(self._outputs)
+            self.pipeline = None
+            return TransitionCallbackReturn.FAILURE
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Subscribe the inputs, start the worker thread and the diagnostics timer."""
+        p = self.params
+        self._create_inputs(p, self._depth_marker)
+        self._diag_timer = self.create_timer(p.diagnostics_period, self.publish_diagnostics,
+                                             clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self._stop.clear()
+        self._worker = threading.Thread(target=self._worker_loop, name='tracker_worker',
+                                        daemon=True)
+        if self._start_worker:
+            self._worker.start()
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Unsubscribe the inputs and stop the worker and the timer; the model stays."""
+        self._stop_worker()
+        if self._diag_timer is not None:
+            self.destroy_timer(self._diag_timer)
+            self._diag_timer = None
+        self._destroy(self._inputs)
+        self._x_sub = self._rgb_sub = self._info_sub = None
+        self.get_logger().info('deactivated: inputs unsubscribed, model kept')
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Free the model and destroy the outputs."""
+        self._destroy(self._outputs)
+        self.pipeline = None
+        self.get_logger().info('cleaned up: model freed')
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop everything (from any state)."""
+        self._stop_worker()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _destroy(self, entities: list[Any]) -> None:
+        for entity in entities:
+            kind = type(entity).__name__
+            destroy = {'Subscription': self.destroy_subscription,
+                       'Publisher': self.destroy_publisher,
+                       'Service': self.destroy_service}.get(kind)
+            if destroy is not None:
+                destroy(entity)
+        entities.clear()
+
+    def _stop_worker(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        worker = self._worker
+        if worker is not None and worker.is_alive() and worker is not threading.current_thread():
+            worker.join(timeout=5.0)
+
+    def _configure(self, p: NodeParams) -> None:
         model = node_model({name: getattr(p, name) for name in MODEL_PARAMETERS})
         if model.checkpoint is None:
             self.get_logger().warning(f"checkpoint '{RANDOM_WEIGHTS}': variant {p.variant} "
@@ -230,25 +335,13 @@ class TrackerNode(Node):
             f'{time.monotonic() - t0:.1f} s; modality {p.modality}, slop {p.slop} s, '
             f'x_timeout {p.x_timeout} s')
         depth_marker = p.modality_enum is Modality.DEPTH and p.camera_info != 'none'
+        self._depth_marker = depth_marker
         self.pipeline = NodePipeline(p, tracker, want_depth=depth_marker)
-        self._create_interfaces(p, depth_marker)
-        self.add_on_set_parameters_callback(self._validate_parameter_change)
-        self.add_post_set_parameters_callback(self._apply_parameter_change)
-        # /clock going back (use_sim_time and a bag restarted): a time jump of the ROS clock
-        self._jump_handle = self.get_clock().create_jump_callback(
-            JumpThreshold(min_forward=None, min_backward=Duration(nanoseconds=-1),
-                          on_clock_change=False), post_callback=self._on_clock_jump)
-        self._worker = threading.Thread(target=self._worker_loop, name='tracker_worker',
-                                        daemon=True)
-        if start_worker:
-            self._worker.start()
+        self._create_outputs(p)
 
     # ------------------------------------------------------------ set-up
-    def _create_interfaces(self, p: NodeParams, depth_marker: bool) -> None:
-        reliability = (ReliabilityPolicy.RELIABLE if p.qos_reliability == 'reliable'
-                       else ReliabilityPolicy.BEST_EFFORT)
-        image_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=p.qos_depth,
-                               reliability=reliability, durability=DurabilityPolicy.VOLATILE)
+    def _create_outputs(self, p: NodeParams) -> None:
+        """Publishers, the ``~/init`` subscriptions and ``~/reset`` (configure)."""
         out_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
                              reliability=ReliabilityPolicy.RELIABLE)
         self.detections_pub = self.create_publisher(Detection2DArray, '~/detections', out_qos)
@@ -256,20 +349,41 @@ class TrackerNode(Node):
             Image, '~/debug_image', QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=2,
                                                reliability=ReliabilityPolicy.RELIABLE))
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', out_qos)
+        # Foxglove: the box as image annotations, drawn on the raw camera image
+        try:
+            from foxglove_msgs.msg import ImageAnnotations
+            self.annotations_pub = self.create_publisher(ImageAnnotations, '~/annotations',
+                                                         out_qos)
+        except ImportError:
+            self.annotations_pub = None
+            self.get_logger().info('foxglove_msgs is not installed: no ~/annotations '
+                                   '(install ros-$ROS_DISTRO-foxglove-msgs for Foxglove)')
         self.marker_pub = (self.create_publisher(MarkerArray, '~/target_marker', out_qos)
                             if p.modality_enum is Modality.DEPTH else None)
-        self.create_subscription(Detection2D, '~/init', self._on_init, out_qos)
-        self.create_subscription(Detection2DArray, '~/init_from_detections',
-                                 self._on_init_detections, out_qos)
-        self.create_service(Trigger, '~/reset', self._on_reset)
+        self._outputs += [e for e in (self.detections_pub, self.debug_pub, self._diag_pub,
+                                      self.annotations_pub, self.marker_pub) if e is not None]
+        self._outputs += [
+            self.create_subscription(Detection2D, '~/init', self._on_init, out_qos),
+            self.create_subscription(Detection2DArray, '~/init_from_detections',
+                                     self._on_init_detections, out_qos),
+            self.create_service(Trigger, '~/reset', self._on_reset)]
+
+    def _create_inputs(self, p: NodeParams, depth_marker: bool) -> None:
+        """The camera (and camera_info) subscriptions (activate)."""
+        reliability = (ReliabilityPolicy.RELIABLE if p.qos_reliability == 'reliable'
+                       else ReliabilityPolicy.BEST_EFFORT)
+        image_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=p.qos_depth,
+                               reliability=reliability, durability=DurabilityPolicy.VOLATILE)
         # X first: when both are ready in one executor pass, X is pushed before its RGB frame
         self._x_sub = None
         if p.raw_events:
-            self._x_sub = self.create_subscription(PointCloud2, 'x/events', self._on_events,
-                                                   image_qos)
+            self._x_sub = self.create_subscription(
+                PointCloud2, 'x/events', self._on_events, copy.copy(image_qos),
+                qos_overriding_options=QoSOverridingOptions.with_default_policies())
         elif p.x_expected:
-            self._x_sub = self.create_subscription(Image, 'x/image_raw', self._on_x, image_qos)
-        self._rgb_sub = self.create_subscription(Image, 'rgb/image_raw', self._on_rgb, image_qos)
+            self._x_sub = self._image_subscription('x/image_raw', self._on_x, image_qos,
+                                                   p.modality_enum is Modality.DEPTH)
+        self._rgb_sub = self._image_subscription('rgb/image_raw', self._on_rgb, image_qos)
         self._info_sub = None
         if p.camera_info != 'none' and not depth_marker:
             self.get_logger().warning(f'camera_info={p.camera_info!r} is only used with '
@@ -281,8 +395,8 @@ class TrackerNode(Node):
             self._info_sub = self.create_subscription(
                 CameraInfo, f'{p.camera_info}/camera_info', self._on_camera_info, info_qos)
         self._warned_no_info = False
-        self.create_timer(p.diagnostics_period, self.publish_diagnostics,
-                          clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self._inputs += [s for s in (self._x_sub, self._rgb_sub, self._info_sub)
+                         if s is not None]
         init_text = (f'initial_box {list(p.initial_box)}' if p.initial_box else
                      f'waiting for a Detection2D on {self.resolve_topic_name("~/init")} or '
                      f'detections on {self.resolve_topic_name("~/init_from_detections")}')
@@ -291,6 +405,25 @@ class TrackerNode(Node):
             + (f' and {self._x_sub.topic_name}' if self._x_sub else ' (RGB only)')
             + (f' (+ {self._info_sub.topic_name} for ~/target_marker)' if self._info_sub
                else '') + f' ({p.qos_reliability}, depth {p.qos_depth}); {init_text}')
+
+    def _image_subscription(self, topic: str, callback: Any, qos: QoSProfile,
+                            depth: bool = False) -> Any:
+        """``sensor_msgs/Image`` on ``topic``, or with ``transport: compressed``
+        ``sensor_msgs/CompressedImage`` on the remapped ``topic`` + '/compressed'
+        ('/compressedDepth' for a depth camera), the names image_transport publishes under.
+
+        QoS: ``qos`` (from ``qos_reliability`` / ``qos_depth``) unless the standard ROS 2
+        overrides say otherwise, per input, the image_pipeline way:
+        ``qos_overrides.<resolved topic>.subscription.{reliability,depth,history,durability}``
+        in a params file or ``-p`` (read-only parameters, declared with the subscription)."""
+        overrides = QoSOverridingOptions.with_default_policies()
+        qos = copy.copy(qos)          # the overrides are applied to the profile in place
+        if self.params.transport != 'compressed':
+            return self.create_subscription(Image, topic, callback, qos,
+                                            qos_overriding_options=overrides)
+        name = transport_topic(self.resolve_topic_name(topic), 'compressed', depth)
+        return self.create_subscription(CompressedImage, name, callback, qos,
+                                        qos_overriding_options=overrides)
 
     @property
     def input_topics(self) -> dict[str, str]:
@@ -320,34 +453,41 @@ class TrackerNode(Node):
         if not any(c.name in RUNTIME_PARAMETERS for c in changes):
             return
         self.params = read_parameters(self)
+        if self.pipeline is None:           # not configured: applied when it is
+            return
         names = self.pipeline.apply_params(self.params)
         if names:
             self.get_logger().info('parameters applied: ' + ', '.join(
                 f'{n}={getattr(self.params, n)!r}' for n in names))
 
     # ------------------------------------------------------------ callbacks
-    def _decode(self, msg: Image, topic: str) -> np.ndarray | None:
+    def _decode(self, msg: Image | CompressedImage, topic: str) -> tuple[np.ndarray, str] | None:
+        """(array, encoding) of an Image or CompressedImage; None for a bad frame (counted
+        with its reason: e.g. 'size_mismatch', 'truncated', 'unknown_format')."""
         try:
-            return image_to_array(msg)
-        except ImageConversionError as exc:
+            if isinstance(msg, CompressedImage):
+                return compressed_to_array(msg)
+            return image_to_array(msg), msg.encoding
+        except (ImageConversionError, CodecError) as exc:
             self.pipeline.bad_frame(topic, exc.reason, str(exc))
         except ValueError as exc:
             self.pipeline.bad_frame(topic, 'encoding', str(exc))
         return None
 
-    def _on_rgb(self, msg: Image) -> None:
+    def _on_rgb(self, msg: Image | CompressedImage) -> None:
         self._on_image(msg, 'rgb', self.pipeline.on_rgb)
 
-    def _on_x(self, msg: Image) -> None:
+    def _on_x(self, msg: Image | CompressedImage) -> None:
         self._on_image(msg, 'x', self.pipeline.on_x)
 
-    def _on_image(self, msg: Image, topic: str, push: Any) -> None:
+    def _on_image(self, msg: Image | CompressedImage, topic: str, push: Any) -> None:
         now = time.monotonic_ns()
-        arr = self._decode(msg, topic)
-        if arr is None:
+        decoded = self._decode(msg, topic)
+        if decoded is None:
             self.pipeline.health.record_input(topic, now)
         else:
-            push(stamp_to_ns(msg.header.stamp), msg.header.frame_id, arr, msg.encoding, now)
+            arr, encoding = decoded
+            push(stamp_to_ns(msg.header.stamp), msg.header.frame_id, arr, encoding, now)
         self._wake.set()
 
     def _on_events(self, msg: PointCloud2) -> None:
@@ -412,7 +552,7 @@ class TrackerNode(Node):
 
     def _on_clock_jump(self, jump: Any) -> None:
         delta_s = jump.delta.nanoseconds / 1e9
-        if delta_s < 0:
+        if delta_s < 0 and self.pipeline is not None:
             self.pipeline.reset_time_base(f'/clock went back by {-delta_s:.3f} s')
             self._wake.set()
 
@@ -427,6 +567,8 @@ class TrackerNode(Node):
         """One worker step: poll the pipeline, publish its answers, log its messages. The node
         survives any error in a frame (counted as bad frame ``worker.<exception>``)."""
         answers: list[Answer] = []
+        if self.pipeline is None:
+            return answers
         try:
             answers = self.pipeline.poll(time.monotonic_ns())
             for answer in answers:
@@ -452,6 +594,11 @@ class TrackerNode(Node):
                                                     answer.score, answer.state))
         if self.pipeline.published(answer, time.monotonic_ns()):
             self.publish_diagnostics()
+        if self.annotations_pub is not None \
+                and self.annotations_pub.get_subscription_count() > 0:
+            self.annotations_pub.publish(result_to_annotations(
+                header.stamp, track_shapes(answer.box, answer.score, answer.state,
+                                           answer.trail)))
         if self.debug_pub.get_subscription_count() > 0:
             drawn = draw_track(answer.image, answer.box, answer.score, answer.state,
                                trail=answer.trail)
@@ -497,11 +644,8 @@ class TrackerNode(Node):
 
     def destroy_node(self) -> None:
         """Stop the worker thread, then destroy the node (safe on a half-built node)."""
-        self._stop.set()
-        self._wake.set()
-        worker = getattr(self, '_worker', None)
-        if worker is not None and worker.is_alive():
-            worker.join(timeout=5.0)
+        if hasattr(self, '_stop'):
+            self._stop_worker()
         try:
             super().destroy_node()
         except Exception:  # noqa: BLE001 - a half-built node (constructor raised)
