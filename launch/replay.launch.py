@@ -4,7 +4,7 @@
         out:=replay_out rig:=rgbt_flir_boson
 
 Starts the tracker node (the rig's model and sync settings from
-rgbx_tracker_ros.core.rig.replay_configuration, on sim time, listening on the bag's topics),
+rgbx_tracker_ros.bringup.replay_configuration, on sim time, listening on the bag's topics),
 rgbx-player (publishes the bag in lockstep with the node's answers and /clock, writes
 results.csv) and rgbx-record (the node's detections, markers and diagnostics into
 <out>/recorded). The recorder stops once the player has written <out>/summary.json; then
@@ -57,7 +57,8 @@ def _kwargs(cfg):
 
 
 def _replay_nodes(context, *args, **kwargs):
-    from rgbx_tracker_ros.core.rig import load_rig, replay_configuration, write_rviz_config
+    from rgbx_tracker_ros.bringup import replay_configuration, write_rviz_config
+    from rgbx_tracker_ros.core.rig import load_rig
 
     def arg(name):
         return LaunchConfiguration(name).perform(context)

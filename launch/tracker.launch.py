@@ -6,10 +6,10 @@
     ros2 launch rgbx_tracker_ros tracker.launch.py rig:=rgbt_flir_boson rviz:=true
 
 The rig (a name under share/rgbx_tracker_ros/config/rigs/ or a path to a rig .yaml) is loaded
-and validated by rgbx_tracker_ros.core.rig; its node_configuration() gives the node's name,
-namespace, parameters and remappings. rgbx-launch calls the same function, so both start the
+and validated by rgbx_tracker_ros.core.rig; rgbx_tracker_ros.bringup.node_configuration() gives
+the node's name, namespace, parameters and remappings. rgbx-launch calls the same function, so both start the
 same node. Empty launch arguments keep the rig's values. ``rviz:=true`` also starts rviz2 with
-config/rviz/tracker.rviz rewritten for the node's namespace (core.rig.write_rviz_config).
+config/rviz/tracker.rviz rewritten for the node's namespace (bringup.write_rviz_config).
 """
 
 import tempfile
@@ -42,7 +42,8 @@ ARGUMENTS = (
 
 
 def _tracker_nodes(context, *args, **kwargs):
-    from rgbx_tracker_ros.core.rig import load_rig, node_configuration, write_rviz_config
+    from rgbx_tracker_ros.bringup import node_configuration, write_rviz_config
+    from rgbx_tracker_ros.core.rig import load_rig
 
     def arg(name):
         return LaunchConfiguration(name).perform(context)

@@ -354,6 +354,7 @@ def test_rgb_arrival_check_agrees_with_the_encoder(array, encoding) -> None:
 # ------------------------------------------------------------------------------ parameters
 def test_transport_parameter_and_rig_key(tmp_path: Path) -> None:
     from rgbx_tracker_ros.core import params as P
+    from rgbx_tracker_ros import bringup
     from rgbx_tracker_ros.core import rig as rig_mod
 
     assert P.NodeParams().transport == 'raw'
@@ -365,16 +366,16 @@ def test_transport_parameter_and_rig_key(tmp_path: Path) -> None:
     (tmp_path / 'raw.yaml').write_text(base)
     (tmp_path / 'jpeg.yaml').write_text(base + 'transport: compressed\n')
     (tmp_path / 'bad.yaml').write_text(base + 'transport: zstd\n')
-    assert rig_mod.node_configuration(rig_mod.load_rig(tmp_path / 'raw.yaml')) \
+    assert bringup.node_configuration(rig_mod.load_rig(tmp_path / 'raw.yaml')) \
         .parameters['transport'] == 'raw'
-    cfg = rig_mod.node_configuration(rig_mod.load_rig(tmp_path / 'jpeg.yaml'))
+    cfg = bringup.node_configuration(rig_mod.load_rig(tmp_path / 'jpeg.yaml'))
     assert cfg.parameters['transport'] == 'compressed'
     assert P.validate_parameters({k: v for k, v in cfg.parameters.items()
                                   if k != 'use_sim_time'}).transport == 'compressed'
     with pytest.raises(rig_mod.RigError, match='transport'):
         rig_mod.load_rig(tmp_path / 'bad.yaml')
     # rgbx-player publishes raw images: a replay of a compressed rig subscribes raw topics
-    replay = rig_mod.replay_configuration(rig_mod.load_rig(tmp_path / 'jpeg.yaml'),
+    replay = bringup.replay_configuration(rig_mod.load_rig(tmp_path / 'jpeg.yaml'),
                                           tmp_path / 'some.bag', tmp_path / 'out')
     assert replay.node.parameters['transport'] == 'raw'
 

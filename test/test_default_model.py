@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from rgbx_tracker_ros import bringup
 from rgbx_tracker_ros.core import rig as rig_mod
 from rgbx_tracker_ros.core.node_model import node_model
 from rgbx_tracker_ros.models.factory import build_node_tracker
@@ -34,7 +35,7 @@ class KeepInitialBox:
 @pytest.fixture(scope='module')
 def tracker():
     torch.set_num_threads(2)
-    cfg = rig_mod.node_configuration(rig_mod.load_rig('rgbt_flir_boson'))
+    cfg = bringup.node_configuration(rig_mod.load_rig('rgbt_flir_boson'))
     return build_node_tracker(node_model(cfg.parameters))
 
 

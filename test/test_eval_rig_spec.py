@@ -1,5 +1,5 @@
 """rgbx-eval's ``rig:NAME`` tracker specs: exactly the model, checkpoint file, device and precision
-the tracker node runs on that rig and compute profile (core.rig.node_configuration ->
+the tracker node runs on that rig and compute profile (bringup.node_configuration ->
 core.node_model), clear errors for a missing checkpoint or an unknown rig, cache keys that follow
 the rig's checkpoint, and an end-to-end rgbx-eval run."""
 
@@ -17,7 +17,8 @@ import yaml
 from rgbx_tracker_ros.cli import evaluate as ev
 from rgbx_tracker_ros.core import rig as rig_mod
 from rgbx_tracker_ros.core.node_model import NodeModel, node_model, resolve_checkpoint
-from rgbx_tracker_ros.core.rig import load_rig, node_configuration
+from rgbx_tracker_ros.bringup import node_configuration
+from rgbx_tracker_ros.core.rig import load_rig
 from rgbx_tracker_ros.core.tracker import RgbxTracker, precision_name, resolve_precision
 from rgbx_tracker_ros.eval import peers
 from rgbx_tracker_ros.models.factory import load_tracker

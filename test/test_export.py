@@ -14,8 +14,8 @@ import torch
 
 from rgbx_tracker_ros.core.types import BackendUnavailable
 from rgbx_tracker_ros.export.check import compare_on_sequence
-from rgbx_tracker_ros.export.engines import EngineError, open_engine
-from rgbx_tracker_ros.export.graphs import example_inputs, export, read_manifest
+from rgbx_tracker_ros.export.engines import EngineError, open_engine, read_manifest
+from rgbx_tracker_ros.export.graphs import example_inputs, export
 from rgbx_tracker_ros.models.registry import create_model
 
 REPO = Path(__file__).resolve().parents[1]

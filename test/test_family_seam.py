@@ -12,7 +12,8 @@ import yaml
 from rgbx_tracker_ros.cli import models as models_cli
 from rgbx_tracker_ros.core import rig as rig_mod
 from rgbx_tracker_ros.core.model_api import TrackerModel
-from rgbx_tracker_ros.core.rig import load_rig, node_configuration
+from rgbx_tracker_ros.bringup import node_configuration
+from rgbx_tracker_ros.core.rig import load_rig
 from rgbx_tracker_ros.core.tracker import RgbxTracker
 from rgbx_tracker_ros.eval import peers
 from rgbx_tracker_ros.models import create_model, list_families, list_variants

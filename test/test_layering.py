@@ -11,7 +11,8 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / 'rgbx_tracker_ros'
 ROS_MODULES = ('rclpy', 'sensor_msgs', 'std_msgs', 'vision_msgs', 'diagnostic_msgs',
-               'visualization_msgs', 'geometry_msgs', 'rcl_interfaces', 'std_srvs')
+               'visualization_msgs', 'geometry_msgs', 'rcl_interfaces', 'std_srvs', 'launch',
+               'launch_ros', 'foxglove_msgs', 'lifecycle_msgs')
 
 
 def _imports(path: Path) -> set[str]:
@@ -56,10 +57,27 @@ def test_ros_imports_stay_in_ros_and_cli() -> None:
 def test_loading_a_rig_imports_neither_torch_nor_models() -> None:
     code = ('import sys\n'
             'from rgbx_tracker_ros.core import rig, params, session, sync, health\n'
-            'rig.node_configuration(rig.load_rig("rgbt_flir_boson"))\n'
+            'from rgbx_tracker_ros import bringup\n'
+            'bringup.node_configuration(rig.load_rig("rgbt_flir_boson"))\n'
             'print(sorted(m for m in sys.modules if m == "torch" or '
             'm.startswith("rgbx_tracker_ros.models")))\n')
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                          timeout=120, cwd=PKG.parent)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == '[]', out.stdout
+
+
+def test_core_never_imports_bringup_and_launch_files_import_only_bringup() -> None:
+    offenders = {}
+    for path in sorted((PKG / 'core').glob('*.py')):
+        bad = sorted(m for m in _imports(path) if m.startswith('rgbx_tracker_ros.bringup'))
+        if bad:
+            offenders[path.name] = bad
+    assert offenders == {}
+    launch_dir = PKG.parent / 'launch'
+    files = sorted(launch_dir.glob('*.launch.py'))
+    assert files
+    for path in files:
+        ours = {m for m in _imports(path) if m.startswith('rgbx_tracker_ros')}
+        assert ours and ours <= {'rgbx_tracker_ros.bringup', 'rgbx_tracker_ros.core.rig'}, \
+            (path.name, ours)

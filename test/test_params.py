@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from rgbx_tracker_ros.core import params as P
+from rgbx_tracker_ros import bringup
 from rgbx_tracker_ros.core import rig as rig_mod
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,7 +48,7 @@ def test_rig_defaults_come_from_the_schema(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize('name', rig_mod.list_rigs())
 def test_every_rig_gives_the_node_valid_parameters(name: str) -> None:
-    cfg = rig_mod.node_configuration(rig_mod.load_rig(name))
+    cfg = bringup.node_configuration(rig_mod.load_rig(name))
     node_params = {k: v for k, v in cfg.parameters.items() if k != 'use_sim_time'}
     assert set(node_params) <= set(P.PARAMETER_NAMES)
     validated = P.validate_parameters(node_params)

@@ -17,7 +17,8 @@ from rgbx_tracker_ros.cli import calibrate as cal
 from rgbx_tracker_ros.core import params as P
 from rgbx_tracker_ros.core.registration import (
     Registration, RegistrationError, plane_homography)
-from rgbx_tracker_ros.core.rig import RigError, load_rig, node_configuration
+from rgbx_tracker_ros.bringup import node_configuration
+from rgbx_tracker_ros.core.rig import RigError, load_rig
 from rgbx_tracker_ros.core.session import Frame, Intrinsics, TrackingSession
 from rgbx_tracker_ros.core.sync import FramePair
 

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from rgbx_tracker_ros.core.modality import RGB_ENCODINGS, X_ENCODINGS
-from rgbx_tracker_ros.core.rig import (
-    list_rigs, load_rig, node_configuration, resolve_rig, RigError, ros_param_value)
+from rgbx_tracker_ros.bringup import node_configuration, ros_param_value
+from rgbx_tracker_ros.core.rig import list_rigs, load_rig, resolve_rig, RigError
 from rgbx_tracker_ros.core.types import Modality
 from rgbx_tracker_ros.models import list_variants
 

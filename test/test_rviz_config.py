@@ -1,6 +1,6 @@
 """config/rviz/tracker.rviz parses as rviz2 YAML and names only topics the tracker node (RGB-D
 rig, its default namespace) publishes, with the matching message types; rewritten for another
-rig or namespace (core.rig.rviz_config), it names that node's topics."""
+rig or namespace (bringup.rviz_config), it names that node's topics."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import yaml
 from rclpy.context import Context
 from rclpy.parameter import Parameter
 
-from rgbx_tracker_ros.core.rig import load_rig, node_configuration, rviz_config
+from rgbx_tracker_ros.bringup import node_configuration, rviz_config
+from rgbx_tracker_ros.core.rig import load_rig
 
 pytestmark = pytest.mark.ros
 
@@ -116,8 +117,8 @@ def test_foxglove_layout_names_the_nodes_topics_and_its_panels_exist() -> None:
     import json
     layout = json.loads((REPO / 'config' / 'foxglove' / 'tracker_layout.json').read_text())
     rig = load_rig('rgbt_flir_boson')
-    conf = node_configuration(rig, namespace='/', overrides={'variant': 'test_tiny',
-                                                            'checkpoint': 'none'})
+    conf = node_configuration(rig, namespace='/',
+                              overrides={'variant': 'test_tiny', 'checkpoint': 'none'})
     published = _published(conf)
     inputs = {'/rgb/image_raw', '/x/image_raw'}          # the node's inputs (before remapping)
     names = _layout_topics(layout['configById'])

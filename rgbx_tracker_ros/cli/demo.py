@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from rgbx_tracker_ros.core.rig import player_options
+from rgbx_tracker_ros.bringup import player_options
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED = REPO_ROOT.parent / 'shared'

@@ -1,15 +1,15 @@
 """``rgbx-launch``: start a rig's node set without ``ros2 launch`` (pip-only installs, the demo).
 
 The same node configuration as ``launch/tracker.launch.py``: both call
-:func:`rgbx_tracker_ros.core.rig.node_configuration`. Each node runs as its own process
+:func:`rgbx_tracker_ros.bringup.node_configuration`. Each node runs as its own process
 (``python -m <module> --ros-args -r __node:=... -r __ns:=... -p name:=value -r from:=to``);
 SIGINT / SIGTERM are forwarded to every child, which then shut down cleanly.
 
 Usage::
 
     rgbx-launch --rig NAME|PATH [--namespace NS] [--use-sim-time] [--variant V]
-                [--checkpoint C] [--device D] [--backend B] [--compute cpu|gpu] [--initial-box X,Y,W,H]
-                [--rviz]
+                [--checkpoint C] [--device D] [--backend B] [--compute cpu|gpu]
+                [--initial-box X,Y,W,H] [--rviz]
     rgbx-launch --rig NAME --replay BAG --out DIR [--withhold-x A:B] [--withhold-rgb A:B]
                 [--reinit-at N,N]
     rgbx-launch --list                  # known rigs
@@ -44,9 +44,9 @@ from pathlib import Path
 from typing import Any
 
 import rgbx_tracker_ros.models  # noqa: F401  (installs the variant catalogue: rigs are checked)
-from rgbx_tracker_ros.core.rig import (
-    list_rigs, load_rig, node_configuration, NodeConfig, replay_configuration, RigError,
-    rigs_dirs, rviz_config, source_root, write_rviz_config)
+from rgbx_tracker_ros.bringup import (
+    node_configuration, NodeConfig, replay_configuration, rviz_config, write_rviz_config)
+from rgbx_tracker_ros.core.rig import list_rigs, load_rig, RigError, rigs_dirs, source_root
 
 
 def launch_kwargs(cfg: NodeConfig) -> dict[str, Any]:

@@ -5,7 +5,7 @@
 ROS-free and model-free. ``ros/tracker_node.py`` builds its tracker with :func:`node_model` and
 ``rgbx_tracker_ros.models.factory.build_node_tracker``; ``rgbx-eval``'s ``rig:NAME`` tracker specs
 (:mod:`rgbx_tracker_ros.eval.peers`) call the same two functions on the parameters that
-:func:`rgbx_tracker_ros.core.rig.node_configuration` gives the rig, so an evaluation runs exactly
+:func:`rgbx_tracker_ros.bringup.node_configuration` gives the rig, so an evaluation runs exactly
 the model, checkpoint file, device and precision the node runs, and the two cannot drift.
 
 Values of the ``checkpoint`` parameter (as the node reads them):

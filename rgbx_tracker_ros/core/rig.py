@@ -1,11 +1,10 @@
-"""Sensor rigs: ``config/rigs/<rig>.yaml`` -> validated :class:`Rig` -> the tracker node's
-configuration (ROS-free; used by ``launch/*.launch.py`` and ``rgbx-launch`` alike).
+"""Sensor rigs: ``config/rigs/<rig>.yaml`` -> a validated :class:`Rig` (ROS-free, no torch).
 
 A rig file names the two cameras' topics, the X modality, the encodings they publish, their
-expected rates, the synchroniser's ``slop`` / ``x_timeout``, the image QoS and, per compute
-profile (``cpu`` for a laptop CPU, ``gpu`` for a CUDA machine), the model variant, checkpoint and
-device. Example (every key; only ``modality``, ``topics`` and ``compute`` are required)::
-
+expected rates, the synchroniser's ``slop`` / ``x_timeout``, the image QoS, an optional X -> RGB
+registration and, per compute profile (``cpu`` for a laptop CPU, ``gpu`` for a CUDA machine),
+the model variant, checkpoint, device and backend. Example (every key; only ``modality``,
+``topics`` and ``compute`` are required)::
     description: FLIR Boson 640 (radiometric, mono16) beside a colour camera
     modality: thermal            # thermal | depth | event | rgb
     namespace: rig               # default namespace of the node (--namespace overrides it)
@@ -41,10 +40,9 @@ or torch, and the node checks its variant when it builds the model), an encoding
 (``core.modality.RGB_ENCODINGS`` / ``X_ENCODINGS``; raw events use ``events``) or a bad number is
 a :class:`RigError` naming the file and the key.
 
-:func:`node_configuration` is the ONE place that turns a rig (plus launch overrides) into a
-:class:`NodeConfig` (node name, namespace, executable, parameters, remappings); the launch files
-and ``rgbx-launch`` both call it. :func:`replay_configuration` adds the replay processes (player,
-recorder, evaluator) of ``launch/replay.launch.py`` / ``rgbx-launch --replay``.
+This module is the schema and its validation (and where rigs and checkpoints are found: the
+installed share folder, then the source tree). Turning a rig into the node's configuration,
+the replay processes and the rviz / Foxglove files is bringup: :mod:`rgbx_tracker_ros.bringup`.
 """
 
 from __future__ import annotations
@@ -65,32 +63,12 @@ from rgbx_tracker_ros.core.types import Modality
 
 _logger = logging.getLogger(__name__)
 
+#: The ROS package name (share folder, ament index).
 PACKAGE = 'rgbx_tracker_ros'
-NODE_NAME = 'tracker_node'
-NODE_EXECUTABLE = 'tracker_node'
-NODE_MODULE = 'rgbx_tracker_ros.ros.tracker_node'
-PLAYER_EXECUTABLE = 'rgbx-player'
-RECORDER_EXECUTABLE = 'rgbx-record'
-EVALUATOR_EXECUTABLE = 'rgbx-eval-run'
-#: console script -> module run with ``python -m`` by ``rgbx-launch`` (same entry points).
-EXECUTABLE_MODULES = {
-    NODE_EXECUTABLE: NODE_MODULE,
-    PLAYER_EXECUTABLE: 'rgbx_tracker_ros.ros.player',
-    RECORDER_EXECUTABLE: 'rgbx_tracker_ros.ros.recorder',
-    EVALUATOR_EXECUTABLE: 'rgbx_tracker_ros.cli.eval_run',
-}
-#: Topics of the node (relative names) that a rig remaps.
-NODE_TOPIC_RGB = 'rgb/image_raw'
-NODE_TOPIC_X = 'x/image_raw'
-NODE_TOPIC_EVENTS = 'x/events'
-NODE_TOPIC_RGB_INFO = 'rgb/camera_info'
-NODE_TOPIC_X_INFO = 'x/camera_info'
+
+#: X encoding name of raw events in a rig (``event_input: raw``).
 RAW_EVENTS_ENCODING = 'events'
 COMPUTE_PROFILES = ('cpu', 'gpu')
-#: keys :func:`node_configuration` accepts in ``overrides`` (launch arguments).
-OVERRIDE_KEYS = ('variant', 'checkpoint', 'device', 'backend', 'autostart', 'use_sim_time',
-                 'initial_box',
-                 'score_threshold', 'init_class_id', 'compute')
 
 
 class RigError(ValueError):
@@ -175,72 +153,6 @@ class Rig:
     registration: Registration | None = None
 
 
-@dataclasses.dataclass
-class NodeConfig:
-    """One process of a node set, as ``launch_ros.actions.Node`` takes it.
-
-    Attributes:
-        name: node name ('' = the executable's own).
-        namespace: '' or an absolute namespace like '/rig'.
-        executable: console script of this package (see setup.py).
-        package: the ROS package.
-        parameters: ROS parameters (name -> bool / int / float / str / list).
-        remappings: (from, to) topic remappings, in order.
-        arguments: command-line arguments before ``--ros-args``.
-    """
-
-    name: str
-    namespace: str
-    executable: str
-    package: str = PACKAGE
-    parameters: dict[str, Any] = dataclasses.field(default_factory=dict)
-    remappings: list[tuple[str, str]] = dataclasses.field(default_factory=list)
-    arguments: list[str] = dataclasses.field(default_factory=list)
-
-    @property
-    def fully_qualified_name(self) -> str:
-        """'/ns/name' (or '/name')."""
-        return (self.namespace.rstrip('/') + '/' + self.name) if self.namespace else \
-            '/' + self.name
-
-    def ros_args(self) -> list[str]:
-        """``--ros-args`` arguments that give a process this configuration (``-r __node:=``,
-        ``-r __ns:=``, ``-p name:=value`` with YAML values, ``-r from:=to``); [] when there is
-        nothing to set."""
-        args = ['--ros-args']
-        if self.name:
-            args += ['-r', f'__node:={self.name}']
-        if self.namespace:
-            args += ['-r', f'__ns:={self.namespace}']
-        for key, value in self.parameters.items():
-            args += ['-p', f'{key}:={ros_param_value(value)}']
-        for src, dst in self.remappings:
-            args += ['-r', f'{src}:={dst}']
-        return args if len(args) > 1 else []
-
-    def command(self, python: str) -> list[str]:
-        """``python -m <module> ARGS --ros-args ...``: the same entry point as the console
-        script, runnable from a source tree (``rgbx-launch``).
-
-        Raises:
-            KeyError: for an executable without a module in :data:`EXECUTABLE_MODULES`.
-        """
-        return [python, '-m', EXECUTABLE_MODULES[self.executable], *self.arguments,
-                *self.ros_args()]
-
-
-def ros_param_value(value: Any) -> str:
-    """A parameter value as ``-p name:=VALUE`` text (YAML): strings single-quoted (so 'true' or
-    '1' stay strings), lists in brackets, booleans lower case."""
-    if isinstance(value, bool):
-        return 'true' if value else 'false'
-    if isinstance(value, (list, tuple)):
-        return '[' + ','.join(ros_param_value(v) for v in value) + ']'
-    if isinstance(value, (int, float)):
-        return repr(float(value)) if isinstance(value, float) else str(value)
-    return "'" + str(value).replace("'", "''") + "'"
-
-
 # ------------------------------------------------------------------------------ locating rigs
 def package_share_dir() -> Path | None:
     """The installed share/rgbx_tracker_ros (ament index), or None when not installed."""
@@ -322,7 +234,7 @@ def _schema(name: str) -> tuple:
     return default, spec.lo, spec.hi
 
 
-def _schema_choice(name: str) -> tuple:
+def schema_choice(name: str) -> tuple:
     """(default, choices) of a node parameter from the one schema (core.params)."""
     default, spec = parameter_specs()[name]
     return default, spec.choices
@@ -449,7 +361,7 @@ def rig_from_dict(data: Any, path: str | Path) -> Rig:
     if 'event_input' in top and modality is not Modality.EVENT:
         raise c.fail('event_input', f'only for modality event (this rig is {modality.value})')
     raw_events = modality is Modality.EVENT and event_input == 'raw'
-    transport = c.choice(top.get('transport'), 'transport', *_schema_choice('transport'))
+    transport = c.choice(top.get('transport'), 'transport', *schema_choice('transport'))
 
     if 'topics' not in top:
         raise c.fail('topics', 'missing (required): a mapping with rgb (and x) topic names')
@@ -514,7 +426,7 @@ def rig_from_dict(data: Any, path: str | Path) -> Rig:
 
     qos = c.mapping(top.get('qos'), 'qos', _SECTION_KEYS['qos'])
     reliability = c.choice(qos.get('reliability'), 'qos.reliability',
-                           *_schema_choice('qos_reliability'))
+                           *schema_choice('qos_reliability'))
     depth = c.integer(qos.get('depth'), 'qos.depth', *_schema('qos_depth'))
 
     tracking = c.mapping(top.get('tracking'), 'tracking', _SECTION_KEYS['tracking'])
@@ -542,7 +454,7 @@ def rig_from_dict(data: Any, path: str | Path) -> Rig:
                               f'{key}.device')
         if prof == 'cpu' and device.startswith('cuda'):
             raise c.fail(f'{key}.device', f'{device!r} in the cpu profile; use cpu or auto')
-        backend = c.choice(pd.get('backend'), f'{key}.backend', *_schema_choice('backend'))
+        backend = c.choice(pd.get('backend'), f'{key}.backend', *schema_choice('backend'))
         if prof == 'cpu' and backend == 'tensorrt':
             raise c.fail(f'{key}.backend', "'tensorrt' in the cpu profile; TensorRT needs a CUDA "
                                            'GPU (use torch, onnxruntime or openvino)')
@@ -635,12 +547,6 @@ def load_rig(path: str | Path) -> Rig:
     return rig_from_dict(data, file)
 
 
-# ----------------------------------------------------------------------- node configuration
-def _namespace(text: str) -> str:
-    text = str(text).strip().strip('/')
-    return '/' + text if text else ''
-
-
 def checkpoint_dirs() -> list[Path]:
     """Folders a bare checkpoint file name is looked up in, in order: the installed
     share/rgbx_tracker_ros/checkpoints (when installed), then the source tree's checkpoints/
@@ -648,290 +554,3 @@ def checkpoint_dirs() -> list[Path]:
     share = package_share_dir()
     return [base / 'checkpoints' for base in ((share,) if share is not None else ())
             + (source_root(),)]
-
-
-def _resolve_checkpoint(value: str) -> str:
-    """A bare file name -> the package's checkpoints/<name> (:func:`checkpoint_dirs`: share dir,
-    else source tree) when it exists there; everything else unchanged ('' and 'none' are the
-    node's own values)."""
-    if not value or value.lower() == 'none' or os.sep in value or value.startswith('~'):
-        return value
-    for folder in checkpoint_dirs():
-        if (folder / value).is_file():
-            return str(folder / value)
-    return value
-
-
-def _truthy(value: Any, key: str, path: str | Path) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ('true', '1', 'yes', 'on'):
-        return True
-    if text in ('false', '0', 'no', 'off', ''):
-        return False
-    raise RigError(path, key, f'{value!r}: expected true or false')
-
-
-def _parse_box(value: Any, path: str | Path) -> list[float] | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, str):
-        text = value.strip().strip('[]')
-        parts = [p for p in text.replace(',', ' ').split() if p]
-    else:
-        parts = list(value)
-    try:
-        box = [float(v) for v in parts]
-    except (TypeError, ValueError):
-        box = []
-    if len(box) != 4 or not all(math.isfinite(v) for v in box) or box[2] <= 0 or box[3] <= 0:
-        raise RigError(path, 'initial_box', f'{value!r}: expected x,y,w,h pixels with w, h > 0')
-    return box
-
-
-def node_configuration(rig: Rig, namespace: str | None = None,
-                       overrides: Mapping[str, Any] | None = None) -> NodeConfig:
-    """The tracker node's configuration for ``rig`` (the one function both the launch files and
-    ``rgbx-launch`` use).
-
-    Args:
-        rig: a loaded :class:`Rig`.
-        namespace: node namespace; None or '' = the rig's ``namespace`` ('/' = the root).
-        overrides: launch-argument overrides; keys from :data:`OVERRIDE_KEYS`. Values that are
-            None or '' mean "no override" (launch arguments default to ''). ``compute`` picks
-            the profile ('cpu' / 'gpu'; default: the rig's ``compute.default``); ``variant``,
-            ``checkpoint``, ``device`` override that profile; ``use_sim_time`` is a bool or
-            'true'/'false'; ``initial_box`` 'x,y,w,h' pixels or a list.
-
-    Returns:
-        :class:`NodeConfig` for executable ``tracker_node``: parameters (modality, event_input,
-        transport, slop, x_timeout, x_grace, rgb_timeout, qos_reliability, qos_depth,
-        score_threshold, init_class_id, camera_info, expected_rate_rgb, expected_rate_x, variant,
-        checkpoint, device,
-        use_sim_time[, initial_box][, x_homography: the rig's registration as 9 numbers, X
-        pixels -> RGB pixels]) and remappings of the node's relative input topics to the
-        rig's topics.
-
-    Raises:
-        RigError: unknown override key, unknown compute profile or variant, bad device / box.
-    """
-    ov = {k: v for k, v in dict(overrides or {}).items()
-          if v is not None and not (isinstance(v, str) and not v.strip())}
-    for key in ov:
-        if key not in OVERRIDE_KEYS:
-            raise RigError(rig.path, key, f'unknown override; valid: {", ".join(OVERRIDE_KEYS)}')
-    profile_name = str(ov.get('compute', rig.default_compute)).strip().lower()
-    if profile_name not in rig.compute:
-        raise RigError(rig.path, 'compute', f'profile {profile_name!r} is not in this rig '
-                                            f'(profiles: {", ".join(rig.compute)})')
-    profile = rig.compute[profile_name]
-    variant = str(ov.get('variant', profile.variant)).strip()
-    if 'variant' in ov:
-        check_variant(variant, rig.path, 'variant')
-    device = check_device(str(ov.get('device', profile.device)), rig.path, 'device')
-    checkpoint = _resolve_checkpoint(str(ov.get('checkpoint', profile.checkpoint)).strip())
-    backend = str(ov.get('backend', profile.backend)).strip().lower()
-    if backend not in _schema_choice('backend')[1]:
-        raise RigError(rig.path, 'backend', f'{backend!r}: expected one of '
-                                            f'{", ".join(_schema_choice("backend")[1])}')
-    camera_info = ('rgb' if rig.topics.rgb_camera_info else
-                   'x' if rig.topics.x_camera_info else 'none')
-    score = ov.get('score_threshold', rig.score_threshold)
-    try:
-        score = float(score)
-    except (TypeError, ValueError):
-        score = math.nan
-    if not 0.0 <= score <= 1.0:
-        raise RigError(rig.path, 'score_threshold', f'{ov.get("score_threshold")!r}: expected '
-                                                    f'a number in [0, 1]')
-    params: dict[str, Any] = {
-        'modality': rig.modality.value,
-        'event_input': rig.event_input,
-        'transport': rig.transport,
-        'slop': rig.slop,
-        'x_timeout': rig.x_timeout,
-        'x_grace': rig.x_grace,
-        'rgb_timeout': rig.rgb_timeout,
-        'qos_reliability': rig.qos_reliability,
-        'qos_depth': rig.qos_depth,
-        'score_threshold': score,
-        'init_class_id': str(ov.get('init_class_id', rig.init_class_id)),
-        'camera_info': camera_info,
-        'expected_rate_rgb': rig.rate_rgb_hz,
-        'expected_rate_x': rig.rate_x_hz,
-        'variant': variant,
-        'checkpoint': checkpoint,
-        'device': device,
-        'backend': backend,
-        'use_sim_time': _truthy(ov.get('use_sim_time', False), 'use_sim_time', rig.path),
-        'autostart': _truthy(ov.get('autostart', True), 'autostart', rig.path),
-    }
-    box = _parse_box(ov.get('initial_box'), rig.path)
-    if box is not None:
-        params['initial_box'] = box
-    if rig.registration is not None:
-        params['x_homography'] = rig.registration.as_list()
-    remaps: list[tuple[str, str]] = [(NODE_TOPIC_RGB, rig.topics.rgb)]
-    if rig.modality is not Modality.RGB:
-        raw = rig.modality is Modality.EVENT and rig.event_input == 'raw'
-        remaps.append((NODE_TOPIC_EVENTS if raw else NODE_TOPIC_X, rig.topics.x))
-    if rig.topics.rgb_camera_info:
-        remaps.append((NODE_TOPIC_RGB_INFO, rig.topics.rgb_camera_info))
-    if rig.topics.x_camera_info:
-        remaps.append((NODE_TOPIC_X_INFO, rig.topics.x_camera_info))
-    remaps = [(a, b) for a, b in remaps if a != b]
-    ns = _namespace(namespace) if namespace else _namespace(rig.namespace)
-    if namespace is not None and str(namespace).strip() == '/':
-        ns = ''
-    return NodeConfig(name=NODE_NAME, namespace=ns, executable=NODE_EXECUTABLE,
-                      parameters=params, remappings=remaps)
-
-
-@dataclasses.dataclass
-class ReplayConfig:
-    """The replay node set: tracker node, lockstep player, recorder and evaluator.
-
-    ``concurrent`` start together (node, recorder, player); ``evaluator`` runs after the
-    recorder has exited (it stops by itself once the player has written ``summary.json``).
-    """
-
-    node: NodeConfig
-    player: NodeConfig
-    recorder: NodeConfig
-    evaluator: NodeConfig
-    out_dir: Path
-
-    @property
-    def concurrent(self) -> list[NodeConfig]:
-        """Processes started at once, in start order."""
-        return [self.node, self.recorder, self.player]
-
-
-def player_options(withhold_x: str = '', withhold_rgb: str = '',
-                   reinit_at: str = '') -> list[str]:
-    """``rgbx-player`` flags for a replay: ``--withhold-x`` / ``--withhold-rgb`` 'START:END'
-    (1-based, inclusive frames without X / RGB) and ``--reinit-at`` '10,20'; '' or None = not
-    given."""
-    args: list[str] = []
-    for flag, value in (('--withhold-x', withhold_x), ('--withhold-rgb', withhold_rgb),
-                        ('--reinit-at', reinit_at)):
-        if value:
-            args += [flag, str(value)]
-    return args
-
-
-def replay_configuration(rig: Rig, bag: str | Path, out_dir: str | Path,
-                         namespace: str | None = None,
-                         overrides: Mapping[str, Any] | None = None,
-                         withhold_x: str = '', reinit_at: str = '',
-                         answer_timeout_s: float = 5.0, withhold_rgb: str = '') -> ReplayConfig:
-    """The node of :func:`node_configuration` (on sim time, reliable QoS, topics as in a replay
-    bag: ``rgb/image_raw``, ``x/image_raw`` / ``x/events``) plus the player, recorder and
-    evaluator processes of ``launch/replay.launch.py`` / ``rgbx-launch --replay``.
-
-    Args:
-        rig: the rig whose node settings (modality, sync, model) are used.
-        bag: replay bag folder (``rgbx-make-bag`` layout, with ground truth).
-        out_dir: output folder: the player's results.csv / diagnostics.jsonl / summary.json,
-            the recorder's ``recorded/`` bag and the evaluator's report.
-        namespace: as in :func:`node_configuration`.
-        overrides: as in :func:`node_configuration` (``use_sim_time`` is forced true).
-        withhold_x: player's 'START:END' (1-based frames without X), '' = none.
-        reinit_at: player's '10,20' re-initialisation frames, '' = none.
-        answer_timeout_s: the player's wait per answer (s).
-        withhold_rgb: player's 'START:END' (1-based frames without RGB: a dead RGB camera),
-            '' = none.
-
-    Raises:
-        RigError: see :func:`node_configuration`.
-    """
-    ov = dict(overrides or {})
-    ov['use_sim_time'] = True
-    node = node_configuration(rig, namespace, ov)
-    node.remappings = []                   # bag topics are the node's own names
-    node.parameters['qos_reliability'] = 'reliable'
-    node.parameters['camera_info'] = 'none'
-    node.parameters['transport'] = 'raw'    # the player publishes raw sensor_msgs/Image
-    out = Path(out_dir)
-    player_args = [str(bag), '--out', str(out), '--node', node.fully_qualified_name,
-                   '--timeout', f'{answer_timeout_s:g}', '--wait', '120',
-                   *player_options(withhold_x, withhold_rgb, reinit_at)]
-    player = NodeConfig(name='rgbx_player', namespace=node.namespace,
-                        executable=PLAYER_EXECUTABLE, arguments=player_args)
-    recorder = NodeConfig(
-        name='rgbx_recorder', namespace=node.namespace, executable=RECORDER_EXECUTABLE,
-        arguments=[str(out / 'recorded'), '--node', node.fully_qualified_name,
-                   '--stop-when', str(out / 'summary.json'), '--idle-timeout', '60'])
-    evaluator = NodeConfig(
-        name='', namespace='', executable=EVALUATOR_EXECUTABLE,
-        arguments=[str(bag), '--recorded', str(out / 'recorded'), '--out',
-                   str(out / 'evaluation'), '--node', node.fully_qualified_name])
-    return ReplayConfig(node, player, recorder, evaluator, out)
-
-
-# ------------------------------------------------------------------------------------------------
-# rviz
-
-#: The node path the packaged config/rviz/tracker.rviz names (the RealSense rig's namespace).
-RVIZ_TEMPLATE_NODE = '/camera/camera/' + NODE_NAME
-
-
-def rviz_template_path() -> Path:
-    """The packaged rviz2 config: share/rgbx_tracker_ros/config/rviz/tracker.rviz when installed,
-    else the source tree's.
-
-    Raises:
-        FileNotFoundError: neither exists (a broken install).
-    """
-    share = package_share_dir()
-    for base in ([share] if share is not None else []) + [source_root()]:
-        path = base / 'config' / 'rviz' / 'tracker.rviz'
-        if path.is_file():
-            return path
-    raise FileNotFoundError('config/rviz/tracker.rviz is missing from the package share folder '
-                            'and the source tree; reinstall rgbx_tracker_ros')
-
-
-def rviz_config(node_fqn: str, template: str | None = None) -> str:
-    """The packaged rviz2 config with its topics moved to the tracker node at ``node_fqn``.
-
-    Every topic under :data:`RVIZ_TEMPLATE_NODE` (``~/debug_image``, ``~/target_marker``) is
-    renamed to the same topic under ``node_fqn``, so rviz shows the node a rig's namespace
-    (or ``namespace:=``) put elsewhere; everything else is kept.
-
-    Args:
-        node_fqn: fully qualified node name, e.g. '/rig/tracker_node' or '/tracker_node'
-            (:attr:`NodeConfig.fully_qualified_name`).
-        template: the rviz YAML text; None = read :func:`rviz_template_path`.
-
-    Raises:
-        ValueError: ``node_fqn`` is not an absolute ROS name, or the template names no topic of
-            the node (it was edited: nothing would be shown).
-    """
-    fqn = str(node_fqn).rstrip('/')
-    if not fqn.startswith('/') or '//' in fqn or len(fqn) < 2:
-        raise ValueError(f'node name {node_fqn!r}: expected an absolute name like '
-                         f'/namespace/{NODE_NAME}')
-    text = rviz_template_path().read_text() if template is None else template
-    prefix = RVIZ_TEMPLATE_NODE + '/'
-    if prefix not in text:
-        raise ValueError(f'the rviz template names no topic under {RVIZ_TEMPLATE_NODE}/; '
-                         f'restore config/rviz/tracker.rviz')
-    return text.replace(prefix, fqn + '/')
-
-
-def write_rviz_config(node_fqn: str, out_dir: str | Path) -> Path:
-    """Write :func:`rviz_config` for ``node_fqn`` to ``out_dir/tracker_<name>.rviz`` and return
-    the path (launch files pass it to ``rviz2 -d``).
-
-    Raises:
-        ValueError: see :func:`rviz_config`.
-        OSError: ``out_dir`` cannot be written.
-    """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    name = 'tracker' + str(node_fqn).rstrip('/').replace('/', '_') + '.rviz'
-    path = out / name
-    path.write_text(rviz_config(node_fqn))
-    return path

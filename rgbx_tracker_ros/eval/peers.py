@@ -32,7 +32,7 @@ missing-modality path), so one list of specs drives the evaluation CLI and the b
 :func:`rgbx_tracker_ros.core.rig.resolve_rig` finds it: the installed share folder, then the
 source tree; or a path to a rig .yaml file) with its default compute profile;
 ``rig:NAME@cpu`` / ``rig:NAME@gpu`` pick the profile. The model comes from
-:func:`rgbx_tracker_ros.core.rig.node_configuration` through
+:func:`rgbx_tracker_ros.bringup.node_configuration` through
 :func:`rgbx_tracker_ros.core.node_model.node_model` and
 :func:`~rgbx_tracker_ros.models.factory.build_node_tracker`, the functions the node itself uses:
 the same variant, checkpoint file ('' = the packaged checkpoints/s14_224_d8_rgbx.pt, a bare file
@@ -484,8 +484,8 @@ def _parse_rig_spec(text: str, label: Optional[str], source: Optional[str],
                     rest: str) -> TrackerSpec:
     """``rig[-rgb]:RIG[@PROFILE]`` -> the spec of the model the node runs on that rig."""
     from rgbx_tracker_ros.core.node_model import node_model
-    from rgbx_tracker_ros.core.rig import (
-        COMPUTE_PROFILES, list_rigs, load_rig, node_configuration, RigError)
+    from rgbx_tracker_ros.bringup import node_configuration
+    from rgbx_tracker_ros.core.rig import COMPUTE_PROFILES, list_rigs, load_rig, RigError
     from rgbx_tracker_ros.core.types import Modality
 
     usage = (f'{RIG_PREFIX}:RIG[@{"|@".join(COMPUTE_PROFILES)}] (RGB + X as the node runs it) '

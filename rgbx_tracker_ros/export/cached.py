@@ -20,8 +20,8 @@ from typing import Optional
 import torch
 
 from ..core.model_api import TrackerModel
-from .engines import BACKEND_FORMAT, EngineModel, engine_cache_dir, open_engine
-from .graphs import OPSET, export, read_manifest
+from .engines import BACKEND_FORMAT, EngineModel, engine_cache_dir, open_engine, read_manifest
+from .graphs import OPSET, export
 
 _logger = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ package to install.
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import os
 from pathlib import Path
@@ -35,7 +36,7 @@ from ..core.types import BACKENDS, BackendUnavailable
 _logger = logging.getLogger(__name__)
 
 __all__ = ['BACKENDS', 'BackendUnavailable', 'EngineError', 'EngineModel', 'open_engine',
-           'require']
+           'read_manifest', 'require']
 
 #: backend -> (module to import, pip package that provides it)
 _PACKAGES = {'onnxruntime': ('onnxruntime', 'onnxruntime (CPU) or onnxruntime-gpu (CUDA)'),
@@ -284,7 +285,6 @@ def open_engine(manifest, backend: str, device: str = 'cpu', threads: Optional[i
     """
     if backend not in _OPENERS:
         raise ValueError(f'unknown backend {backend!r}; use one of {", ".join(BACKENDS)}')
-    from .graphs import read_manifest
     manifest = Path(manifest)
     info = read_manifest(manifest)
     if info is None:
@@ -308,3 +308,11 @@ def engine_cache_dir() -> Path:
     when unset), the weights cache of ``models.pretrained``."""
     return Path(os.environ.get('RGBX_CACHE') or Path.home() / '.cache' / 'rgbx_tracker_ros') \
         / 'engines'
+
+
+def read_manifest(path: Path) -> Optional[dict]:
+    """The export manifest (JSON) at ``path``, or None if it is missing or unreadable."""
+    try:
+        return json.loads(Path(path).read_text(encoding='utf-8'))
+    except (OSError, ValueError):
+        return None

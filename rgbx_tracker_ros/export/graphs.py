@@ -33,7 +33,7 @@ import logging
 import time
 import warnings
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Tuple
 
 import torch
 from torch import nn
@@ -43,7 +43,7 @@ from ..core.model_api import TrackerModel
 _logger = logging.getLogger(__name__)
 
 __all__ = ['ExportedGraphs', 'FORMATS', 'SearchGraph', 'TemplateGraph', 'export',
-           'export_onnx', 'read_manifest', 'to_openvino', 'to_tensorrt', 'write_manifest']
+           'export_onnx', 'to_openvino', 'to_tensorrt', 'write_manifest']
 
 #: Export formats, with the backend that runs each.
 FORMATS = {'onnx': 'onnxruntime', 'openvino': 'openvino', 'tensorrt': 'tensorrt'}
@@ -252,11 +252,3 @@ def write_manifest(path: Path, info: dict) -> Path:
     path = Path(path)
     path.write_text(json.dumps(info, indent=2, sort_keys=True) + '\n', encoding='utf-8')
     return path
-
-
-def read_manifest(path: Path) -> Optional[dict]:
-    """The manifest at ``path``, or None if it is missing or unreadable."""
-    try:
-        return json.loads(Path(path).read_text(encoding='utf-8'))
-    except (OSError, ValueError):
-        return None

@@ -1,0 +1,92 @@
+"""The viewers' files for the tracker node: the packaged rviz2 config rewritten for the node a rig
+and namespace put somewhere (``rviz:=true``, ``rgbx-launch --rviz``) and the Foxglove layout
+(``config/foxglove/tracker_layout.json``). ROS-free.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rgbx_tracker_ros.bringup.config import NODE_NAME
+from rgbx_tracker_ros.core.rig import package_share_dir, source_root
+
+
+#: The node path the packaged config/rviz/tracker.rviz names (the RealSense rig's namespace).
+RVIZ_TEMPLATE_NODE = '/camera/camera/' + NODE_NAME
+
+
+def rviz_template_path() -> Path:
+    """The packaged rviz2 config: share/rgbx_tracker_ros/config/rviz/tracker.rviz when installed,
+    else the source tree's.
+
+    Raises:
+        FileNotFoundError: neither exists (a broken install).
+    """
+    share = package_share_dir()
+    for base in ([share] if share is not None else []) + [source_root()]:
+        path = base / 'config' / 'rviz' / 'tracker.rviz'
+        if path.is_file():
+            return path
+    raise FileNotFoundError('config/rviz/tracker.rviz is missing from the package share folder '
+                            'and the source tree; reinstall rgbx_tracker_ros')
+
+
+def rviz_config(node_fqn: str, template: str | None = None) -> str:
+    """The packaged rviz2 config with its topics moved to the tracker node at ``node_fqn``.
+
+    Every topic under :data:`RVIZ_TEMPLATE_NODE` (``~/debug_image``, ``~/target_marker``) is
+    renamed to the same topic under ``node_fqn``, so rviz shows the node a rig's namespace
+    (or ``namespace:=``) put elsewhere; everything else is kept.
+
+    Args:
+        node_fqn: fully qualified node name, e.g. '/rig/tracker_node' or '/tracker_node'
+            (:attr:`NodeConfig.fully_qualified_name`).
+        template: the rviz YAML text; None = read :func:`rviz_template_path`.
+
+    Raises:
+        ValueError: ``node_fqn`` is not an absolute ROS name, or the template names no topic of
+            the node (it was edited: nothing would be shown).
+    """
+    fqn = str(node_fqn).rstrip('/')
+    if not fqn.startswith('/') or '//' in fqn or len(fqn) < 2:
+        raise ValueError(f'node name {node_fqn!r}: expected an absolute name like '
+                         f'/namespace/{NODE_NAME}')
+    text = rviz_template_path().read_text() if template is None else template
+    prefix = RVIZ_TEMPLATE_NODE + '/'
+    if prefix not in text:
+        raise ValueError(f'the rviz template names no topic under {RVIZ_TEMPLATE_NODE}/; '
+                         f'restore config/rviz/tracker.rviz')
+    return text.replace(prefix, fqn + '/')
+
+
+def write_rviz_config(node_fqn: str, out_dir: str | Path) -> Path:
+    """Write :func:`rviz_config` for ``node_fqn`` to ``out_dir/tracker_<name>.rviz`` and return
+    the path (launch files pass it to ``rviz2 -d``).
+
+    Raises:
+        ValueError: see :func:`rviz_config`.
+        OSError: ``out_dir`` cannot be written.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    name = 'tracker' + str(node_fqn).rstrip('/').replace('/', '_') + '.rviz'
+    path = out / name
+    path.write_text(rviz_config(node_fqn))
+    return path
+
+
+def foxglove_layout_path() -> Path:
+    """The packaged Foxglove layout (``config/foxglove/tracker_layout.json``, share folder first,
+    then the source tree): the RGB image with the node's ``~/annotations``, the X image,
+    diagnostics, detections and the debug image, for the node at the root namespace.
+
+    Raises:
+        FileNotFoundError: neither exists (a broken install).
+    """
+    share = package_share_dir()
+    for base in ([share] if share is not None else []) + [source_root()]:
+        path = base / 'config' / 'foxglove' / 'tracker_layout.json'
+        if path.is_file():
+            return path
+    raise FileNotFoundError('config/foxglove/tracker_layout.json is missing from the package '
+                            'share folder and the source tree; reinstall rgbx_tracker_ros')
