@@ -11,7 +11,8 @@ Usage::
 ``PATH`` is a sequence folder (any layout of :mod:`rgbx_tracker_ros.data.sequences`: RGBT234,
 RGBT210, LasHeR, GTOT, VTUAV, DepthTrack, VisEvent, OTB), a dataset folder holding such
 sequences, or a rosbag2 replay bag as written by ``rgbx-make-bag`` (RGB, X and ``ground_truth``
-topics). ``SPEC`` is a tracker (:func:`rgbx_tracker_ros.eval.peers.parse_tracker_spec`):
+topics; raw ``sensor_msgs/Image`` or ``--compressed`` ``CompressedImage``). ``SPEC`` is a
+tracker (:func:`rgbx_tracker_ros.eval.peers.parse_tracker_spec`):
 ``csrt-rgb``, ``csrt-x``, ``kcf-rgb``, ``mil-x``, ``nano-rgb`` ... (OpenCV peers on the RGB or X
 frames), ``t224:checkpoints/t224_demo.pt`` (ours, RGB + X), ``t224-rgb:checkpoints/...`` (ours, RGB
 only), optionally ``LABEL=SPEC``.
@@ -21,7 +22,7 @@ or a path to a rig file) with the rig's default compute profile; ``rig:RIG@cpu``
 ``rig:RIG@gpu`` pick the profile (``@cpu`` is the plain spec for the shipped rigs, whose default
 is cpu). Variant, checkpoint file (``''`` = the packaged ``checkpoints/s14_224_d8_rgbx.pt``, a bare
 name = the package's ``checkpoints/<name>``), device and precision come from
-``core.rig.node_configuration`` and are built by ``models.factory.build_node_tracker``, as in
+``bringup.node_configuration`` and are built by ``models.factory.build_node_tracker``, as in
 the node; ``--device`` and ``--precision`` do not apply to them. A rig with an X modality tracks
 on RGB + X (only on sequences of that modality; RGB-only sequences run its RGB path), an
 RGB-only rig (``rig:rgb_only``) on RGB; ``rig-rgb:RIG[@PROFILE]`` runs the rig's model on RGB
@@ -57,6 +58,16 @@ checkpoint that does not load); the message says what was wrong. A truncated or 
 bag (also one without metadata.yaml) is scored on the frames that can be read, after one
 ``rgbx-eval: WARN: ...`` line saying what was lost and where; a bag with no readable frame is an
 error (status 2).
+
+Bags recorded by someone else (``.mcap`` or ``.db3``, raw or compressed): ``--rgb-topic`` /
+``--x-topic`` name the raw image topics (their ``/compressed`` / ``/compressedDepth`` sub-topics
+are found too); ``--gt-file FILE`` gives the ground truth (one ``x,y,w,h`` row per RGB frame,
+pixels, 0,0,0,0 = absent) in place of a ``ground_truth`` topic. A bag with no ground truth at
+all needs ``--init-box X,Y,W,H`` (pixels, the target on its first RGB frame): the trackers run
+and ``DIR/tracks/<tracker>/<sequence>.csv`` (frame (1-based), x, y, w, h, score, x_used,
+track_ms), ``runs.json`` (FPS) and a ``summary.md`` with the timing are written, but nothing is
+scored (no PR / SR, no report): summary.md says so. Such bags cannot be mixed with scored
+inputs in one call (an error says so).
 """
 
 from __future__ import annotations
@@ -97,7 +108,10 @@ class BagSequence(Sequence):
     """A :class:`Sequence` read from a replay bag; frames are decoded on demand.
 
     ``rgb_paths`` / ``x_paths`` hold placeholder paths ``<bag>#<k>``; :meth:`read_rgb` and
-    :meth:`read_x` decode the stored ``sensor_msgs/Image`` messages instead of files.
+    :meth:`read_x` decode the stored ``sensor_msgs/Image`` or ``CompressedImage`` messages
+    (:func:`rgbx_tracker_ros.ros.bag_io.decode_bag_image`) instead of files.
+    ``attributes['ground_truth']`` is 'topic', 'file' (``--gt-file``) or 'none' (only the
+    ``--init-box`` on frame 0; not scored).
     """
 
     frames: list = field(default_factory=list, repr=False)
@@ -105,14 +119,16 @@ class BagSequence(Sequence):
     def read_rgb(self, index: int) -> np.ndarray:
         """Frame ``index`` of the RGB topic in :attr:`rgb_encoding` (as published)."""
         from rgbx_tracker_ros.ros.bag_io import decode_bag_image
-        return decode_bag_image(self.frames[index].rgb_raw)[0]
+        f = self.frames[index]
+        return decode_bag_image(f.rgb_raw, f.rgb_type)[0]
 
     def read_x(self, index: int) -> np.ndarray:
         """Frame ``index`` of the X topic in :attr:`x_encoding` (as published)."""
         from rgbx_tracker_ros.ros.bag_io import decode_bag_image
         if self.x_paths is None:
             raise SequenceError(f'{self.name}: the bag has no X topic')
-        return decode_bag_image(self.frames[index].x_raw)[0]
+        f = self.frames[index]
+        return decode_bag_image(f.x_raw, f.x_type or None)[0]
 
 
 def _storage_files(folder: Path) -> list[Path]:
@@ -128,7 +144,26 @@ def is_bag(path: Path) -> bool:
     return path.name.removesuffix('.zstd').endswith(('.mcap', '.db3'))
 
 
-def load_bag_sequence(path: str | Path, modality: Optional[Modality] = None) -> BagSequence:
+def parse_box(text: str) -> tuple[float, float, float, float]:
+    """'X,Y,W,H' (pixels, top-left corner, width, height; W, H > 0) -> a 4-tuple.
+
+    Raises:
+        EvaluateError: not four numbers or a non-positive size.
+    """
+    try:
+        box = tuple(float(v) for v in text.split(','))
+    except ValueError:
+        box = ()
+    if len(box) != 4 or not all(math.isfinite(v) for v in box) or box[2] <= 0 or box[3] <= 0:
+        raise EvaluateError(f'--init-box {text!r}: expected X,Y,W,H in pixels with W, H > 0')
+    return box  # type: ignore[return-value]
+
+
+def load_bag_sequence(path: str | Path, modality: Optional[Modality] = None,
+                      rgb_topic: Optional[str] = None, x_topic: Optional[str] = None,
+                      gt_file: Optional[str | Path] = None,
+                      init_box: Optional[tuple[float, float, float, float]] = None
+                      ) -> BagSequence:
     """Read a replay bag (``rgbx-make-bag`` layout) as a sequence.
 
     A truncated or partly corrupt bag gives the frames that can be read
@@ -139,33 +174,66 @@ def load_bag_sequence(path: str | Path, modality: Optional[Modality] = None) -> 
         path: the bag folder (or its ``.mcap`` / ``.db3`` file).
         modality: modality of the X topic; None guesses it from the encoding (16UC1 / 32FC1 ->
             depth, otherwise thermal).
+        rgb_topic / x_topic: raw image topics in the bag (None: ``/rgb/image_raw`` /
+            ``/x/image_raw``); ``<topic>/compressed`` (``/compressedDepth``) found too.
+        gt_file: ground truth file (:func:`rgbx_tracker_ros.ros.bag_io.load_gt_file`) in place
+            of the bag's ``ground_truth`` topic.
+        init_box: (x, y, w, h) pixels on the first RGB frame, for a bag without ground truth
+            (then only that frame is annotated: the sequence is tracked, not scored).
 
     Raises:
-        SequenceError: no readable frames, no ground-truth topic, or X on only some frames.
+        SequenceError: no readable frames, no ground truth (and no ``init_box``), a bad
+            ``gt_file``, or X on only some frames.
     """
-    from rgbx_tracker_ros.ros.bag_io import decode_bag_image, read_bag_checked
+    from rgbx_tracker_ros.ros.bag_io import (
+        apply_gt_file, BagError, decode_bag_image, read_bag_checked, TOPIC_RGB, TOPIC_X)
     path = Path(path)
     bag_dir = path if path.is_dir() else path.parent
     source = bag_dir if (bag_dir / 'metadata.yaml').is_file() else path
-    frames, report = read_bag_checked(source)
+    rgb_topic = rgb_topic or TOPIC_RGB
+    frames, report = read_bag_checked(source, rgb_topic, x_topic or TOPIC_X)
     if report.fatal:
         raise SequenceError(report.fatal)
     if report.problems:
         _logger.warning('WARN: %s', report.warning_line())
     if not frames:
         raise SequenceError(f'bag {bag_dir} has no RGB frames')
+    gt_source = 'topic'
+    if gt_file is not None:
+        try:
+            apply_gt_file(frames, gt_file)
+        except BagError as exc:
+            raise SequenceError(str(exc)) from None
+        gt_source = 'file'
     present = np.array([f.gt_present for f in frames])
-    if not present.any():
-        raise SequenceError(f'bag {bag_dir} has no ground-truth detections (topic /ground_truth);'
-                            ' rgbx-eval needs GT to score; write the bag with rgbx-make-bag')
+    annotated = None
+    if not present.any() and init_box is not None and gt_file is None:
+        gt_source = 'none'
+        frames[0].gt_xywh = np.asarray(init_box, dtype=np.float64)
+        frames[0].gt_present = True
+        present = np.zeros(len(frames), dtype=bool)
+        present[0] = True
+        annotated = present.copy()
+    elif not present.any():
+        raise SequenceError(
+            f'bag {bag_dir} has no ground-truth detections ('
+            + (f'--gt-file {gt_file} is all 0,0,0,0' if gt_file is not None else
+               'no /ground_truth topic') + '); give --gt-file FILE (one x,y,w,h row per RGB '
+            'frame) to score, or --init-box X,Y,W,H (the target on the first frame) to only '
+            'run the trackers and write their tracks')
     with_x = [f.x_raw is not None for f in frames]
     if any(with_x) and not all(with_x):
         raise SequenceError(f'bag {bag_dir}: {sum(with_x)} of {len(frames)} RGB frames have an X '
                             'image with the same stamp; rgbx-eval needs X on every frame or '
                             'on none')
-    rgb0, rgb_enc, _, _ = decode_bag_image(frames[0].rgb_raw)
+    rgb0, rgb_enc, _, _ = decode_bag_image(frames[0].rgb_raw, frames[0].rgb_type)
     attributes: dict[str, Any] = {'root': None, 'bag': str(bag_dir),
-                                  'image_size_wh': (int(rgb0.shape[1]), int(rgb0.shape[0]))}
+                                  'image_size_wh': (int(rgb0.shape[1]), int(rgb0.shape[0])),
+                                  'ground_truth': gt_source,
+                                  'image_types': sorted({frames[0].rgb_type,
+                                                         frames[0].x_type or frames[0].rgb_type})}
+    if gt_file is not None:
+        attributes['gt_file'] = str(gt_file)
     if report.problems:
         attributes['bag_read'] = report.as_dict()
     data_files = report.files or sorted(_storage_files(bag_dir))
@@ -173,7 +241,7 @@ def load_bag_sequence(path: str | Path, modality: Optional[Modality] = None) -> 
         attributes['source_file'] = str(data_files[0])
     x_enc = None
     if all(with_x):
-        x0, x_enc, _, _ = decode_bag_image(frames[0].x_raw)
+        x0, x_enc, _, _ = decode_bag_image(frames[0].x_raw, frames[0].x_type or None)
         attributes['x_image_size_wh'] = (int(x0.shape[1]), int(x0.shape[0]))
         if modality is None:
             modality = Modality.DEPTH if x_enc in ('16UC1', '32FC1') else Modality.THERMAL
@@ -182,18 +250,26 @@ def load_bag_sequence(path: str | Path, modality: Optional[Modality] = None) -> 
     return BagSequence(name=bag_dir.name, layout='bag',
                        modality=modality if x_enc else Modality.RGB,
                        rgb_paths=placeholders, x_paths=list(placeholders) if x_enc else None,
-                       gt_xywh=gt, absent=~present, attributes=attributes,
+                       gt_xywh=gt, absent=~present, annotated=annotated,
+                       attributes=attributes,
                        rgb_encoding=rgb_enc, x_encoding=x_enc, frames=frames)
 
 
 # --------------------------------------------------------------------------- inputs
 
 def collect_sequences(paths: list[str], layout: Optional[str] = None,
-                      modality: Optional[Modality] = None) -> list[Sequence]:
+                      modality: Optional[Modality] = None, rgb_topic: Optional[str] = None,
+                      x_topic: Optional[str] = None, gt_file: Optional[str | Path] = None,
+                      init_box: Optional[tuple[float, float, float, float]] = None
+                      ) -> list[Sequence]:
     """Load every PATH: a sequence folder, a dataset folder of sequences, or a replay bag.
 
+    ``rgb_topic`` / ``x_topic`` / ``gt_file`` / ``init_box`` apply to bag inputs (see
+    :func:`load_bag_sequence`); ``gt_file`` needs exactly one bag among the paths.
+
     Raises:
-        EvaluateError: a path that does not exist, or two sequences with the same name.
+        EvaluateError: a path that does not exist, two sequences with the same name, or
+            ``gt_file`` with not exactly one bag.
         SequenceError: a sequence that fails validation (message names folder and file).
     """
     seqs: list[Sequence] = []
@@ -203,7 +279,8 @@ def collect_sequences(paths: list[str], layout: Optional[str] = None,
             raise EvaluateError(f'{path} does not exist; give a sequence folder, a dataset '
                                 'folder of sequences or a rosbag2 replay bag')
         if is_bag(path):
-            seqs.append(load_bag_sequence(path, modality))
+            seqs.append(load_bag_sequence(path, modality, rgb_topic, x_topic, gt_file,
+                                          init_box))
             continue
         if not path.is_dir():
             raise EvaluateError(f'{path} is a file; give a sequence folder, a dataset folder or '
@@ -221,6 +298,8 @@ def collect_sequences(paths: list[str], layout: Optional[str] = None,
             raise EvaluateError(
                 f'{path} is neither a sequence folder nor a dataset of sequences ({err}); '
                 f'known layouts: {", ".join(sorted(LAYOUTS))}') from None
+    if gt_file is not None and sum(s.layout == 'bag' for s in seqs) != 1:
+        raise EvaluateError('--gt-file applies to one bag: give exactly one bag path with it')
     names = [s.name for s in seqs]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -309,7 +388,8 @@ class EvaluationOutput:
     """What :func:`evaluate` produced (for callers such as the benchmarks and tests).
 
     Attributes:
-        result: the :class:`report.ReportResult` over all sequences.
+        result: the :class:`report.ReportResult` over all sequences (None when the inputs
+            have no ground truth and only their tracks were written).
         runs: tracker label -> sequence -> :class:`TrackRun`.
         computed: (label, sequence) pairs computed in this call.
         cached: (label, sequence) pairs read from the cache.
@@ -317,7 +397,7 @@ class EvaluationOutput:
         paths: name -> written file.
     """
 
-    result: rep.ReportResult
+    result: Optional[rep.ReportResult]
     runs: dict[str, dict[str, TrackRun]]
     computed: list[tuple[str, str]]
     cached: list[tuple[str, str]]
@@ -442,7 +522,8 @@ def _registration(options: dict):
 
 def _rig_homography(spec: TrackerSpec) -> Optional[tuple]:
     """The ``x_homography`` the node gets on the spec's rig (its ``registration:``), or None."""
-    from rgbx_tracker_ros.core.rig import load_rig, node_configuration
+    from rgbx_tracker_ros.bringup import node_configuration
+    from rgbx_tracker_ros.core.rig import load_rig
     value = node_configuration(load_rig(spec.rig_path)).parameters.get('x_homography')
     return tuple(value) if value else None
 
@@ -500,6 +581,10 @@ def evaluate(seqs: list[Sequence], specs: list[TrackerSpec], out_dir: str | Path
         raise EvaluateError(f'no trackers given; valid: {valid_tracker_names()}')
     if not seqs:
         raise EvaluateError('no sequences given')
+    unscored = [s.name for s in seqs if s.attributes.get('ground_truth') == 'none']
+    if unscored and len(unscored) != len(seqs):
+        raise EvaluateError(f'bag(s) {", ".join(unscored)} have no ground truth (only '
+                            '--init-box) and are not scored; evaluate them in a separate call')
     no_x = [s.name for s in seqs if not s.has_x]
     for spec in specs:
         if spec.needs_x and no_x:
@@ -593,6 +678,8 @@ def evaluate(seqs: list[Sequence], specs: list[TrackerSpec], out_dir: str | Path
         jobs.close()
     (out_dir / 'runs.json').write_text(json.dumps(log, indent=2, default=str) + '\n',
                                        encoding='utf-8')
+    if unscored:
+        return _write_tracks_only(out_dir, seqs, runs, computed, cached)
 
     # With --max-frames only the first N frames are run and scored (the sequence is cut).
     scored = [_truncate(s, max_frames) for s in seqs]
@@ -620,6 +707,45 @@ def evaluate(seqs: list[Sequence], specs: list[TrackerSpec], out_dir: str | Path
                               attributes=splits, paths=paths)
     _tables(output, scored, out_dir, protocol)
     return output
+
+
+TRACK_FIELDS = ('frame', 'x', 'y', 'w', 'h', 'score', 'x_used', 'track_ms')
+
+
+def _write_tracks_only(out_dir: Path, seqs: list[Sequence],
+                       runs: dict[str, dict[str, TrackRun]], computed: list[tuple[str, str]],
+                       cached: list[tuple[str, str]]) -> EvaluationOutput:
+    """Sequences without ground truth: write ``tracks/<tracker>/<sequence>.csv`` (frame
+    1-based, box x, y, w, h in pixels (empty before the init frame), score, x_used 0/1,
+    track_ms = wall time of the ``track`` call in milliseconds, 0 on the init frame) and a
+    ``summary.md`` with the FPS per run and a note that nothing was scored; ``result`` of the
+    returned output is None."""
+    paths: dict[str, Path] = {'runs': out_dir / 'runs.json'}
+    lines = ['# rgbx-eval: tracks only (not scored)', '',
+             'Not scored: no ground truth for ' + ', '.join(s.name for s in seqs)
+             + ' (the trackers were initialised from --init-box on the first frame). Give '
+             '--gt-file FILE (one x,y,w,h row per RGB frame) for PR / NPR / SR and a report.',
+             '', '| Tracker | Sequence | Frames | FPS | Tracks |', '|---|---|--:|--:|---|']
+    for label, per_seq in runs.items():
+        for seq in seqs:
+            run = per_seq[seq.name]
+            path = out_dir / 'tracks' / safe_name(label) / f'{safe_name(seq.name)}.csv'
+            path.parent.mkdir(parents=True, exist_ok=True)
+            rows = []
+            for i in range(len(run.scores)):
+                box = run.boxes_xywh[i]
+                ok = bool(np.isfinite(box).all())
+                rows.append([i + 1, *(f'{v:.3f}' if ok else '' for v in box),
+                             f'{run.scores[i]:.4f}' if math.isfinite(run.scores[i]) else '',
+                             int(run.x_used[i]), f'{run.seconds[i] * 1e3:.3f}'])
+            _write_csv(path, list(TRACK_FIELDS), rows)
+            paths[f'tracks:{label}:{seq.name}'] = path
+            lines.append(f'| {label} | {seq.name} | {len(rows)} | {_num(run.fps)} | '
+                         f'{path.relative_to(out_dir)} |')
+    (out_dir / 'summary.md').write_text('\n'.join(lines) + '\n', encoding='utf-8')
+    paths['summary'] = out_dir / 'summary.md'
+    return EvaluationOutput(result=None, runs=runs, computed=computed, cached=cached,
+                            attributes=[], paths=paths)
 
 
 def _truncate(seq: Sequence, max_frames: Optional[int]) -> Sequence:
@@ -664,6 +790,19 @@ def build_parser() -> argparse.ArgumentParser:
                         help='force a folder layout (default: detect)')
     parser.add_argument('--modality', choices=[m.value for m in Modality], default=None,
                         help='X modality of bag inputs (default: from the encoding)')
+    parser.add_argument('--rgb-topic', default=None,
+                        help='bag inputs: RGB image topic (raw name; /compressed found too; '
+                             'default /rgb/image_raw)')
+    parser.add_argument('--x-topic', default=None,
+                        help='bag inputs: X image topic (raw name; /compressed, '
+                             '/compressedDepth found too; default /x/image_raw)')
+    parser.add_argument('--gt-file', default=None,
+                        help='one bag input: ground truth, one x,y,w,h row (pixels) per RGB '
+                             'frame, 0,0,0,0 = absent (replaces its ground_truth topic)')
+    parser.add_argument('--init-box', default=None, metavar='X,Y,W,H',
+                        help='bag inputs without ground truth: the target on the first RGB '
+                             'frame (pixels); the trackers run and their tracks are written, '
+                             'nothing is scored')
     parser.add_argument('--max-frames', type=int, default=None,
                         help='evaluate only the first N frames of each sequence')
     parser.add_argument('--device', default=None,
@@ -722,7 +861,9 @@ def main(argv: Optional[list[str]] = None) -> int:
             if spec.family == 'ours' and spec.model is None and model_options:
                 parse_model_options(args.model_option, spec.name)     # keys valid for it
         modality = None if args.modality is None else Modality(args.modality)
-        seqs = collect_sequences(args.paths, args.layout, modality)
+        init_box = None if args.init_box is None else parse_box(args.init_box)
+        seqs = collect_sequences(args.paths, args.layout, modality, args.rgb_topic,
+                                 args.x_topic, args.gt_file, init_box)
         reinit = parse_reinit(args.reinit_frames, seqs)
         out = evaluate(seqs, specs, args.out, protocol=args.protocol, reinit=reinit,
                        max_frames=args.max_frames, device=args.device or 'auto',

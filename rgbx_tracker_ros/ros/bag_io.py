@@ -1464,6 +1464,73 @@ def read_bag_frames(path: str | Path, rgb_topic: str = TOPIC_RGB, x_topic: str =
     return frames
 
 
+def load_gt_file(path: str | Path, num_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ground truth for a bag recorded without a ``ground_truth`` topic, from a text file.
+
+    Args:
+        path: one row per RGB frame of the bag (bag order), ``x,y,w,h`` in pixels (top-left
+            corner, width, height; comma, tab or space separated, as RGBT234 / LasHeR
+            ``*.txt``); ``0,0,0,0`` (or NaN) = target absent on that frame. Blank lines and
+            lines starting with '#' are ignored.
+        num_frames: the number of RGB frames read from the bag; the file must have as many rows.
+
+    Returns:
+        ((T, 4) float64 boxes, zeros where absent; (T,) bool present).
+
+    Raises:
+        BagError: unreadable file, a row that is not 4 numbers, or a row count != num_frames.
+    """
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding='utf-8').splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BagError(f'--gt-file {path}: cannot read ({exc})') from None
+    rows = []
+    for n, line in enumerate(lines, 1):
+        text = line.strip()
+        if not text or text.startswith('#'):
+            continue
+        parts = [v for v in re.split(r'[,\s]+', text) if v]
+        try:
+            row = [float(v) for v in parts]
+        except ValueError:
+            row = []
+        if len(row) != 4:
+            raise BagError(f'--gt-file {path} line {n}: expected x,y,w,h (4 numbers), got '
+                           f'{text[:60]!r}')
+        rows.append(row)
+    if len(rows) != num_frames:
+        raise BagError(f'--gt-file {path}: {len(rows)} boxes for {num_frames} RGB frames in the '
+                       'bag; give one x,y,w,h row per RGB frame (0,0,0,0 where the target is '
+                       'absent)')
+    gt = np.array(rows, dtype=np.float64).reshape(-1, 4)
+    present = np.isfinite(gt).all(axis=1) & (gt[:, 2] > 0) & (gt[:, 3] > 0)
+    gt[~present] = 0.0
+    return gt, present
+
+
+def apply_gt_file(frames: list[BagFrame], path: str | Path) -> list[BagFrame]:
+    """``frames`` with ``gt_xywh`` / ``gt_present`` from :func:`load_gt_file` (replacing any
+    ``ground_truth`` topic of the bag); the frames are changed in place and returned.
+
+    Raises:
+        BagError: see :func:`load_gt_file`.
+    """
+    gt, present = load_gt_file(path, len(frames))
+    for f, box, ok in zip(frames, gt, present):
+        f.gt_xywh, f.gt_present = box.copy(), bool(ok)
+    return frames
+
+
+def compressed_is_depth(raw: bytes) -> bool:
+    """Whether a serialized ``sensor_msgs/CompressedImage`` is a ``compressedDepth`` payload
+    (its ``format`` names compressedDepth, or is the bare '16UC1' / '32FC1' of old
+    publishers), i.e. belongs on ``<topic>/compressedDepth`` rather than ``<topic>/compressed``.
+    """
+    fmt = str(_shared_store().deserialize_cdr(raw, COMPRESSED_TYPE).format)
+    return 'compresseddepth' in fmt.lower() or fmt.strip() in ('16UC1', '32FC1')
+
+
 def decode_bag_image(raw: bytes, msgtype: str | None = None) -> tuple[np.ndarray, str, int, str]:
     """Serialized ``sensor_msgs/Image`` or ``CompressedImage`` -> (array, encoding, stamp_ns,
     frame_id).

@@ -28,6 +28,32 @@ file, how many messages were read, where the readable part ends / which chunk wa
 what is wrong, and ``summary.json`` gets the report under ``bag_read``; the exit status is then
 0 as for an intact bag. When no frame can be read the player exits with status 2 and one
 ``rgbx-player: error: ...`` line, before it starts ROS.
+
+Compressed bags and image transport (``--transport``, default ``raw``):
+
+- ``raw``: images go out as ``sensor_msgs/Image`` on ``rgb/image_raw`` / ``x/image_raw`` (what
+  the node subscribes with its default ``transport: raw``, as in ``rgbx-launch --replay``).
+  Frames stored raw are published byte for byte as recorded; frames stored as
+  ``sensor_msgs/CompressedImage`` (``rgbx-make-bag --compressed``, or image_transport
+  recordings) are decoded first (:func:`rgbx_tracker_ros.ros.bag_io.decode_bag_image`: a JPEG
+  of 'rgb8' arrives as 'bgr8', a PNG of 'mono8' as 'mono8', compressedDepth as '16UC1' or
+  '32FC1' metres; stamp and frame_id kept). A frame that does not decode is an error (exit 2).
+- ``compressed``: images go out as ``sensor_msgs/CompressedImage`` on ``rgb/image_raw/compressed``
+  and ``x/image_raw/compressed`` (``x/image_raw/compressedDepth`` for compressedDepth payloads,
+  or raw 16UC1 / 32FC1 depth), for a node with ``transport: compressed``. Compressed frames are
+  published byte for byte as recorded; raw frames are encoded first (RGB JPEG quality 90, 16-bit
+  PNG; X PNG, depth compressedDepth) with :mod:`rgbx_tracker_ros.core.codec`.
+
+Raw events (``x/events``) always go out as recorded.
+
+Bags recorded by someone else: ``--rgb-topic`` / ``--x-topic`` name the raw image topics of the
+bag (default ``/rgb/image_raw`` / ``/x/image_raw``; their ``/compressed`` /
+``/compressedDepth`` sub-topics are found too), ``.mcap`` or ``.db3``; the player still publishes
+on the node's topics above. ``--gt-file FILE`` (one ``x,y,w,h`` row per RGB frame, pixels,
+0,0,0,0 = absent; :func:`rgbx_tracker_ros.ros.bag_io.load_gt_file`) replaces the bag's
+``ground_truth`` topic; a bag with neither sends no ``~/init`` (run the node with
+``initial_box``, or use ``--no-init``), and the GT columns of results.csv are zeros with
+gt_present 0.
 """
 
 from __future__ import annotations
@@ -48,14 +74,22 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
-from sensor_msgs.msg import Image, PointCloud2
+from sensor_msgs.msg import CompressedImage, Image, PointCloud2
 from std_msgs.msg import Header
 from vision_msgs.msg import Detection2D, Detection2DArray
 
+from rgbx_tracker_ros.core.codec import transport_topic
 from rgbx_tracker_ros.ros.bag_io import (
-    BagError, BagFrame, BagReadReport, read_bag_checked, read_bag_frames)
+    apply_gt_file, BagError, BagFrame, BagReadReport, COMPRESSED_TYPE, compressed_is_depth,
+    decode_bag_image, IMAGE_TYPE, POINTCLOUD_TYPE, read_bag_checked, read_bag_frames, TOPIC_RGB,
+    TOPIC_X)
 from rgbx_tracker_ros.ros.conversions import (
-    box_to_detection, detections_to_result, ns_to_stamp, stamp_to_ns)
+    array_to_compressed, array_to_image, box_to_detection, detections_to_result, ns_to_stamp,
+    stamp_to_ns)
+
+#: Values of ``--transport``: how images are published (see the module docstring).
+PLAYER_TRANSPORTS = ('raw', 'compressed')
+_DEPTH_ENCODINGS = ('16UC1', '32FC1')
 
 RESULT_FIELDS = ('frame', 'stamp_ns', 'x_published', 'answered', 'has_box', 'x', 'y', 'w', 'h',
                  'score', 'x_state', 'round_trip_ms', 'gt_present', 'gt_x', 'gt_y', 'gt_w',
@@ -97,11 +131,62 @@ def parse_span(text: str | None) -> tuple[int, int] | None:
     return a, b
 
 
+def x_is_depth(frames: list[BagFrame]) -> bool:
+    """Whether the bag's X images are depth (compressedDepth payloads, or raw 16UC1 / 32FC1):
+    they go out on ``x/image_raw/compressedDepth`` with ``--transport compressed``."""
+    f = next((f for f in frames if f.x_raw is not None and f.x_type != POINTCLOUD_TYPE), None)
+    if f is None:
+        return False
+    if f.x_type == COMPRESSED_TYPE:
+        return compressed_is_depth(f.x_raw)
+    return decode_bag_image(f.x_raw, IMAGE_TYPE)[1] in _DEPTH_ENCODINGS
+
+
+def image_for_transport(raw: bytes, msgtype: str, transport: str, kind: str = 'rgb',
+                        depth: bool = False) -> Any:
+    """What the player publishes for one stored image (see the module docstring).
+
+    Args:
+        raw: the CDR bytes as stored (``BagFrame.rgb_raw`` / ``x_raw``).
+        msgtype: ``BagFrame.rgb_type`` / ``x_type`` (Image or CompressedImage).
+        transport: 'raw' (publish an Image) or 'compressed' (publish a CompressedImage).
+        kind: 'rgb' (compressed: JPEG, or PNG for 16-bit) or 'x' (compressed: PNG).
+        depth: X is depth (compressed: compressedDepth).
+
+    Returns:
+        ``raw`` itself (bytes, published as is) when the stored type matches ``transport``,
+        else a decoded rclpy ``Image`` / an encoded rclpy ``CompressedImage`` with the stored
+        stamp and frame_id.
+
+    Raises:
+        rgbx_tracker_ros.core.codec.CodecError: a payload that does not decode / encode.
+        ImageConversionError: an encoding the converter does not support.
+    """
+    stored = COMPRESSED_TYPE if msgtype == COMPRESSED_TYPE else IMAGE_TYPE
+    want = COMPRESSED_TYPE if transport == 'compressed' else IMAGE_TYPE
+    if stored == want:
+        return raw
+    arr, enc, stamp_ns, frame_id = decode_bag_image(raw, stored)
+    if want == IMAGE_TYPE:
+        return array_to_image(arr, enc, stamp_ns, frame_id)
+    if kind == 'x' and depth and enc in _DEPTH_ENCODINGS:
+        codec = 'compressedDepth'
+    elif kind == 'rgb' and arr.dtype == np.uint8:
+        codec = 'jpeg'
+    else:
+        codec = 'png'
+    return array_to_compressed(arr, enc, codec, stamp_ns, frame_id)
+
+
 class LockstepPlayer(Node):
     """The player node: publishers for the images, /clock and init; answer and diagnostics
-    subscriptions (all reliable, so nothing is lost between two processes)."""
+    subscriptions (all reliable, so nothing is lost between two processes).
 
-    def __init__(self, tracker_node: str) -> None:
+    ``transport`` 'raw': ``Image`` on ``rgb/image_raw`` / ``x/image_raw``; 'compressed':
+    ``CompressedImage`` on ``rgb/image_raw/compressed`` and ``x/image_raw/compressed`` (or
+    ``x/image_raw/compressedDepth`` when ``x_depth``)."""
+
+    def __init__(self, tracker_node: str, transport: str = 'raw', x_depth: bool = False) -> None:
         super().__init__('rgbx_player')
         node = '/' + tracker_node.strip('/')
         self.tracker_node = node
@@ -109,8 +194,15 @@ class LockstepPlayer(Node):
                               reliability=ReliabilityPolicy.RELIABLE)
         deep = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=200,
                           reliability=ReliabilityPolicy.RELIABLE)
-        self.rgb_pub = self.create_publisher(Image, 'rgb/image_raw', reliable)
-        self.x_pub = self.create_publisher(Image, 'x/image_raw', reliable)
+        if transport not in PLAYER_TRANSPORTS:
+            raise ValueError(f'unknown transport {transport!r}; valid: '
+                             f'{", ".join(PLAYER_TRANSPORTS)}')
+        self.transport = transport
+        img = CompressedImage if transport == 'compressed' else Image
+        self.rgb_pub = self.create_publisher(
+            img, transport_topic('rgb/image_raw', transport), reliable)
+        self.x_pub = self.create_publisher(
+            img, transport_topic('x/image_raw', transport, x_depth), reliable)
         self.events_pub = self.create_publisher(PointCloud2, 'x/events', reliable)
         self.clock_pub = self.create_publisher(Clock, '/clock', reliable)
         self.init_pub = self.create_publisher(Detection2D, f'{node}/init', reliable)
@@ -162,7 +254,7 @@ def replay(bag: Path, out_dir: Path, withhold: tuple[int, int] | None = None,
            timeout_s: float = 5.0, wait_s: float = 60.0, tracker_node: str = 'tracker_node',
            send_init: bool = True, reinit_at: tuple[int, ...] = (),
            withhold_rgb: tuple[int, int] | None = None, frames: list[BagFrame] | None = None,
-           bag_report: BagReadReport | None = None) -> dict[str, Any]:
+           bag_report: BagReadReport | None = None, transport: str = 'raw') -> dict[str, Any]:
     """Replay ``bag`` to the node in lockstep; write results.csv / diagnostics.jsonl /
     summary.json into ``out_dir`` and return the summary dict (rclpy must be initialised).
 
@@ -174,7 +266,11 @@ def replay(bag: Path, out_dir: Path, withhold: tuple[int, int] | None = None,
     ``frames`` / ``bag_report``: the bag as already read by :func:`read_bag_checked` (None:
     read ``bag`` here with :func:`read_bag_frames`); the report goes into summary.json.
 
+    ``transport``: 'raw' (Images; compressed frames decoded) or 'compressed'
+    (CompressedImages; raw frames encoded); frames already in that form go out byte for byte.
+
     Raises:
+        CodecError / ImageConversionError (ValueErrors): a frame that does not decode / encode.
         RuntimeError: when the node's subscriptions / publishers do not appear within ``wait_s``.
         BagError: the bag has no readable frame (BagReadError: it is damaged).
     """
@@ -183,13 +279,15 @@ def replay(bag: Path, out_dir: Path, withhold: tuple[int, int] | None = None,
     if not frames:
         raise BagError(f'bag {bag} has no frames on /rgb/image_raw; nothing to replay')
     out_dir.mkdir(parents=True, exist_ok=True)
-    player = LockstepPlayer(tracker_node)
+    x_depth = transport == 'compressed' and x_is_depth(frames)
+    player = LockstepPlayer(tracker_node, transport, x_depth)
     executor = SingleThreadedExecutor()
     executor.add_node(player)
     log = player.get_logger()
     has_x = any(f.x_raw is not None for f in frames)
     x_pub = (player.events_pub if any(f.x_type.endswith('PointCloud2') for f in frames)
              else player.x_pub)
+    topics = {'rgb': player.rgb_pub.topic_name, 'x': x_pub.topic_name if has_x else None}
     try:
         ok = _spin_until(executor, lambda: (
             player.rgb_pub.get_subscription_count() > 0
@@ -223,11 +321,17 @@ def replay(bag: Path, out_dir: Path, withhold: tuple[int, int] | None = None,
                 player.init_pub.publish(box_to_detection(f.gt_xywh, 1.0, header))
             send_x = f.x_raw is not None and not withheld
             withheld_n += int(f.x_raw is not None and withheld)
+            x_msg = rgb_msg = None
+            if send_x:
+                x_msg = (f.x_raw if f.x_type == POINTCLOUD_TYPE else
+                         image_for_transport(f.x_raw, f.x_type, transport, 'x', x_depth))
+            if send_rgb:
+                rgb_msg = image_for_transport(f.rgb_raw, f.rgb_type, transport, 'rgb')
             t0 = time.monotonic()
             if send_x:
-                x_pub.publish(f.x_raw)
+                x_pub.publish(x_msg)
             if send_rgb:
-                player.rgb_pub.publish(f.rgb_raw)
+                player.rgb_pub.publish(rgb_msg)
 
             def answered(stamp=f.stamp_ns, need_box=is_init) -> bool:
                 got = player.answers.get(stamp)
@@ -292,6 +396,9 @@ def replay(bag: Path, out_dir: Path, withhold: tuple[int, int] | None = None,
         # the node's latest status of each kind ('input rgb', 'input x', 'sync', 'tracker')
         'last_statuses': {d['name'].rsplit(': ', 1)[-1]: d for d in player.diagnostics},
         'bag_read': None if bag_report is None else bag_report.as_dict(),
+        'transport': transport,
+        'stored_rgb_type': frames[0].rgb_type,
+        'topics': topics,
     }
     (out_dir / 'summary.json').write_text(json.dumps(summary, indent=2))
     return summary
@@ -323,25 +430,47 @@ def main(argv: list[str] | None = None) -> int:
                              'where the recording skips')
     parser.add_argument('--no-init', action='store_true',
                         help='do not send the GT box on ~/init (node uses initial_box)')
+    parser.add_argument('--transport', choices=PLAYER_TRANSPORTS, default='raw',
+                        help='raw (default): publish sensor_msgs/Image, decoding compressed '
+                             'frames; compressed: publish CompressedImage on '
+                             '<topic>/compressed (or /compressedDepth), as stored, for a node '
+                             'with transport: compressed')
+    parser.add_argument('--rgb-topic', default=TOPIC_RGB,
+                        help=f'RGB image topic in the bag (raw name; its /compressed sub-topic '
+                             f'is found too; default {TOPIC_RGB})')
+    parser.add_argument('--x-topic', default=TOPIC_X,
+                        help=f'X image topic in the bag (raw name; /compressed and '
+                             f'/compressedDepth found too; default {TOPIC_X})')
+    parser.add_argument('--gt-file', type=Path, default=None,
+                        help='ground truth: one x,y,w,h row (pixels) per RGB frame, 0,0,0,0 = '
+                             'absent; replaces the bag\'s ground_truth topic')
     args = parser.parse_args(remove_ros_args(args_all)[1:])
     if not args.bag.exists():
         print(f'rgbx-player: bag {args.bag} does not exist', file=sys.stderr)
         return 2
-    frames, report = read_bag_checked(args.bag)
+    frames, report = read_bag_checked(args.bag, args.rgb_topic, args.x_topic)
     if report.fatal:
         print(f'rgbx-player: error: {report.fatal}', file=sys.stderr)
         return 2
     if not frames:
-        print(f'rgbx-player: error: bag {args.bag} has no frames on /rgb/image_raw; nothing to '
-              'replay (write one with rgbx-make-bag)', file=sys.stderr)
+        print(f'rgbx-player: error: bag {args.bag} has no frames on {args.rgb_topic}; nothing to '
+              'replay (write one with rgbx-make-bag, or name the topic with --rgb-topic)',
+              file=sys.stderr)
         return 2
+    if args.gt_file is not None:
+        try:
+            apply_gt_file(frames, args.gt_file)
+        except BagError as exc:
+            print(f'rgbx-player: error: {exc}', file=sys.stderr)
+            return 2
     if report.problems:
         print(f'rgbx-player: WARN: {report.warning_line()}', file=sys.stderr)
     rclpy.init(args=args_all)
     try:
         summary = replay(args.bag, args.out, args.withhold_x, args.timeout, args.wait, args.node,
                          send_init=not args.no_init, reinit_at=args.reinit_at,
-                         withhold_rgb=args.withhold_rgb, frames=frames, bag_report=report)
+                         withhold_rgb=args.withhold_rgb, frames=frames, bag_report=report,
+                         transport=args.transport)
     except (RuntimeError, ValueError, OSError) as exc:
         print(f'rgbx-player: {exc}', file=sys.stderr)
         return 2
