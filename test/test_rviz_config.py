@@ -115,7 +115,9 @@ def _layout_topics(value) -> set[str]:
 
 def test_foxglove_layout_names_the_nodes_topics_and_its_panels_exist() -> None:
     import json
-    layout = json.loads((REPO / 'config' / 'foxglove' / 'tracker_layout.json').read_text())
+    from rgbx_tracker_ros.bringup import foxglove_layout_path
+    assert foxglove_layout_path() == REPO / 'config' / 'foxglove' / 'tracker_layout.json'
+    layout = json.loads(foxglove_layout_path().read_text())
     rig = load_rig('rgbt_flir_boson')
     conf = node_configuration(rig, namespace='/',
                               overrides={'variant': 'test_tiny', 'checkpoint': 'none'})

@@ -15,20 +15,25 @@ from rgbx_tracker_ros.core.rig import package_share_dir, source_root
 RVIZ_TEMPLATE_NODE = '/camera/camera/' + NODE_NAME
 
 
-def rviz_template_path() -> Path:
-    """The packaged rviz2 config: share/rgbx_tracker_ros/config/rviz/tracker.rviz when installed,
-    else the source tree's.
+def packaged_file(relative: str) -> Path:
+    """A file the package installs under its share folder (``config/...``): the installed copy
+    first, else the source tree's.
 
     Raises:
         FileNotFoundError: neither exists (a broken install).
     """
     share = package_share_dir()
     for base in ([share] if share is not None else []) + [source_root()]:
-        path = base / 'config' / 'rviz' / 'tracker.rviz'
+        path = base / relative
         if path.is_file():
             return path
-    raise FileNotFoundError('config/rviz/tracker.rviz is missing from the package share folder '
-                            'and the source tree; reinstall rgbx_tracker_ros')
+    raise FileNotFoundError(f'{relative} is missing from the package share folder and the '
+                            f'source tree; reinstall rgbx_tracker_ros')
+
+
+def rviz_template_path() -> Path:
+    """The packaged rviz2 config, ``config/rviz/tracker.rviz`` (see :func:`packaged_file`)."""
+    return packaged_file('config/rviz/tracker.rviz')
 
 
 def rviz_config(node_fqn: str, template: str | None = None) -> str:
@@ -76,17 +81,7 @@ def write_rviz_config(node_fqn: str, out_dir: str | Path) -> Path:
 
 
 def foxglove_layout_path() -> Path:
-    """The packaged Foxglove layout (``config/foxglove/tracker_layout.json``, share folder first,
-    then the source tree): the RGB image with the node's ``~/annotations``, the X image,
-    diagnostics, detections and the debug image, for the node at the root namespace.
-
-    Raises:
-        FileNotFoundError: neither exists (a broken install).
-    """
-    share = package_share_dir()
-    for base in ([share] if share is not None else []) + [source_root()]:
-        path = base / 'config' / 'foxglove' / 'tracker_layout.json'
-        if path.is_file():
-            return path
-    raise FileNotFoundError('config/foxglove/tracker_layout.json is missing from the package '
-                            'share folder and the source tree; reinstall rgbx_tracker_ros')
+    """The packaged Foxglove layout, ``config/foxglove/tracker_layout.json`` (see
+    :func:`packaged_file`): the RGB image with the node's ``~/annotations``, the X image,
+    diagnostics, detections and the debug image, for the node at the root namespace."""
+    return packaged_file('config/foxglove/tracker_layout.json')
