@@ -116,7 +116,9 @@ def _layout_topics(value) -> set[str]:
 def test_foxglove_layout_names_the_nodes_topics_and_its_panels_exist() -> None:
     import json
     from rgbx_tracker_ros.bringup import foxglove_layout_path
-    assert foxglove_layout_path() == REPO / 'config' / 'foxglove' / 'tracker_layout.json'
+    # the installed copy (share folder) first, else the source tree's: the same file
+    source = REPO / 'config' / 'foxglove' / 'tracker_layout.json'
+    assert foxglove_layout_path().read_bytes() == source.read_bytes()
     layout = json.loads(foxglove_layout_path().read_text())
     rig = load_rig('rgbt_flir_boson')
     conf = node_configuration(rig, namespace='/',
