@@ -141,9 +141,18 @@ _YUV_TO_RGB = {'yuv422': cv2.COLOR_YUV2RGB_UYVY, 'uyvy': cv2.COLOR_YUV2RGB_UYVY,
 _U16_TO_U8 = 255.0 / 65535.0
 
 
-def _checked_rgb(image, enc: str) -> np.ndarray | None:
-    """The validated array of an RGB encoding added after rgb8 / bgr8 / mono8, or None when
-    ``enc`` is none of them (see :func:`encode_rgb`)."""
+def _checked_rgb(image, encoding) -> np.ndarray:
+    """The one dtype / shape check of an RGB camera image: the validated array of ``encoding``
+    (see :func:`encode_rgb`), shared by :func:`encode_rgb` and :func:`check_rgb`.
+
+    Raises:
+        EncodingError: unknown encoding, or dtype / shape not matching it.
+    """
+    enc = str(encoding)
+    if enc in ('rgb8', 'bgr8'):
+        return _as_color(image, enc)
+    if enc in ('mono8', '8UC1'):
+        return _as_mono(image, enc, (np.uint8,), 'grey')
     if enc in ('rgba8', 'bgra8'):
         return _as_color(image, enc, 4)
     if enc in _YUV_TO_RGB:
@@ -160,7 +169,9 @@ def _checked_rgb(image, enc: str) -> np.ndarray | None:
         return arr
     if enc == 'mono16':
         return _as_mono(image, enc, (np.uint16,), 'grey')
-    return None
+    raise EncodingError(f'unknown RGB encoding {encoding!r}; valid '
+                        f'encodings: {", ".join(RGB_ENCODINGS)} (convert other formats before '
+                        f'tracking)')
 
 
 def _gray3(mono: np.ndarray) -> np.ndarray:
@@ -201,17 +212,14 @@ def encode_rgb(image: np.ndarray, encoding: str) -> np.ndarray:
         EncodingError: unknown encoding, or dtype / shape not matching the encoding.
     """
     enc = str(encoding)
-    if enc == 'rgb8':
-        return np.ascontiguousarray(_as_color(image, enc))
-    if enc == 'bgr8':
-        return cv2.cvtColor(np.ascontiguousarray(_as_color(image, enc)), cv2.COLOR_BGR2RGB)
+    arr = _checked_rgb(image, encoding)
     if enc in ('mono8', '8UC1'):
-        return _gray3(_as_mono(image, enc, (np.uint8,), 'grey'))
-    arr = _checked_rgb(image, enc)
-    if arr is None:
-        raise EncodingError(f'unknown RGB encoding {encoding!r}; valid encodings: '
-                            f'{", ".join(RGB_ENCODINGS)} (convert other formats before tracking)')
+        return _gray3(arr)
     arr = np.ascontiguousarray(arr)
+    if enc == 'rgb8':
+        return arr
+    if enc == 'bgr8':
+        return cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
     if enc == 'rgba8':
         return np.ascontiguousarray(arr[:, :, :3])
     if enc == 'bgra8':
@@ -366,16 +374,7 @@ def check_rgb(image: np.ndarray, encoding: str) -> tuple[int, int]:
     Raises:
         EncodingError: exactly when :func:`encode_rgb` would.
     """
-    enc = str(encoding)
-    if enc in ('rgb8', 'bgr8'):
-        return _as_color(image, enc).shape[:2]
-    if enc in ('mono8', '8UC1'):
-        return _as_mono(image, enc, (np.uint8,), 'grey').shape[:2]
-    arr = _checked_rgb(image, enc)
-    if arr is None:
-        raise EncodingError(f'unknown RGB encoding {encoding!r}; valid encodings: '
-                            f'{", ".join(RGB_ENCODINGS)} (convert other formats before tracking)')
-    return arr.shape[:2]
+    return _checked_rgb(image, encoding).shape[:2]
 
 
 def check_x(image: np.ndarray, encoding: str, modality: Modality | str) -> tuple[int, int]:
