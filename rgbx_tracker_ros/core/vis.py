@@ -31,6 +31,27 @@ def _state_colour(state_text: str) -> tuple[int, int, int]:
     return _COLOUR_RGBX
 
 
+def _style(box_xywh, score: float | None, state_text: str
+           ) -> tuple[np.ndarray | None, tuple[int, int, int], str, str]:
+    """What a drawn track shows, decided once for :func:`draw_track` and :func:`track_shapes`:
+    (the finite box or None, RGB colour 0-255, score label ('' without a box or score), status
+    text)."""
+    colour = _state_colour(state_text)
+    box = _finite_box(box_xywh)
+    if box is None:
+        if 'only' not in state_text.lower():
+            colour = _COLOUR_NO_TARGET
+        return None, colour, '', f'{state_text} | no target'
+    label = f'{score:.2f}' if score is not None and np.isfinite(score) else ''
+    return box, colour, label, state_text
+
+
+def _trail_points(trail) -> np.ndarray:
+    """(N, 2) finite box centres of a trail (None entries and NaNs dropped), oldest first."""
+    return np.asarray([p for p in (trail or []) if p is not None and np.all(np.isfinite(p))],
+                      dtype=np.float64).reshape(-1, 2)
+
+
 def _finite_box(box_xywh) -> np.ndarray | None:
     if box_xywh is None:
         return None
@@ -71,7 +92,7 @@ def draw_track(rgb: np.ndarray, box_xywh: Sequence[float] | np.ndarray | None, s
     h_img, w_img = out.shape[:2]
     scale = max(0.35, min(h_img, w_img) / 600.0)
     thick = max(1, int(round(min(h_img, w_img) / 300.0)))
-    colour = _state_colour(state_text)
+    box, colour, label, status = _style(box_xywh, score, state_text)
 
     gt = _finite_box(gt_xywh)
     if gt is not None:
@@ -79,19 +100,15 @@ def draw_track(rgb: np.ndarray, box_xywh: Sequence[float] | np.ndarray | None, s
         p2 = (int(round(gt[0] + gt[2])), int(round(gt[1] + gt[3])))
         cv2.rectangle(out, p1, p2, _COLOUR_GT, 1, cv2.LINE_AA)
 
-    if trail is not None:
-        pts = np.asarray([p for p in trail if p is not None and np.all(np.isfinite(p))],
-                         dtype=np.float64).reshape(-1, 2)
-        if len(pts) >= 2:
-            cv2.polylines(out, [np.round(pts).astype(np.int32).reshape(-1, 1, 2)], False, colour,
-                          thick, cv2.LINE_AA)
+    pts = _trail_points(trail)
+    if len(pts) >= 2:           # in the state's colour, also while there is no target
+        cv2.polylines(out, [np.round(pts).astype(np.int32).reshape(-1, 1, 2)], False,
+                      _state_colour(state_text), thick, cv2.LINE_AA)
 
-    box = _finite_box(box_xywh)
     if box is not None:
         p1 = (int(round(box[0])), int(round(box[1])))
         p2 = (int(round(box[0] + box[2])), int(round(box[1] + box[3])))
         cv2.rectangle(out, p1, p2, colour, thick + 1, cv2.LINE_AA)
-        label = f'{score:.2f}' if score is not None and np.isfinite(score) else ''
         if label:
             (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
             ty = p1[1] - 3 if p1[1] - th - base - 3 >= 0 else p2[1] + th + 3
@@ -99,10 +116,6 @@ def draw_track(rgb: np.ndarray, box_xywh: Sequence[float] | np.ndarray | None, s
             cv2.rectangle(out, (tx, ty - th - 2), (tx + tw + 2, ty + base - 1), (0, 0, 0), -1)
             cv2.putText(out, label, (tx + 1, ty), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thick,
                         cv2.LINE_AA)
-        status = state_text
-    else:
-        status = f'{state_text} | no target'
-        colour = _COLOUR_NO_TARGET if 'only' not in state_text.lower() else colour
 
     (tw, th), base = cv2.getTextSize(status, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
     cv2.rectangle(out, (0, 0), (tw + 8, th + base + 8), (0, 0, 0), -1)
@@ -154,18 +167,12 @@ def track_shapes(box_xywh, score: float | None, state_text: str,
         state_text: the modality state ('RGB-X', 'RGB only', 'X only').
         trail: recent box centres (cx, cy) pixels, oldest first.
     """
-    colour = _state_colour(state_text)
-    pts = np.asarray([p for p in (trail or []) if p is not None and np.all(np.isfinite(p))],
-                     dtype=np.float64).reshape(-1, 2)
-    box = _finite_box(box_xywh)
+    pts = _trail_points(trail)
+    box, colour, label, status = _style(box_xywh, score, state_text)
+    rgb = tuple(c / 255.0 for c in colour)
     if box is None:
-        if 'only' not in state_text.lower():
-            colour = _COLOUR_NO_TARGET
-        return TrackShapes(None, pts, tuple(c / 255.0 for c in colour), '', (0.0, 0.0),
-                           f'{state_text} | no target')
+        return TrackShapes(None, pts, rgb, label, (0.0, 0.0), status)
     x, y, w, h = box
     corners = np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]])
-    label = f'{score:.2f}' if score is not None and np.isfinite(score) else ''
     label_at = (float(x), float(y) - 4.0 if y >= 16 else float(y + h) + 14.0)
-    return TrackShapes(corners, pts, tuple(c / 255.0 for c in colour), label, label_at,
-                       state_text)
+    return TrackShapes(corners, pts, rgb, label, label_at, status)
