@@ -28,10 +28,8 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -39,7 +37,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.families import cpu_name, time_nano  # noqa: E402
+from bench.families import cpu_name, time_model, time_nano  # noqa: E402
 from rgbx_tracker_ros.data.sequences import load_sequence  # noqa: E402
 from rgbx_tracker_ros.eval.report import score_sequence  # noqa: E402
 from rgbx_tracker_ros.eval.runner import run_sequence  # noqa: E402
@@ -75,19 +73,7 @@ def backends_here() -> list[str]:
 
 def time_per_frame(tracker, iters: int) -> float:
     """Median ms of the tracker's per-frame network call (template tokens cached), RGB + X."""
-    model = tracker.model
-    s = model.search_size
-    z = torch.rand(1, 3, model.template_size, model.template_size)
-    x = torch.rand(1, 3, s, s)
-    times = []
-    with torch.inference_mode():
-        tokens = model.encode_template(z, z)
-        for i in range(iters + 3):
-            t0 = time.perf_counter()
-            model(None, x, None, x, template_tokens=tokens)
-            if i >= 3:
-                times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
+    return time_model(tracker.model, iters, warmup=3)
 
 
 def accuracy(tracker) -> dict:

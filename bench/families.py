@@ -58,21 +58,27 @@ def cpu_name() -> str:
     return f'{model}, {os.cpu_count()} cores, flags: {" ".join(shown) or "none of avx2/avx512"}'
 
 
-def time_network(ckpt: Path, iters: int) -> float:
-    """Median ms of the per-frame call (template tokens cached), fp32, batch 1, RGB + X."""
-    model, _ = load_checkpoint(ckpt)
-    model.eval()
+def time_model(model, iters: int, warmup: int = 2) -> float:
+    """Median ms of ``model``'s per-frame call (template tokens cached, as the tracker runs
+    it), batch 1, RGB + X, after ``warmup`` calls; ``model`` is any TrackerModel (torch or an
+    exported engine)."""
     ts, ss = model.template_size, model.search_size
     z, s = torch.rand(1, 3, ts, ts), torch.rand(1, 3, ss, ss)
     times = []
     with torch.inference_mode():
         tokens = model.encode_template(z, z)
-        for i in range(iters + 2):
+        for i in range(iters + warmup):
             t0 = time.perf_counter()
             model(None, s, None, s, template_tokens=tokens)
-            if i >= 2:
+            if i >= warmup:
                 times.append(time.perf_counter() - t0)
     return statistics.median(times) * 1000
+
+
+def time_network(ckpt: Path, iters: int) -> float:
+    """Median ms of the per-frame call of checkpoint ``ckpt`` (:func:`time_model`), fp32."""
+    model, _ = load_checkpoint(ckpt)
+    return time_model(model.eval(), iters)
 
 
 def time_nano(iters: int) -> float:
