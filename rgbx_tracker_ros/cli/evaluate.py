@@ -506,9 +506,8 @@ def _rig_run_settings(spec: TrackerSpec) -> dict[str, str]:
             f'like the one this profile is for, or evaluate another profile (e.g. '
             f'rig:{spec.rig}@cpu)') from exc
     settings = {'device': str(dev), 'precision': prec}
-    homography = _rig_homography(spec)
-    if homography is not None:
-        settings['x_homography'] = list(homography)
+    if spec.x_homography is not None:
+        settings['x_homography'] = list(spec.x_homography)
     return settings
 
 
@@ -518,14 +517,6 @@ def _registration(options: dict):
         return None
     from rgbx_tracker_ros.core.registration import Registration
     return Registration.from_homography(options['x_homography'])
-
-
-def _rig_homography(spec: TrackerSpec) -> Optional[tuple]:
-    """The ``x_homography`` the node gets on the spec's rig (its ``registration:``), or None."""
-    from rgbx_tracker_ros.bringup import node_configuration
-    from rgbx_tracker_ros.core.rig import load_rig
-    value = node_configuration(load_rig(spec.rig_path)).parameters.get('x_homography')
-    return tuple(value) if value else None
 
 
 def evaluate(seqs: list[Sequence], specs: list[TrackerSpec], out_dir: str | Path,

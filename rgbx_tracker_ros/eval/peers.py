@@ -279,6 +279,8 @@ class TrackerSpec:
         model: the node's model for that rig and profile
             (:class:`rgbx_tracker_ros.core.node_model.NodeModel`: variant, checkpoint, device,
             precision), else None.
+        x_homography: the node's ``x_homography`` on that rig (9 numbers, X -> RGB pixels, from
+            the rig's ``registration:``), or None without one.
     """
 
     label: str
@@ -291,6 +293,7 @@ class TrackerSpec:
     rig_path: Optional[Path] = None
     modality: Optional[str] = None
     model: Optional[NodeModel] = None
+    x_homography: Optional[tuple] = None
 
     @property
     def variant(self) -> Optional[str]:
@@ -534,7 +537,9 @@ def _parse_rig_spec(text: str, label: Optional[str], source: Optional[str],
                         f'(rename it with LABEL={text})')
     return TrackerSpec(label=label, name=RIG_PREFIX, source=source, checkpoint=model.checkpoint,
                        family='ours', rig=rig.name, profile=profile, rig_path=rig.path,
-                       modality=rig.modality.value, model=model)
+                       modality=rig.modality.value, model=model,
+                       x_homography=tuple(params['x_homography'])
+                       if params.get('x_homography') else None)
 
 
 def _missing_checkpoint_message(text: str, rig_arg: str, rig: Any, profile: str,
