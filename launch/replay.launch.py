@@ -8,20 +8,28 @@ rgbx_tracker_ros.bringup.replay_configuration, on sim time, listening on the bag
 rgbx-player (publishes the bag in lockstep with the node's answers and /clock, writes
 results.csv) and rgbx-record (the node's detections, markers and diagnostics into
 <out>/recorded). The recorder stops once the player has written <out>/summary.json; then
-rgbx-eval-run scores the recording against the bag's ground truth (<out>/evaluation/report.md)
-and the launch shuts down. rgbx-launch --rig RIG --replay BAG --out DIR runs the same set.
+rgbx-eval-run (a plain process, not a ROS node: ExecuteProcess) scores the recording against
+the bag's ground truth (<out>/evaluation/report.md) and the launch shuts down.
+rgbx-launch --rig RIG --replay BAG --out DIR runs the same set.
 rviz:=true also starts rviz2 on the node's debug image (config rewritten for its namespace).
+
+A bag recorded by someone else: rgb_topic:=/cam/color/image_raw x_topic:=/cam/thermal/image_raw
+(their /compressed and /compressedDepth sub-topics are found too), gt_topic:= or gt_file:=
+(one x,y,w,h row per RGB frame, pixels). transport:=compressed publishes the stored
+CompressedImage frames and the node decodes them itself, as on the robot.
 """
 
 import tempfile
 
 from launch import LaunchDescription
 from launch.actions import (
-    DeclareLaunchArgument, EmitEvent, OpaqueFunction, RegisterEventHandler)
+    DeclareLaunchArgument, EmitEvent, ExecuteProcess, OpaqueFunction, RegisterEventHandler)
+from launch.conditions import IfCondition
 from launch.event_handlers import OnProcessExit
 from launch.events import Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+from launch_ros.substitutions import ExecutableInPackage
 
 ARGUMENTS = (
     ('bag', '', 'replay bag folder (rgbx-make-bag layout, with /ground_truth)'),
@@ -38,26 +46,20 @@ ARGUMENTS = (
     ('withhold_rgb', '', "frames 'A:B' (1-based) the player withholds RGB for; '' = none"),
     ('reinit_at', '', "frames 'N,N' (1-based) re-initialised from the ground truth"),
     ('rviz', 'false', "true: also start rviz2 showing the node's debug image"),
+    ('rgb_topic', '', "RGB image topic in the bag; '' = /rgb/image_raw"),
+    ('x_topic', '', "X image topic in the bag; '' = /x/image_raw"),
+    ('gt_topic', '', "ground-truth Detection2DArray topic in the bag; '' = /ground_truth"),
+    ('gt_file', '', "ground-truth file (x,y,w,h pixels per RGB frame) instead of a topic"),
+    ('transport', 'raw', 'raw: the player publishes decoded Image; compressed: the stored '
+                         'CompressedImage, decoded by the node'),
+    ('autostart', 'true', 'true: the lifecycle node configures and activates itself'),
+    ('params_file', '', "a YAML parameter file applied over the rig's parameters; '' = none"),
+    ('log_level', 'info', 'node log level: debug, info, warn, error, fatal'),
 )
 
 
-def _kwargs(cfg):
-    kw = {'package': cfg.package, 'executable': cfg.executable, 'output': 'screen'}
-    if cfg.name:
-        kw['name'] = cfg.name
-    if cfg.namespace:
-        kw['namespace'] = cfg.namespace
-    if cfg.parameters:
-        kw['parameters'] = [cfg.parameters]
-    if cfg.remappings:
-        kw['remappings'] = cfg.remappings
-    if cfg.arguments:
-        kw['arguments'] = cfg.arguments
-    return kw
-
-
 def _replay_nodes(context, *args, **kwargs):
-    from rgbx_tracker_ros.bringup import replay_configuration, write_rviz_config
+    from rgbx_tracker_ros.bringup import BagTopics, replay_configuration, write_rviz_config
     from rgbx_tracker_ros.core.rig import load_rig
 
     def arg(name):
@@ -68,22 +70,26 @@ def _replay_nodes(context, *args, **kwargs):
         rig, arg('bag'), arg('out'), namespace=arg('namespace'),
         overrides={'compute': arg('compute'), 'variant': arg('variant'),
                    'checkpoint': arg('checkpoint'), 'device': arg('device'),
-                   'backend': arg('backend')},
+                   'backend': arg('backend'), 'autostart': arg('autostart'),
+                   'params_file': arg('params_file'), 'log_level': arg('log_level')},
         withhold_x=arg('withhold_x'), reinit_at=arg('reinit_at'),
-        withhold_rgb=arg('withhold_rgb'))
-    node = Node(**_kwargs(cfg.node))
-    recorder = Node(**_kwargs(cfg.recorder))
-    player = Node(**_kwargs(cfg.player))
-    evaluator = Node(**_kwargs(cfg.evaluator))
-    extra = []
-    if arg('rviz').strip().lower() in ('true', '1', 'yes', 'on'):
-        rviz_file = write_rviz_config(cfg.node.fully_qualified_name,
-                                      tempfile.mkdtemp(prefix='rgbx_rviz_'))
-        extra.append(Node(package='rviz2', executable='rviz2', name='rviz2',
-                          arguments=['-d', str(rviz_file)],
-                          parameters=[{'use_sim_time': True}], output='screen'))
+        withhold_rgb=arg('withhold_rgb'),
+        topics=BagTopics(rgb=arg('rgb_topic'), x=arg('x_topic'), gt_topic=arg('gt_topic'),
+                         gt_file=arg('gt_file')),
+        transport=arg('transport'))
+    node = Node(**cfg.node.launch_kwargs(), output='screen')
+    recorder = Node(**cfg.recorder.launch_kwargs(), output='screen')
+    player = Node(**cfg.player.launch_kwargs(), output='screen')
+    evaluator = ExecuteProcess(
+        cmd=[ExecutableInPackage(cfg.evaluator.executable, cfg.evaluator.package),
+             *cfg.evaluator.arguments], name='rgbx_eval_run', output='screen')
+    rviz_file = write_rviz_config(cfg.node.fully_qualified_name,
+                                  tempfile.mkdtemp(prefix='rgbx_rviz_'))
+    rviz = Node(package='rviz2', executable='rviz2', name='rviz2',
+                arguments=['-d', str(rviz_file)], parameters=[{'use_sim_time': True}],
+                output='screen', condition=IfCondition(LaunchConfiguration('rviz')))
     return [
-        node, recorder, player, *extra,
+        node, recorder, player, rviz,
         RegisterEventHandler(OnProcessExit(target_action=recorder, on_exit=[evaluator])),
         RegisterEventHandler(OnProcessExit(
             target_action=evaluator,

@@ -7,9 +7,12 @@
 
 The rig (a name under share/rgbx_tracker_ros/config/rigs/ or a path to a rig .yaml) is loaded
 and validated by rgbx_tracker_ros.core.rig; rgbx_tracker_ros.bringup.node_configuration() gives
-the node's name, namespace, parameters and remappings. rgbx-launch calls the same function, so both start the
-same node. Empty launch arguments keep the rig's values. ``rviz:=true`` also starts rviz2 with
-config/rviz/tracker.rviz rewritten for the node's namespace (bringup.write_rviz_config).
+the node's name, namespace, parameters and remappings. rgbx-launch calls the same function,
+so both start the same node. Empty launch arguments keep the rig's values; params_file:=FILE
+applies a parameter YAML over them (any node parameter), log_level:=debug sets the node's log
+level, autostart:=false leaves the lifecycle node unconfigured for its lifecycle services.
+``rviz:=true`` (an IfCondition) also starts rviz2 with config/rviz/tracker.rviz rewritten for
+the node's namespace (bringup.write_rviz_config).
 """
 
 import tempfile
@@ -17,6 +20,7 @@ import tempfile
 
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
@@ -53,27 +57,16 @@ def _tracker_nodes(context, *args, **kwargs):
         'use_sim_time': arg('use_sim_time'), 'compute': arg('compute'),
         'variant': arg('variant'), 'checkpoint': arg('checkpoint'), 'device': arg('device'),
         'backend': arg('backend'), 'autostart': arg('autostart'),
-        'initial_box': arg('initial_box')})
-    parameters = [cfg.parameters]
-    if arg('params_file').strip():
-        parameters.append(arg('params_file').strip())      # later entries override
-    node_kwargs = {'package': cfg.package, 'executable': cfg.executable, 'name': cfg.name,
-                   'parameters': parameters, 'remappings': cfg.remappings,
-                   'output': 'screen', 'emulate_tty': True}
-    level = arg('log_level').strip().lower()
-    if level and level != 'info':
-        node_kwargs['ros_arguments'] = ['--log-level', level]
-    if cfg.namespace:
-        node_kwargs['namespace'] = cfg.namespace
-    nodes = [Node(**node_kwargs)]
-    if arg('rviz').strip().lower() in ('true', '1', 'yes', 'on'):
-        rviz_file = write_rviz_config(cfg.fully_qualified_name,
-                                      tempfile.mkdtemp(prefix='rgbx_rviz_'))
-        nodes.append(Node(package='rviz2', executable='rviz2', name='rviz2',
-                          arguments=['-d', str(rviz_file)],
-                          parameters=[{'use_sim_time': cfg.parameters['use_sim_time']}],
-                          output='screen'))
-    return nodes
+        'initial_box': arg('initial_box'), 'params_file': arg('params_file'),
+        'log_level': arg('log_level')})
+    node = Node(**cfg.launch_kwargs(), output='screen', emulate_tty=True)
+    rviz_file = write_rviz_config(cfg.fully_qualified_name,
+                                  tempfile.mkdtemp(prefix='rgbx_rviz_'))
+    rviz = Node(package='rviz2', executable='rviz2', name='rviz2',
+                arguments=['-d', str(rviz_file)],
+                parameters=[{'use_sim_time': cfg.parameters['use_sim_time']}],
+                output='screen', condition=IfCondition(LaunchConfiguration('rviz')))
+    return [node, rviz]
 
 
 def generate_launch_description():

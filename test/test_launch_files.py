@@ -78,10 +78,30 @@ def _stub_modules() -> dict[str, types.ModuleType]:
         def perform(self, context):
             return context.launch_configurations[self.name]
 
+    class IfCondition:
+        """launch.conditions.IfCondition: true for 'true' / '1', false for 'false' / '0',
+        anything else is an error (as in launch)."""
+        def __init__(self, predicate):
+            self.predicate = predicate
+
+        def evaluate(self, context):
+            text = self.predicate.perform(context).strip().lower()
+            if text not in ('true', '1', 'false', '0'):
+                raise ValueError(f'IfCondition: {text!r} is not a boolean')
+            return text in ('true', '1')
+
     class Node:
-        def __init__(self, **kwargs):
-            self.kwargs = kwargs
+        def __init__(self, condition=None, **kwargs):
+            self.kwargs, self.condition = kwargs, condition
             _Recorder.nodes.append(kwargs)
+
+    class ExecuteProcess:
+        def __init__(self, cmd, condition=None, **kwargs):
+            self.cmd, self.condition, self.kwargs = cmd, condition, kwargs
+
+    class ExecutableInPackage:
+        def __init__(self, executable, package):
+            self.executable, self.package = executable, package
 
     mods = {}
     for name, attrs in {
@@ -89,12 +109,14 @@ def _stub_modules() -> dict[str, types.ModuleType]:
         'launch.actions': {'DeclareLaunchArgument': DeclareLaunchArgument,
                            'OpaqueFunction': OpaqueFunction,
                            'RegisterEventHandler': RegisterEventHandler,
-                           'EmitEvent': EmitEvent},
+                           'EmitEvent': EmitEvent, 'ExecuteProcess': ExecuteProcess},
+        'launch.conditions': {'IfCondition': IfCondition},
         'launch.substitutions': {'LaunchConfiguration': LaunchConfiguration},
         'launch.event_handlers': {'OnProcessExit': OnProcessExit},
         'launch.events': {'Shutdown': Shutdown},
         'launch_ros': {},
         'launch_ros.actions': {'Node': Node},
+        'launch_ros.substitutions': {'ExecutableInPackage': ExecutableInPackage},
     }.items():
         mod = types.ModuleType(name)
         for k, v in attrs.items():
@@ -105,7 +127,7 @@ def _stub_modules() -> dict[str, types.ModuleType]:
 
 def _run_launch(monkeypatch, path: Path, **arguments: str) -> tuple[list, dict[str, str]]:
     """generate_launch_description() + every OpaqueFunction with the given launch arguments;
-    returns (entities the functions returned, the declared defaults)."""
+    returns (entities the functions returned whose condition holds, the declared defaults)."""
     for name, mod in _stub_modules().items():
         monkeypatch.setitem(sys.modules, name, mod)
     _Recorder.nodes = []
@@ -117,7 +139,8 @@ def _run_launch(monkeypatch, path: Path, **arguments: str) -> tuple[list, dict[s
     out = []
     for e in ld.entities:
         if hasattr(e, 'function'):
-            out += e.function(ctx)
+            out += [a for a in e.function(ctx)
+                    if getattr(a, 'condition', None) is None or a.condition.evaluate(ctx)]
     return out, declared
 
 
@@ -235,23 +258,27 @@ def test_replay_launch_runs_node_player_recorder_then_evaluator(monkeypatch, tmp
     # evaluator starts when the recorder exits; the launch shuts down after the evaluator
     rec_exit = next(h for h in handlers if h.target_action is nodes[1])
     evaluator = rec_exit.on_exit[0]
-    assert evaluator.kwargs['executable'] == 'rgbx-eval-run'
+    # the evaluator is not a ROS node: ExecuteProcess of the installed console script
+    assert type(evaluator).__name__ == 'ExecuteProcess'
+    exe = evaluator.cmd[0]
+    assert (exe.executable, exe.package) == ('rgbx-eval-run', 'rgbx_tracker_ros')
     final = next(h for h in handlers if h.target_action is evaluator)
     assert type(final.on_exit[0].event).__name__ == 'Shutdown'
-    for n in [*nodes, evaluator]:
+    for n in nodes:
         assert n.kwargs['executable'] in scripts
+    assert exe.executable in scripts
     # the same set as rgbx-launch --replay (bringup.replay_configuration)
     cfg = replay_configuration(load_rig('rgbt_flir_boson'), bag, out, '/',
                                {'checkpoint': 'none', 'variant': 'test_tiny'},
                                withhold_x='3:5', withhold_rgb='7:8')
     assert nodes[0].kwargs['parameters'] == [cfg.node.parameters]
     assert nodes[0].kwargs['parameters'][0]['use_sim_time'] is True
-    assert 'remappings' not in nodes[0].kwargs         # the bag's own topic names
+    assert nodes[0].kwargs['remappings'] == []         # the bag's own topic names
     assert nodes[2].kwargs['arguments'] == cfg.player.arguments
     assert '--withhold-x' in cfg.player.arguments and bag in cfg.player.arguments
     assert cfg.player.arguments[cfg.player.arguments.index('--withhold-rgb') + 1] == '7:8'
     assert nodes[1].kwargs['arguments'] == cfg.recorder.arguments
-    assert evaluator.kwargs['arguments'] == cfg.evaluator.arguments
+    assert evaluator.cmd[1:] == cfg.evaluator.arguments
     assert f'{out}/summary.json' in cfg.recorder.arguments
 
 
@@ -290,3 +317,80 @@ def test_rgbx_launch_rviz_without_rviz2_says_what_to_do(monkeypatch, capsys) -> 
     assert rgbx_launch.main(['--rig', 'rgbt_flir_boson', '--rviz']) == 2
     err = capsys.readouterr().err
     assert 'rviz2 is not on PATH' in err and '--rviz-config' in err
+
+
+def test_replay_passes_topics_ground_truth_transport_and_node_options(
+        monkeypatch, tmp_path) -> None:
+    """A bag recorded by someone else: its topic names and ground truth reach the player and
+    the evaluator, transport:=compressed makes the node decode, and autostart / params_file /
+    log_level reach the node - the same through replay.launch.py and rgbx-launch --replay."""
+    params = tmp_path / 'over.yaml'
+    params.write_text('/**:\n  ros__parameters:\n    slop: 0.02\n')
+    gt = tmp_path / 'gt.txt'
+    gt.write_text('1,2,3,4\n')
+    bag, out = str(tmp_path / 'their.bag'), str(tmp_path / 'out')
+    entities, declared = _run_launch(
+        monkeypatch, LAUNCH_DIR / 'replay.launch.py', bag=bag, out=out,
+        rig='rgbt_flir_boson', rgb_topic='/cam/color/image_raw', x_topic='/cam/lwir/image_raw',
+        gt_file=str(gt), transport='compressed', autostart='false', params_file=str(params),
+        log_level='debug')
+    assert {'autostart', 'params_file', 'log_level', 'transport', 'gt_topic'} <= set(declared)
+    nodes = {e.kwargs['executable']: e for e in entities if hasattr(e, 'kwargs')
+             and 'executable' in e.kwargs}
+    node = nodes['tracker_node'].kwargs
+    assert node['parameters'][0]['transport'] == 'compressed'
+    assert node['parameters'][0]['autostart'] is False
+    assert node['parameters'][1:] == [str(params.resolve())]
+    assert node['ros_arguments'] == ['--log-level', 'debug']
+    player = nodes['rgbx-player'].kwargs['arguments']
+    for flag, value in (('--rgb-topic', '/cam/color/image_raw'),
+                        ('--x-topic', '/cam/lwir/image_raw'), ('--gt-file', str(gt)),
+                        ('--transport', 'compressed')):
+        assert player[player.index(flag) + 1] == value
+    evaluator = next(e.event_handler.on_exit[0] for e in entities if hasattr(e, 'event_handler')
+                     and type(e.event_handler.on_exit[0]).__name__ == 'ExecuteProcess')
+    assert evaluator.cmd[evaluator.cmd.index('--gt-file') + 1] == str(gt)
+    assert evaluator.cmd[evaluator.cmd.index('--rgb-topic') + 1] == '/cam/color/image_raw'
+    assert '--transport' not in evaluator.cmd
+    # rgbx-launch builds the same sets (it prints the node; the replay set is the same function)
+    cfg = replay_configuration(
+        load_rig('rgbt_flir_boson'), bag, out, '/',
+        {'autostart': 'false', 'params_file': str(params), 'log_level': 'debug'},
+        topics=rgbx_launch.BagTopics(rgb='/cam/color/image_raw', x='/cam/lwir/image_raw',
+                                     gt_file=str(gt)), transport='compressed')
+    assert player == cfg.player.arguments
+    ros = cfg.node.ros_args()
+    assert ros[ros.index('--params-file') + 1] == str(params.resolve())
+    assert ros[ros.index('--log-level') + 1] == 'debug'
+    # params files come after the rig's -p values, so the file wins (rcl applies them in order)
+    assert ros.index('--params-file') > max(i for i, a in enumerate(ros) if a == '-p')
+
+
+def test_node_options_are_checked(monkeypatch, tmp_path, capsys) -> None:
+    with pytest.raises(ValueError, match=r'params_file: .*is not a file'):
+        _run_launch(monkeypatch, LAUNCH_DIR / 'tracker.launch.py', rig='rgb_only',
+                    params_file=str(tmp_path / 'missing.yaml'))
+    with pytest.raises(ValueError, match=r'log_level: .*expected one of debug'):
+        _run_launch(monkeypatch, LAUNCH_DIR / 'tracker.launch.py', rig='rgb_only',
+                    log_level='loud')
+    with pytest.raises(ValueError, match=r'transport: .*raw or compressed'):
+        _run_launch(monkeypatch, LAUNCH_DIR / 'replay.launch.py', rig='rgb_only',
+                    bag=str(tmp_path / 'b'), out=str(tmp_path / 'o'), transport='theora')
+    with pytest.raises(ValueError, match='is not a boolean'):
+        _run_launch(monkeypatch, LAUNCH_DIR / 'tracker.launch.py', rig='rgb_only',
+                    rviz='maybe')
+    assert rgbx_launch.main(['--rig', 'rgb_only', '--params-file', str(tmp_path / 'no.yaml'),
+                             '--print-config']) == 2
+    assert 'params_file' in capsys.readouterr().err
+    params = tmp_path / 'p.yaml'
+    params.write_text('/**:\n  ros__parameters:\n    slop: 0.02\n')
+    assert rgbx_launch.main(['--rig', 'rgb_only', '--params-file', str(params),
+                             '--log-level', 'warn', '--autostart', 'false',
+                             '--print-config']) == 0
+    printed = json.loads(capsys.readouterr().out)
+    node = printed['nodes'][0]
+    assert node['parameters'][1] == str(params.resolve())
+    assert node['parameters'][0]['autostart'] is False
+    assert node['ros_arguments'] == ['--log-level', 'warn']
+    cmd = printed['commands'][0]
+    assert cmd[cmd.index('--params-file') + 1] == str(params.resolve())

@@ -43,8 +43,10 @@ NODE_TOPIC_RGB_INFO = 'rgb/camera_info'
 NODE_TOPIC_X_INFO = 'x/camera_info'
 #: keys :func:`node_configuration` accepts in ``overrides`` (launch arguments).
 OVERRIDE_KEYS = ('variant', 'checkpoint', 'device', 'backend', 'autostart', 'use_sim_time',
-                 'initial_box',
-                 'score_threshold', 'init_class_id', 'compute')
+                 'initial_box', 'score_threshold', 'init_class_id', 'compute', 'params_file',
+                 'log_level')
+#: ``log_level`` values (rcutils severities, lower case).
+LOG_LEVELS = ('debug', 'info', 'warn', 'error', 'fatal')
 
 
 @dataclasses.dataclass
@@ -59,6 +61,11 @@ class NodeConfig:
         parameters: ROS parameters (name -> bool / int / float / str / list).
         remappings: (from, to) topic remappings, in order.
         arguments: command-line arguments before ``--ros-args``.
+        params_files: YAML parameter files applied after ``parameters`` (later ones win), as
+            ``ros2 run ... --ros-args --params-file F`` / a launch Node's ``parameters=[...,
+            F]``; the ``params_file`` launch argument.
+        log_level: the node's log level (debug, info, warn, error, fatal); '' = the default
+            (info). The ``log_level`` launch argument.
     """
 
     name: str
@@ -68,6 +75,8 @@ class NodeConfig:
     parameters: dict[str, Any] = dataclasses.field(default_factory=dict)
     remappings: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     arguments: list[str] = dataclasses.field(default_factory=list)
+    params_files: list[str] = dataclasses.field(default_factory=list)
+    log_level: str = ''
 
     @property
     def fully_qualified_name(self) -> str:
@@ -86,9 +95,31 @@ class NodeConfig:
             args += ['-r', f'__ns:={self.namespace}']
         for key, value in self.parameters.items():
             args += ['-p', f'{key}:={ros_param_value(value)}']
+        for path in self.params_files:
+            args += ['--params-file', str(path)]
         for src, dst in self.remappings:
             args += ['-r', f'{src}:={dst}']
+        if self.log_level and self.log_level != 'info':
+            args += ['--log-level', self.log_level]
         return args if len(args) > 1 else []
+
+    def launch_kwargs(self) -> dict[str, Any]:
+        """This configuration as the keyword arguments of ``launch_ros.actions.Node`` (what the
+        launch files pass; JSON-friendly): package, executable, name, namespace, parameters
+        (the dict, then the ``params_files``), remappings, arguments, ros_arguments
+        (``--log-level``)."""
+        kw: dict[str, Any] = {'package': self.package, 'executable': self.executable}
+        if self.name:
+            kw['name'] = self.name
+        if self.namespace:
+            kw['namespace'] = self.namespace
+        kw['parameters'] = [dict(self.parameters), *(str(p) for p in self.params_files)]
+        kw['remappings'] = [list(r) for r in self.remappings]
+        if self.arguments:
+            kw['arguments'] = list(self.arguments)
+        if self.log_level and self.log_level != 'info':
+            kw['ros_arguments'] = ['--log-level', self.log_level]
+        return kw
 
     def command(self, python: str) -> list[str]:
         """``python -m <module> ARGS --ros-args ...``: the same entry point as the console
@@ -254,7 +285,28 @@ def node_configuration(rig: Rig, namespace: str | None = None,
     if namespace is not None and str(namespace).strip() == '/':
         ns = ''
     return NodeConfig(name=NODE_NAME, namespace=ns, executable=NODE_EXECUTABLE,
-                      parameters=params, remappings=remaps)
+                      parameters=params, remappings=remaps,
+                      params_files=_params_files(ov.get('params_file'), rig.path),
+                      log_level=_log_level(ov.get('log_level'), rig.path))
+
+
+def _params_files(value: Any, path: str | Path) -> list[str]:
+    """The ``params_file`` override -> [absolute path] ([] when not given)."""
+    if value is None or not str(value).strip():
+        return []
+    file = Path(str(value).strip()).expanduser()
+    if not file.is_file():
+        raise RigError(path, 'params_file', f'{value!r} is not a file: give a ROS 2 parameter '
+                                            'YAML (/**: {ros__parameters: {slop: 0.05}})')
+    return [str(file.resolve())]
+
+
+def _log_level(value: Any, path: str | Path) -> str:
+    """The ``log_level`` override, checked ('' when not given)."""
+    text = '' if value is None else str(value).strip().lower()
+    if text and text not in LOG_LEVELS:
+        raise RigError(path, 'log_level', f'{value!r}: expected one of {", ".join(LOG_LEVELS)}')
+    return text
 
 
 @dataclasses.dataclass
@@ -277,6 +329,40 @@ class ReplayConfig:
         return [self.node, self.recorder, self.player]
 
 
+#: ``transport`` values of a replay (what the player publishes and the node subscribes to).
+REPLAY_TRANSPORTS = ('raw', 'compressed')
+
+
+@dataclasses.dataclass
+class BagTopics:
+    """Where a replay bag keeps its streams (a bag recorded by someone else names its own).
+
+    Attributes:
+        rgb: the RGB image topic (raw name; its ``/compressed`` sub-topic is found too).
+        x: the X image topic (raw name; ``/compressed`` / ``/compressedDepth`` found too).
+        gt_topic: the ground-truth ``vision_msgs/Detection2DArray`` topic.
+        gt_file: a ground-truth file (one ``x,y,w,h`` row in pixels per RGB frame, 0,0,0,0 =
+            absent) used instead of ``gt_topic``; '' = none.
+        None / '' = the ``rgbx-make-bag`` names (``/rgb/image_raw``, ``/x/image_raw``,
+        ``/ground_truth``).
+    """
+
+    rgb: str = ''
+    x: str = ''
+    gt_topic: str = ''
+    gt_file: str = ''
+
+    def flags(self) -> list[str]:
+        """``--rgb-topic T --x-topic T --gt-topic T --gt-file F`` for the ones given (the flags
+        of ``rgbx-player`` and ``rgbx-eval-run``)."""
+        args: list[str] = []
+        for flag, value in (('--rgb-topic', self.rgb), ('--x-topic', self.x),
+                            ('--gt-topic', self.gt_topic), ('--gt-file', self.gt_file)):
+            if value and str(value).strip():
+                args += [flag, str(value).strip()]
+        return args
+
+
 def player_options(withhold_x: str = '', withhold_rgb: str = '',
                    reinit_at: str = '') -> list[str]:
     """``rgbx-player`` flags for a replay: ``--withhold-x`` / ``--withhold-rgb`` 'START:END'
@@ -294,7 +380,9 @@ def replay_configuration(rig: Rig, bag: str | Path, out_dir: str | Path,
                          namespace: str | None = None,
                          overrides: Mapping[str, Any] | None = None,
                          withhold_x: str = '', reinit_at: str = '',
-                         answer_timeout_s: float = 5.0, withhold_rgb: str = '') -> ReplayConfig:
+                         answer_timeout_s: float = 5.0, withhold_rgb: str = '',
+                         topics: BagTopics | None = None,
+                         transport: str = 'raw') -> ReplayConfig:
     """The node of :func:`node_configuration` (on sim time, reliable QoS, topics as in a replay
     bag: ``rgb/image_raw``, ``x/image_raw`` / ``x/events``) plus the player, recorder and
     evaluator processes of ``launch/replay.launch.py`` / ``rgbx-launch --replay``.
@@ -311,9 +399,16 @@ def replay_configuration(rig: Rig, bag: str | Path, out_dir: str | Path,
         answer_timeout_s: the player's wait per answer (s).
         withhold_rgb: player's 'START:END' (1-based frames without RGB: a dead RGB camera),
             '' = none.
+        topics: the bag's topic names and ground truth (a bag recorded by someone else);
+            None = the ``rgbx-make-bag`` names. Passed to the player and the evaluator.
+        transport: 'raw' (the player decodes compressed frames and publishes
+            ``sensor_msgs/Image``) or 'compressed' (it publishes the stored
+            ``CompressedImage`` on ``<topic>/compressed`` / ``/compressedDepth`` and the node
+            runs with ``transport: compressed``, decoding them itself as on the robot).
+        ``overrides`` may also hold ``params_file`` and ``log_level`` (the node's).
 
     Raises:
-        RigError: see :func:`node_configuration`.
+        RigError: see :func:`node_configuration`; an unknown ``transport``.
     """
     ov = dict(overrides or {})
     ov['use_sim_time'] = True
@@ -321,11 +416,17 @@ def replay_configuration(rig: Rig, bag: str | Path, out_dir: str | Path,
     node.remappings = []                   # bag topics are the node's own names
     node.parameters['qos_reliability'] = 'reliable'
     node.parameters['camera_info'] = 'none'
-    node.parameters['transport'] = 'raw'    # the player publishes raw sensor_msgs/Image
+    transport = str(transport or 'raw').strip().lower()
+    if transport not in REPLAY_TRANSPORTS:
+        raise RigError(rig.path, 'transport', f'{transport!r}: a replay publishes '
+                                              f'{" or ".join(REPLAY_TRANSPORTS)} images')
+    node.parameters['transport'] = transport   # what the player publishes
+    topics = topics or BagTopics()
     out = Path(out_dir)
     player_args = [str(bag), '--out', str(out), '--node', node.fully_qualified_name,
                    '--timeout', f'{answer_timeout_s:g}', '--wait', '120',
-                   *player_options(withhold_x, withhold_rgb, reinit_at)]
+                   *player_options(withhold_x, withhold_rgb, reinit_at),
+                   *topics.flags(), *(['--transport', transport] if transport != 'raw' else [])]
     player = NodeConfig(name='rgbx_player', namespace=node.namespace,
                         executable=PLAYER_EXECUTABLE, arguments=player_args)
     recorder = NodeConfig(
@@ -335,7 +436,8 @@ def replay_configuration(rig: Rig, bag: str | Path, out_dir: str | Path,
     evaluator = NodeConfig(
         name='', namespace='', executable=EVALUATOR_EXECUTABLE,
         arguments=[str(bag), '--recorded', str(out / 'recorded'), '--out',
-                   str(out / 'evaluation'), '--node', node.fully_qualified_name])
+                   str(out / 'evaluation'), '--node', node.fully_qualified_name,
+                   *topics.flags()])
     return ReplayConfig(node, player, recorder, evaluator, out)
 
 

@@ -10,8 +10,10 @@ Usage::
     rgbx-launch --rig NAME|PATH [--namespace NS] [--use-sim-time] [--variant V]
                 [--checkpoint C] [--device D] [--backend B] [--compute cpu|gpu]
                 [--initial-box X,Y,W,H] [--rviz]
+                [--autostart true|false] [--params-file FILE] [--log-level LEVEL]
     rgbx-launch --rig NAME --replay BAG --out DIR [--withhold-x A:B] [--withhold-rgb A:B]
-                [--reinit-at N,N]
+                [--reinit-at N,N] [--rgb-topic T] [--x-topic T] [--gt-topic T | --gt-file F]
+                [--transport raw|compressed]
     rgbx-launch --list                  # known rigs
     rgbx-launch --rig NAME --print-config   # the node configuration as JSON, then exit
     rgbx-launch --rig NAME --rviz-config FILE  # write the rviz2 config for the node, then exit
@@ -45,23 +47,15 @@ from typing import Any
 
 import rgbx_tracker_ros.models  # noqa: F401  (installs the variant catalogue: rigs are checked)
 from rgbx_tracker_ros.bringup import (
-    node_configuration, NodeConfig, replay_configuration, rviz_config, write_rviz_config)
+    BagTopics, LOG_LEVELS, node_configuration, NodeConfig, REPLAY_TRANSPORTS,
+    replay_configuration, rviz_config, write_rviz_config)
 from rgbx_tracker_ros.core.rig import list_rigs, load_rig, RigError, rigs_dirs, source_root
 
 
 def launch_kwargs(cfg: NodeConfig) -> dict[str, Any]:
     """A :class:`NodeConfig` as the keyword arguments of ``launch_ros.actions.Node`` (what
-    ``launch/tracker.launch.py`` passes), JSON-friendly."""
-    kw: dict[str, Any] = {'package': cfg.package, 'executable': cfg.executable}
-    if cfg.name:
-        kw['name'] = cfg.name
-    if cfg.namespace:
-        kw['namespace'] = cfg.namespace
-    kw['parameters'] = [dict(cfg.parameters)]
-    kw['remappings'] = [list(r) for r in cfg.remappings]
-    if cfg.arguments:
-        kw['arguments'] = list(cfg.arguments)
-    return kw
+    ``launch/tracker.launch.py`` passes), JSON-friendly (:meth:`NodeConfig.launch_kwargs`)."""
+    return cfg.launch_kwargs()
 
 
 def child_env() -> dict[str, str]:
@@ -137,7 +131,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return {'variant': args.variant, 'checkpoint': args.checkpoint, 'device': args.device,
             'backend': args.backend,
             'compute': args.compute, 'initial_box': args.initial_box,
-            'use_sim_time': True if args.use_sim_time else None}
+            'use_sim_time': True if args.use_sim_time else None,
+            'autostart': args.autostart, 'params_file': args.params_file,
+            'log_level': args.log_level}
 
 
 def _rviz_command(node: NodeConfig) -> list[str]:
@@ -186,7 +182,12 @@ def _run_replay(args: argparse.Namespace, overrides: dict[str, Any], rig: Any) -
     namespace = '/' if args.namespace is None else args.namespace   # the bag's topic names
     cfg = replay_configuration(rig, args.replay.resolve(), out, namespace, overrides,
                                withhold_x=args.withhold_x or '', reinit_at=args.reinit_at or '',
-                               withhold_rgb=args.withhold_rgb or '')
+                               withhold_rgb=args.withhold_rgb or '',
+                               topics=BagTopics(rgb=args.rgb_topic or '', x=args.x_topic or '',
+                                                gt_topic=args.gt_topic or '',
+                                                gt_file=str(args.gt_file.resolve())
+                                                if args.gt_file else ''),
+                               transport=args.transport)
     group = ProcessGroup()
     stopping = {'flag': False}
 
@@ -262,6 +263,24 @@ def main(argv: list[str] | None = None) -> int:
                              'RGB camera)')
     parser.add_argument('--reinit-at', default=None, metavar='N[,N...]',
                         help='--replay: frames (1-based) re-initialised from the ground truth')
+    parser.add_argument('--rgb-topic', default=None,
+                        help='--replay: RGB image topic in the bag (default /rgb/image_raw)')
+    parser.add_argument('--x-topic', default=None,
+                        help='--replay: X image topic in the bag (default /x/image_raw)')
+    parser.add_argument('--gt-topic', default=None,
+                        help='--replay: ground-truth topic in the bag (default /ground_truth)')
+    parser.add_argument('--gt-file', type=Path, default=None, metavar='FILE',
+                        help='--replay: ground truth file (x,y,w,h pixels per RGB frame)')
+    parser.add_argument('--transport', choices=REPLAY_TRANSPORTS, default='raw',
+                        help='--replay: raw (decoded Image) or compressed (the stored '
+                             'CompressedImage, decoded by the node)')
+    parser.add_argument('--autostart', choices=('true', 'false'), default=None,
+                        help='true (default): the lifecycle node configures and activates '
+                             'itself; false: it waits for its lifecycle services')
+    parser.add_argument('--params-file', default=None, metavar='FILE',
+                        help="a ROS 2 parameter YAML applied over the rig's parameters")
+    parser.add_argument('--log-level', default=None, choices=LOG_LEVELS,
+                        help='node log level (default info)')
     args = parser.parse_args(argv)
     if args.list:
         for name in list_rigs():

@@ -81,8 +81,8 @@ from vision_msgs.msg import Detection2D, Detection2DArray
 from rgbx_tracker_ros.core.codec import transport_topic
 from rgbx_tracker_ros.ros.bag_io import (
     apply_gt_file, BagError, BagFrame, BagReadReport, COMPRESSED_TYPE, compressed_is_depth,
-    decode_bag_image, IMAGE_TYPE, POINTCLOUD_TYPE, read_bag_checked, read_bag_frames, TOPIC_RGB,
-    TOPIC_X)
+    decode_bag_image, IMAGE_TYPE, POINTCLOUD_TYPE, read_bag_checked, read_bag_frames, TOPIC_GT,
+    TOPIC_RGB, TOPIC_X)
 from rgbx_tracker_ros.ros.conversions import (
     array_to_compressed, array_to_image, box_to_detection, detections_to_result, ns_to_stamp,
     stamp_to_ns)
@@ -444,11 +444,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--gt-file', type=Path, default=None,
                         help='ground truth: one x,y,w,h row (pixels) per RGB frame, 0,0,0,0 = '
                              'absent; replaces the bag\'s ground_truth topic')
+    parser.add_argument('--gt-topic', default=TOPIC_GT,
+                        help=f'ground-truth vision_msgs/Detection2DArray topic in the bag '
+                             f'(default {TOPIC_GT})')
     args = parser.parse_args(remove_ros_args(args_all)[1:])
     if not args.bag.exists():
         print(f'rgbx-player: bag {args.bag} does not exist', file=sys.stderr)
         return 2
-    frames, report = read_bag_checked(args.bag, args.rgb_topic, args.x_topic)
+    frames, report = read_bag_checked(args.bag, args.rgb_topic, args.x_topic,
+                                      args.gt_topic)
     if report.fatal:
         print(f'rgbx-player: error: {report.fatal}', file=sys.stderr)
         return 2
