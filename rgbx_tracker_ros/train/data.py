@@ -9,6 +9,11 @@ Sources (mixed at random, each yielding a :class:`PairSample`):
   (RGB only, teaching the missing-X path); RGB-D pairs give real depth appearance.
 - :class:`SyntheticSource`: two frames of one generated RGB-X sequence
   (:mod:`rgbx_tracker_ros.data.synthetic`): motion, distractors, occlusion, dark RGB.
+- :class:`VideoPairSource`: two frames of one real RGB video (OTB / VOT folders).
+- :class:`~rgbx_tracker_ros.train.datasets.SequencePairSource`: the benchmark training sets
+  (LasHeR, DepthTrack, VisEvent, GOT-10k, LaSOT, COCO, ...), mixed by a recipe
+  (:mod:`rgbx_tracker_ros.train.recipe`). Pair sampling (:func:`pick_frame_pair`) and the joint
+  flip (:func:`hflip_pair`) are shared by the video sources.
 
 Crops follow the tracker's geometry (template factor 2, search factor 4) around a jittered box
 (OSTrack: search centre jitter 3, scale jitter 0.25); the label is the true box inside the search crop.
@@ -103,6 +108,49 @@ def make_pair(template_imgs: Sequence[np.ndarray], template_box: np.ndarray,
     t_crops, _ = crop_square(template_imgs, t_box, geo.template_factor, geo.template_size)
     s_crops, _ = crop_square(search_imgs, s_box, geo.search_factor, geo.search_size)
     return t_crops, s_crops, box_in_crop(search_box, s_box, geo.search_factor, geo.search_size)
+
+
+def pick_frame_pair(visible: np.ndarray, max_gap: int,
+                    rng: np.random.Generator) -> Tuple[int, int]:
+    """Template and search frame indices of one video (OSTrack-style pair sampling).
+
+    The template frame is drawn uniformly from ``visible``; the search frame uniformly from the
+    visible frames at most ``max_gap`` frames away from it (either direction; it may be the
+    template frame itself).
+
+    Args:
+        visible: (K,) int indices of the frames where the target is visible, K >= 1.
+        max_gap: largest frame distance between the two frames (>= 0).
+        rng: random generator.
+
+    Returns:
+        (template index, search index).
+
+    Raises:
+        ValueError: ``visible`` is empty (no frame shows the target).
+    """
+    visible = np.asarray(visible)
+    if visible.size == 0:
+        raise ValueError('cannot sample a frame pair: no frame has the target visible')
+    i = int(rng.choice(visible))
+    near = visible[np.abs(visible - i) <= max_gap]
+    return i, int(rng.choice(near))
+
+
+def hflip_pair(template_crops: List[np.ndarray], search_crops: List[np.ndarray],
+               label: np.ndarray, rng: np.random.Generator, p: float = 0.5
+               ) -> Tuple[List[np.ndarray], List[np.ndarray], np.ndarray]:
+    """With probability ``p``, mirror every template and search crop left-right (RGB and X
+    alike) and the normalised (cx, cy, w, h) label with them (cx -> 1 - cx).
+
+    Returns new lists (the crops are copied when flipped) and the label (a copy when flipped).
+    """
+    if rng.random() >= p:
+        return template_crops, search_crops, label
+    label = label.copy()
+    label[0] = 1.0 - label[0]
+    return ([c[:, ::-1].copy() for c in template_crops],
+            [c[:, ::-1].copy() for c in search_crops], label)
 
 
 def photometric(img: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
@@ -366,10 +414,7 @@ class SyntheticSource:
         if self._count % self.refresh_every == 0:
             self.pool[rng.integers(len(self.pool))] = self._generate()
         seq, xs = self.pool[rng.integers(len(self.pool))]
-        visible = np.flatnonzero(np.asarray(seq.visible))
-        i = int(rng.choice(visible))
-        near = visible[np.abs(visible - i) <= self.max_gap]
-        j = int(rng.choice(near))
+        i, j = pick_frame_pair(np.flatnonzero(np.asarray(seq.visible)), self.max_gap, rng)
         boxes = np.asarray(seq.boxes_xywh, dtype=np.float64)
         t, s, label = make_pair([seq.rgb[i], xs[i]], boxes[i], [seq.rgb[j], xs[j]], boxes[j],
                                 self.geo, rng)
@@ -480,14 +525,8 @@ class VideoPairSource:
     def sample(self, rng: np.random.Generator) -> PairSample:
         """A template frame and a search frame of one video, at most ``max_gap`` apart."""
         _, images, boxes = self.videos[rng.integers(len(self.videos))]
-        visible = np.flatnonzero(np.isfinite(boxes[:, 0]))
-        i = int(rng.choice(visible))
-        near = visible[np.abs(visible - i) <= self.max_gap]
-        j = int(rng.choice(near))
+        i, j = pick_frame_pair(np.flatnonzero(np.isfinite(boxes[:, 0])), self.max_gap, rng)
         t, s, label = make_pair([images[i]], boxes[i], [images[j]], boxes[j], self.geo, rng)
-        t, s = photometric(t[0], rng, 0.5), photometric(s[0], rng, 0.5)
-        if rng.random() < 0.5:               # horizontal flip of both crops (and the label)
-            t, s = t[:, ::-1].copy(), s[:, ::-1].copy()
-            label = label.copy()
-            label[0] = 1.0 - label[0]
-        return PairSample(t, None, s, None, label, MODALITY_LABEL[Modality.RGB])
+        t, s = [photometric(t[0], rng, 0.5)], [photometric(s[0], rng, 0.5)]
+        t, s, label = hflip_pair(t, s, label, rng)
+        return PairSample(t[0], None, s[0], None, label, MODALITY_LABEL[Modality.RGB])
