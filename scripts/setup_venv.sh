@@ -2,6 +2,8 @@
 # Create or update the project virtual environment (default <repo>/.venv) from a clean clone:
 #   1. python3 -m venv (only if missing; an existing venv is reused, never deleted),
 #   2. pip install -r requirements.txt (pinned; torch 2.14.1 comes from this machine's disk),
+#   2b. ament_copyright (not on PyPI) from Debian's python3-ament-copyright package: downloaded
+#      with apt-get download, unpacked with dpkg-deb into the venv's site-packages (pure Python),
 #   3. check that exactly one OpenCV distribution (opencv-contrib-python-headless) is installed,
 #   4. pip install -e . (editable; code changes need no reinstall),
 #   5. link the ament share layout (package marker, package.xml, launch/, config/, checkpoints/)
@@ -90,6 +92,25 @@ set -e -o pipefail
 if [[ "$pip_rc" != 0 ]]; then
     log "ERROR: pip install -r requirements.txt failed (exit $pip_rc)"
     exit 1
+fi
+
+# 2b. ament_copyright: pure Python, not on PyPI; Debian packages it (source ros2-ament-lint)
+copyright_deb='python3-ament-copyright=0.13.2-4'
+if ! "$py" -c 'import ament_copyright.main' 2>/dev/null; then
+    if ! command -v apt-get >/dev/null || ! command -v dpkg-deb >/dev/null; then
+        log "ERROR: ament_copyright is missing and apt-get / dpkg-deb are not available to fetch"
+        log "       $copyright_deb; on a ROS 2 install use ros-\$ROS_DISTRO-ament-copyright"
+        exit 1
+    fi
+    log "installing ament_copyright from Debian ($copyright_deb) into the venv"
+    deb_dir="$(mktemp -d)"
+    (cd "$deb_dir" && apt-get download "$copyright_deb" >/dev/null 2>&1) || {
+        log "ERROR: apt-get download $copyright_deb failed (run apt-get update?)"; exit 1; }
+    dpkg-deb -x "$deb_dir"/python3-ament-copyright_*.deb "$deb_dir/x"
+    site="$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+    cp -r "$deb_dir"/x/usr/lib/python3/dist-packages/ament_copyright* "$site"/
+    rm -rf "$deb_dir"
+    "$py" -c 'import ament_copyright.main'
 fi
 
 # 3. exactly one OpenCV build

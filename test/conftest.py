@@ -1,11 +1,39 @@
 """Shared test fixtures: a tiny ``data/train``-layout folder (three box-labelled RGB images in VOC
-xml), so a training run starts at once without the synthetic pool."""
+xml), so a training run starts at once without the synthetic pool.
 
+Also marks tests by what they need beyond the package (module by module, from the module's
+source): ``shared`` for the data and peers in ``../shared`` beside this repository, ``venv`` for
+what ``make venv`` builds (the pip ROS 2 toolchain, vision_msgs built from ``interfaces/``, the
+pinned requirements). In a ROS 2 workspace, ``colcon test --pytest-args -m "not shared and not
+venv"`` runs the rest."""
+
+import re
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+
+#: what in a test module's source means it reads ``../shared`` (data, peers, reference).
+_SHARED = re.compile(r"""['"]shared['"]|\bSHARED\b|\.\./shared|release_keys|data/real|data/train""")
+#: ... or needs this repository's venv setup (toolchain, requirements, built interfaces).
+_VENV = re.compile(r"""\.venv\b|setup_venv|build_vision_msgs|requirements\.txt""")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Add the ``shared`` / ``venv`` markers to the tests of modules that need them."""
+    seen: dict[str, tuple[bool, bool]] = {}
+    for item in items:
+        path = str(item.fspath)
+        if path not in seen:
+            text = Path(path).read_text()
+            seen[path] = (bool(_SHARED.search(text)), bool(_VENV.search(text)))
+        shared, venv = seen[path]
+        if shared:
+            item.add_marker('shared')
+        if venv:
+            item.add_marker('venv')
+
 
 VOC = """<annotation><filename>{name}</filename><size><width>{w}</width><height>{h}</height>
 <depth>3</depth></size><object><name>thing</name><bndbox><xmin>{x1}</xmin><ymin>{y1}</ymin>

@@ -1,0 +1,19 @@
+"""The ament_pep257 docstring lint (pydocstyle), with the Google convention our docstrings
+follow (``Args:`` / ``Returns:`` / ``Raises:`` sections, as timm and pytracking write them)
+instead of ament's default numpy-style section checks. As in ament's own convention, missing
+docstrings of private-looking or trivial things (D100-D107) are not errors; also off: D205 / D415
+(a summary may run over two lines) and D209 (closing quotes may end the last text line)."""
+
+import pytest
+from ament_pep257.main import main
+
+#: pydocstyle arguments; see the module docstring for why these.
+PEP257_ARGS = ['--convention', 'google', '--add-ignore',
+               'D100,D101,D102,D103,D104,D105,D106,D107,D205,D209,D415']
+
+
+@pytest.mark.linter
+@pytest.mark.pep257
+def test_pep257() -> None:
+    rc = main(argv=[*PEP257_ARGS, 'rgbx_tracker_ros', 'test', 'launch', 'bench', 'scripts'])
+    assert rc == 0, 'Found docstring style errors / warnings (run the command above to list them)'
