@@ -2,7 +2,8 @@
 
 Installs the Python package plus the ament index marker, package.xml, launch files, the config
 tree (subfolders preserved) and committed checkpoints under share/rgbx_tracker_ros. With colcon the
-console scripts land in lib/rgbx_tracker_ros (setup.cfg) so `ros2 run rgbx_tracker_ros <name>` works.
+console scripts land in lib/rgbx_tracker_ros (setup.cfg) so `ros2 run rgbx_tracker_ros <name>`
+works.
 
 Dependencies are deliberately not in install_requires: on a ROS 2 install they come from the
 distribution (package.xml / rosdep), in the venv from requirements.txt (make venv).
@@ -20,7 +21,8 @@ share = os.path.join('share', package_name)
 
 
 def _tree(root: str) -> list[tuple[str, list[str]]]:
-    """Data-file entries installing every file under root to share/<pkg>/<root>/..., by subfolder."""
+    """Data-file entries installing every file under root to share/<pkg>/<root>/..., by
+    subfolder."""
     entries: list[tuple[str, list[str]]] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d != '__pycache__' and not d.startswith('.'))
@@ -52,8 +54,8 @@ setup(
     data_files=data_files,
     python_requires='>=3.10',
     # Only setuptools, as usual for ament_python: the libraries come from rosdep (package.xml) on a
-    # ROS 2 install, or from requirements.txt (pinned, incl. the one cv2 wheel) in the venv. Listing
-    # them here would let pip pull a second OpenCV beside python3-opencv on a ROS machine.
+    # ROS 2 install, or from requirements.txt (pinned, incl. the one cv2 wheel) in the venv.
+    # Listing them here would let pip pull a second OpenCV beside python3-opencv on a ROS machine.
     install_requires=['setuptools'],
     zip_safe=True,
     maintainer='rgbx_tracker_ros maintainers',

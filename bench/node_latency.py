@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Feed a tracker_node process 640x512 RGB + mono16 thermal at 30 Hz and measure its answers.
 
-Latency = arrival time of the Detection2DArray - publish time of the RGB frame it answers (matched by
-header stamp). Prints one line ``RESULT key=value ...`` for bench/run_bench.py.
+Latency = arrival time of the Detection2DArray - publish time of the RGB frame it answers (matched
+by header stamp). Prints one line ``RESULT key=value ...`` for bench/run_bench.py.
 """
 
 from __future__ import annotations

@@ -130,8 +130,8 @@ def main(argv=None) -> int:
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f'\npeak RSS of the model benchmark process: {peak_rss:.0f} MB')
     if not args.skip_node:
-        print('\nnode end-to-end (tracker_node process, t224 demo checkpoint, 640x512 rgb8 + mono16 '
-              'thermal published at 30 Hz):', flush=True)
+        print('\nnode end-to-end (tracker_node process, t224 demo checkpoint, 640x512 rgb8 + '
+              'mono16 thermal published at 30 Hz):', flush=True)
         results = {p: node_latency(args.node_seconds, p) for p in ('fp32', 'auto')}
         failed = [f'precision {p}:\n{r["error"]}' for p, r in results.items() if 'error' in r]
         if failed:

@@ -99,7 +99,7 @@ def main(argv=None) -> int:
     vbase = vrows[0]['ms'] if vrows else None
     print('\nTime per frame vs variant size (224 px search, RGB+X, model-only forward):\n')
     print('| variant | params (M) | ms / frame | FPS | vs ' + (vrows[0]['variant'] if vrows
-                                                             else '-') + ' |')
+                                                               else '-') + ' |')
     print('|---|---:|---:|---:|---:|')
     for r in vrows:
         print(f'| {r["variant"]} | {r["params_M"]:.1f} | {r["ms"]:.1f} | {r["fps"]:.1f} | '

@@ -4,6 +4,9 @@
 #   2. pip install -r requirements.txt (pinned; torch 2.14.1 comes from this machine's disk),
 #   2b. ament_copyright (not on PyPI) from Debian's python3-ament-copyright package: downloaded
 #      with apt-get download, unpacked with dpkg-deb into the venv's site-packages (pure Python),
+#   2c. colcon (colcon-core, colcon-ros) in its own venv $VENV/opt/colcon: colcon-core pins
+#      setuptools < 80, our requirements pin a newer one, so they cannot share one venv; the
+#      packaging test builds this package with it (colcon build --symlink-install),
 #   3. check that exactly one OpenCV distribution (opencv-contrib-python-headless) is installed,
 #   4. pip install -e . (editable; code changes need no reinstall),
 #   5. link the ament share layout (package marker, package.xml, launch/, config/, checkpoints/)
@@ -111,6 +114,24 @@ if ! "$py" -c 'import ament_copyright.main' 2>/dev/null; then
     cp -r "$deb_dir"/x/usr/lib/python3/dist-packages/ament_copyright* "$site"/
     rm -rf "$deb_dir"
     "$py" -c 'import ament_copyright.main'
+fi
+
+# 2c. colcon, in a venv of its own (its setuptools pin conflicts with requirements.txt)
+colcon_venv="$venv/opt/colcon"
+colcon_pins=(colcon-core==0.21.3 colcon-ros==0.5.0 colcon-python-setup-py==0.2.9
+             colcon-recursive-crawl==0.2.3 colcon-package-selection==0.2.10 'setuptools<80')
+if ! "$colcon_venv/bin/colcon" --help >/dev/null 2>&1; then
+    log "installing colcon into $colcon_venv (for the colcon build test)"
+    "$python_for_venv" -m venv "$colcon_venv"
+    set +e +o pipefail
+    "$colcon_venv/bin/python" -m pip install "${pip_opts[@]}" -q "${colcon_pins[@]}" 2>&1 \
+        | grep -v -E "^WARNING: Location 'file://.*' is ignored"
+    colcon_rc=${PIPESTATUS[0]}
+    set -e -o pipefail
+    if [[ "$colcon_rc" != 0 ]]; then
+        log "ERROR: pip install of colcon failed (exit $colcon_rc)"
+        exit 1
+    fi
 fi
 
 # 3. exactly one OpenCV build

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 #: what in a test module's source means it reads ``../shared`` (data, peers, reference).
-_SHARED = re.compile(r"""['"]shared['"]|\bSHARED\b|\.\./shared|release_keys|data/real|data/train""")
+_SHARED = re.compile(
+    r"""['"]shared['"]|\bSHARED\b|\.\./shared|release_keys|data/real|data/train""")
 #: ... or needs this repository's venv setup (toolchain, requirements, built interfaces).
 _VENV = re.compile(r"""\.venv\b|setup_venv|build_vision_msgs|requirements\.txt""")
 

@@ -65,7 +65,8 @@ def test_health_levels_counters_and_latency() -> None:
     rep = h.snapshot(12 * S)
     assert rep.level == health.OK, rep.message
     assert rep.values['bad_frames.x.encoding'] == '1' and rep.values['dropped_total'] == '6'
-    assert rep.values['input_x/bad_frames'] == '0' and rep.values['input_x/bad_frames_total'] == '1'
+    assert (rep.values['input_x/bad_frames'] == '0'
+            and rep.values['input_x/bad_frames_total'] == '1')
 
 
 def test_rgb_only_rig_is_not_a_warning() -> None:

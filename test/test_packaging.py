@@ -83,7 +83,8 @@ def test_setup_data_files_follow_ament_layout(setup_kwargs) -> None:
     expected = {}
     for folder, pattern in (('launch', '*'), ('config', '**/*'), ('checkpoints', '*.pt')):
         for path in sorted((REPO / folder).glob(pattern)):
-            if path.is_file() and '__pycache__' not in path.parts and not path.name.startswith('.'):
+            if (path.is_file() and '__pycache__' not in path.parts
+                    and not path.name.startswith('.')):
                 rel = path.relative_to(REPO).as_posix()
                 expected[rel] = f'{SHARE}/{rel}'  # subfolders preserved
     for src, dest in expected.items():

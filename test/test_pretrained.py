@@ -43,7 +43,8 @@ def _random_timm_state(seed: int = 0) -> dict:
         state.update({b + 'norm1.weight': r(DIM), b + 'norm1.bias': r(DIM),
                       b + 'attn.qkv.weight': r(3 * DIM, DIM), b + 'attn.qkv.bias': r(3 * DIM),
                       b + 'attn.proj.weight': r(DIM, DIM), b + 'attn.proj.bias': r(DIM),
-                      b + 'ls1.gamma': r(DIM), b + 'norm2.weight': r(DIM), b + 'norm2.bias': r(DIM),
+                      b + 'ls1.gamma': r(DIM), b + 'norm2.weight': r(DIM),
+                      b + 'norm2.bias': r(DIM),
                       b + 'mlp.fc1.weight': r(HIDDEN, DIM), b + 'mlp.fc1.bias': r(HIDDEN),
                       b + 'mlp.fc2.weight': r(DIM, HIDDEN), b + 'mlp.fc2.bias': r(DIM),
                       b + 'ls2.gamma': r(DIM)})

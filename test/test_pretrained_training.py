@@ -202,7 +202,8 @@ def test_cached_recipe_end_to_end(fake_backbone, tmp_path, monkeypatch):
     calls = []
     import rgbx_tracker_ros.train.feature_cache as fc
     real = fc.build_feature_cache
-    monkeypatch.setattr(fc, 'build_feature_cache', lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(fc, 'build_feature_cache',
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
     train(cfg)
     assert calls == []
 

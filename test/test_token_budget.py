@@ -35,7 +35,7 @@ def _inputs(model, seed: int = 1):
 
 def test_center_index_follows_ostrack_ctr_point() -> None:
     assert [template_center_index(g) for g in (8, 12, 7, 14)] == [3 * 8 + 3, 5 * 12 + 5,
-                                                                   3 * 7 + 3, 6 * 14 + 6]
+                                                                  3 * 7 + 3, 6 * 14 + 6]
 
 
 @pytest.mark.parametrize('variant', ['test_tiny', 'test_s14'])

@@ -112,7 +112,8 @@ def test_precision_parameter(node) -> None:
         validate_parameters(dict(values, precision='fp16'))
     forced = _make_node(precision='fp32')
     try:
-        assert forced.pipeline.tracker.precision == 'fp32' and forced.pipeline.tracker.autocast_dtype is None
+        assert (forced.pipeline.tracker.precision == 'fp32'
+                and forced.pipeline.tracker.autocast_dtype is None)
     finally:
         _close(forced)
 
@@ -120,7 +121,8 @@ def test_precision_parameter(node) -> None:
 def test_parameter_callback_validates_and_applies(node) -> None:
     ok = node.set_parameters([Parameter('slop', value=0.05)])[0]
     assert ok.successful
-    assert node.params.slop == pytest.approx(0.05) and node.pipeline.pairer.slop_s == pytest.approx(0.05)
+    assert (node.params.slop == pytest.approx(0.05)
+            and node.pipeline.pairer.slop_s == pytest.approx(0.05))
     bad = node.set_parameters([Parameter('slop', value=0.6)])[0]   # >= x_timeout 0.5
     assert not bad.successful and 'slop' in bad.reason and 'x_timeout' in bad.reason
     assert node.get_parameter('slop').value == pytest.approx(0.05)

@@ -22,6 +22,7 @@ from rgbx_tracker_ros.train.trainer import (
     TrainConfig, batch_to_device, collate, draw_samples, stack_samples, train, worker_batches,
     worker_seed)
 
+
 @pytest.fixture(scope='module')
 def data_root(voc_train_root) -> Path:
     """The generated VOC folder of conftest.py."""

@@ -23,7 +23,8 @@ pytestmark = pytest.mark.ros
 
 
 def _domain_id() -> int:
-    """Domain id for this run: $ROS_DOMAIN_ID if set (the Makefile sets one per run), else per pid."""
+    """Domain id for this run: $ROS_DOMAIN_ID if set (the Makefile sets one per run), else
+    per pid."""
     value = os.environ.get('ROS_DOMAIN_ID')
     if value:
         return int(value)

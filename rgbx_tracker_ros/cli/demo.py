@@ -426,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(comparison))
     print()
     videos = '' if args.no_video else (f'{seq.name}_tracks.mp4 (GT vs run), node_view.mp4 '
-                                        f'(what the node saw and drew), ')
+                                       f'(what the node saw and drew), ')
     print(f'rgbx-demo: outputs in {out}/<run>/ for runs {", ".join(results)}: report.md, '
           f'precision.png, success.png, {videos}results.csv, diagnostics.jsonl, node.log; '
           f'all runs compared: {out / "comparison" / "report.md"}')

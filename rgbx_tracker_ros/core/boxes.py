@@ -53,11 +53,13 @@ def validate_box_xywh(box_xywh, image_shape=None) -> np.ndarray:
         image_shape: optional (H, W, ...) of the frame; if given, the box must overlap it.
 
     Raises:
-        ValueError: if the box is not 4 finite numbers with w > 0 and h > 0, or lies outside the image.
+        ValueError: if the box is not 4 finite numbers with w > 0 and h > 0, or lies outside the
+            image.
     """
     box = np.asarray(box_xywh, dtype=np.float64).reshape(-1)
     if box.size != 4 or not np.all(np.isfinite(box)):
-        raise ValueError(f'a target box must be 4 finite numbers (x, y, w, h) in pixels, got {box_xywh!r}')
+        raise ValueError(f'a target box must be 4 finite numbers (x, y, w, h) in pixels, '
+                         f'got {box_xywh!r}')
     if box[2] <= 0 or box[3] <= 0:
         raise ValueError(f'a target box needs w > 0 and h > 0 (pixels), got {box.tolist()}')
     if image_shape is not None:

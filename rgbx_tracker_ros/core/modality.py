@@ -668,8 +668,9 @@ def _event_check(image, enc: str) -> SignalCheck:
         colour = colour[::-1]
     is_bg = colour == EVENT_BACKGROUND_RGB or (stride == 1 and colour[0] == 255)
     what = "the renderer's background" if is_bg else 'one colour'
-    return SignalCheck(False, 'no_events', f'every pixel is {colour if stride == 3 else colour[0]} '
-                                           f'({what}): no events in this frame')
+    return SignalCheck(False, 'no_events',
+                       f'every pixel is {colour if stride == 3 else colour[0]} '
+                       f'({what}): no events in this frame')
 
 
 def check_x_signal(image: np.ndarray, encoding: str, modality: Modality | str,

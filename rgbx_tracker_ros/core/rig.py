@@ -34,11 +34,11 @@ in metres, and the working distance in metres: the homography of the plane at th
 parameter ``x_homography``. Depth rigs normally publish depth aligned to colour and need none.
 
 Validation is strict: an unknown key, a missing topic, a variant that is not registered
-(``rgbx_tracker_ros.models.list_variants``, checked whenever ``rgbx_tracker_ros.models`` is imported
-in the process, as ``rgbx-launch`` and ``rgbx-eval`` do; this module itself never imports models
-or torch, and the node checks its variant when it builds the model), an encoding the modality cannot use
-(``core.modality.RGB_ENCODINGS`` / ``X_ENCODINGS``; raw events use ``events``) or a bad number is
-a :class:`RigError` naming the file and the key.
+(``rgbx_tracker_ros.models.list_variants``, checked whenever ``rgbx_tracker_ros.models`` is
+imported in the process, as ``rgbx-launch`` and ``rgbx-eval`` do; this module itself never imports
+models or torch, and the node checks its variant when it builds the model), an encoding the
+modality cannot use (``core.modality.RGB_ENCODINGS`` / ``X_ENCODINGS``; raw events use ``events``)
+or a bad number is a :class:`RigError` naming the file and the key.
 
 This module is the schema and its validation (and where rigs and checkpoints are found: the
 installed share folder, then the source tree). Turning a rig into the node's configuration,

@@ -63,9 +63,9 @@ releases sorted by stamp.
    released stamp has waited ``rgb_timeout_s`` and no RGB frame arrived since it did (and none is
    pending), RGB is declared lost. While it is, unused usable X frames newer than the last released
    stamp are released alone, oldest first, each once it has waited ``x_grace_s`` for an RGB frame
-   sent with it (``rgb=None``, ``rgb_missing=True``), so the node keeps tracking on X; the first RGB
-   frame that arrives ends it ("RGB resumed"). RGB frames whose stamp equals an X frame released
-   alone, or is older than the reorder floor, are ``dropped_rgb_late``.
+   sent with it (``rgb=None``, ``rgb_missing=True``), so the node keeps tracking on X; the first
+   RGB frame that arrives ends it ("RGB resumed"). RGB frames whose stamp equals an X frame
+   released alone, or is older than the reorder floor, are ``dropped_rgb_late``.
 5. **Reorder window** (``reorder_window`` = W frames, default 2; 0 or 1 = none): an RGB frame
    older than the last released stamp but newer than the W-th newest released stamp (any older
    stamp while fewer than W frames were released since the start / the last time-base reset), and
@@ -1135,4 +1135,3 @@ class FramePairer:
             elif x.problem is None and not x.used:
                 self._drop('dropped_x_unmatched', 'X', x.stamp_ns)
         self._x, self._x_stamps = keep_x, keep_stamps
-

@@ -111,7 +111,8 @@ def precision_name(dtype: Optional[torch.dtype]) -> str:
 
 
 def normalize_crops(crops, device: torch.device) -> torch.Tensor:
-    """(H, W, 3) uint8 RGB crops -> (B, 3, H, W) float tensor, ImageNet mean/std (trackers.md 1.2)."""
+    """(H, W, 3) uint8 RGB crops -> (B, 3, H, W) float tensor, ImageNet mean/std
+    (trackers.md 1.2)."""
     arr = (np.stack(crops).astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
     return torch.from_numpy(arr.transpose(0, 3, 1, 2)).to(device)
 

@@ -151,7 +151,8 @@ def iou_inclusive(a_xywh: np.ndarray, b_xywh: np.ndarray) -> np.ndarray:
 
 def iou_continuous(a_xywh: np.ndarray, b_xywh: np.ndarray) -> np.ndarray:
     """(T,) IoU of continuous boxes [x, x + w) x [y, y + h); 0 where the union is empty, NaN where
-    either box has a NaN coordinate (:func:`rgbx_tracker_ros.core.boxes.iou_xywh` plus NaN rows)."""
+    either box has a NaN coordinate (:func:`rgbx_tracker_ros.core.boxes.iou_xywh` plus NaN
+    rows)."""
     a = np.asarray(a_xywh, dtype=np.float64)
     b = np.asarray(b_xywh, dtype=np.float64)
     with np.errstate(invalid='ignore', divide='ignore'):

@@ -5,14 +5,15 @@ Three layouts are understood:
 1. **Ours** (self-describing): ``{'format': FORMAT, 'variant': str, 'model_args': dict,
    'state_dict': dict, 'meta': dict}``. :func:`load_checkpoint` rebuilds the model from it.
 2. **OSTrack family** (OSTrack, ViPT, XTrack, SEATrack, PATrack, BAT releases): a dict with the
-   weights under ``'net'`` (trackers.md 1.9), keys ``backbone.*`` and ``box_head.*``. Our state-dict
-   names follow OSTrack, so the patch embedding, ViT blocks (attention and FFN -> the Dual MoE's
-   shared expert), final norm and center head load directly; position tables of another grid are
-   resized bicubically; modules the release does not have (Meta Merger, routed experts) keep their
-   initialisation, and release-specific extras (prompts, adapters) are reported as unexpected.
+   weights under ``'net'`` (trackers.md 1.9), keys ``backbone.*`` and ``box_head.*``. Our
+   state-dict names follow OSTrack, so the patch embedding, ViT blocks (attention and FFN -> the
+   Dual MoE's shared expert), final norm and center head load directly; position tables of another
+   grid are resized bicubically; modules the release does not have (Meta Merger, routed experts)
+   keep their initialisation, and release-specific extras (prompts, adapters) are reported as
+   unexpected.
 3. **timm ViT** state dicts (``patch_embed.*``, ``blocks.*``, ``norm.*``, ``pos_embed`` with a cls
-   entry): loaded into the backbone the way OSTrack initialises from MAE weights (cls entry dropped,
-   the 2-D table resized to the template and search grids).
+   entry): loaded into the backbone the way OSTrack initialises from MAE weights (cls entry
+   dropped, the 2-D table resized to the template and search grids).
 
 Releases that pickle Python objects next to the weights need ``trust_pickle=True`` (only for files
 from a source you trust), because unpickling can run code.
@@ -376,8 +377,8 @@ def load_state(model: torch.nn.Module, state: Dict[str, torch.Tensor],
                source_format: str) -> LoadReport:
     """Copy matching tensors of ``state`` into ``model`` (in place) and report what happened.
 
-    Handles a DDP ``module.`` prefix, a timm ``pos_embed`` with a cls entry (split into the template
-    and search tables) and position tables of another grid size (bicubic resize).
+    Handles a DDP ``module.`` prefix, a timm ``pos_embed`` with a cls entry (split into the
+    template and search tables) and position tables of another grid size (bicubic resize).
 
     Raises:
         CheckpointError: if a tensor exists in both but its shape cannot be made to fit.
@@ -407,9 +408,9 @@ def load_state(model: torch.nn.Module, state: Dict[str, torch.Tensor],
                 value = _resize_pos_table(value, target.shape[1])
                 report.resized.append(key)
             else:
-                raise CheckpointError(f'tensor {key}: file shape {tuple(value.shape)} does not fit '
-                                      f'model shape {tuple(target.shape)}; pick the variant of '
-                                      'matching width/depth')
+                raise CheckpointError(f'tensor {key}: file shape {tuple(value.shape)} does not '
+                                      f'fit model shape {tuple(target.shape)}; pick the variant '
+                                      'of matching width/depth')
         own[key] = value.to(target.dtype)
         report.loaded += 1
     report.missing = [k for k in model.state_dict() if k not in state]

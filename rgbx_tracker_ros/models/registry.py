@@ -155,8 +155,9 @@ def create_model(name: str, **overrides):
     """Build variant ``name`` with its default arguments updated by ``overrides``.
 
     ``None`` overrides are dropped so the variant's defaults apply. The model is returned in train
-    mode with freshly initialised weights; load weights with :mod:`rgbx_tracker_ros.models.checkpoint`.
-    Its ``variant`` and ``family`` attributes name the entry it was built from.
+    mode with freshly initialised weights; load weights with
+    :mod:`rgbx_tracker_ros.models.checkpoint`. Its ``variant`` and ``family`` attributes name the
+    entry it was built from.
 
     Raises:
         KeyError: if ``name`` is not a registered variant.

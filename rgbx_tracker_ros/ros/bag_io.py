@@ -22,9 +22,9 @@ Reading (:func:`read_bag_checked`, :func:`read_bag_frames`) does not use rosbags
 sqlite3, so a truncated or partly overwritten bag, or one whose metadata.yaml is missing or wrong,
 gives what is readable plus a :class:`BagReadReport` (messages read, where the readable part ends,
 which MCAP chunks were skipped and why). MCAP chunk CRCs are checked by the ``mcap`` library
-(``write_bag`` writes them; rosbags writes none), so a damaged chunk is skipped, never used. sqlite3
-has no checksums: damage there is found only where the database structure breaks, not inside image
-data.
+(``write_bag`` writes them; rosbags writes none), so a damaged chunk is skipped, never used.
+sqlite3 has no checksums: damage there is found only where the database structure breaks, not
+inside image data.
 
 The ``vision_msgs`` types are not in rosbags' stock typestores; they are registered from the
 project's interface definitions (``interfaces/vision_msgs/msg/*.msg`` in the source tree, or the
@@ -49,7 +49,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 import yaml
 from mcap.data_stream import ReadDataStream, RecordBuilder
-from mcap.exceptions import EndOfFile, McapError
+from mcap.exceptions import McapError
 from mcap.opcode import Opcode
 from mcap.reader import FOOTER_SIZE, make_reader
 from mcap.records import (Channel, Chunk, DataEnd, Footer, McapRecord, Message, MessageIndex,
@@ -396,9 +396,10 @@ def synthetic_source(seq: Any, name: str = 'synthetic', raw_events: bool = False
     if seq.x_encoding == 'events':
         from rgbx_tracker_ros.core.modality import events_to_frame
 
-        def x(k: int) -> np.ndarray:
+        def x_frame(k: int) -> np.ndarray:
             t0, t1 = (int(v) for v in seq.event_windows_us[k])
             return events_to_frame(seq.x_raw[k], seq.height, seq.width, t0, t1)
+        x = x_frame
         x_enc = 'rgb8'
     elif seq.x_encoding:
         x = seq.x_raw.__getitem__
@@ -674,7 +675,8 @@ def _op_name(op: int) -> str:
         return f'opcode 0x{op:02x}'
 
 
-def _records(stream: ReadDataStream, length: int) -> tuple[list[McapRecord], int, Exception | None]:
+def _records(stream: ReadDataStream,
+             length: int) -> tuple[list[McapRecord], int, Exception | None]:
     """The records of a chunk's (uncompressed) record data: (complete records, bytes they span,
     the error that ended reading early or None).
 

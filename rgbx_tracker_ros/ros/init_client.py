@@ -119,4 +119,3 @@ class InitClient:
         if not self._init_pub.wait_for_all_acked(Duration(seconds=wait_s)):
             raise InitClientError(f'{self.tracker_node} did not acknowledge the box on '
                                   f'{self._init_pub.topic_name} within {wait_s} s')
-

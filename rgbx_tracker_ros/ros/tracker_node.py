@@ -359,7 +359,7 @@ class TrackerNode(LifecycleNode):
             self.get_logger().info('foxglove_msgs is not installed: no ~/annotations '
                                    '(install ros-$ROS_DISTRO-foxglove-msgs for Foxglove)')
         self.marker_pub = (self.create_publisher(MarkerArray, '~/target_marker', out_qos)
-                            if p.modality_enum is Modality.DEPTH else None)
+                           if p.modality_enum is Modality.DEPTH else None)
         self._outputs += [e for e in (self.detections_pub, self.debug_pub, self._diag_pub,
                                       self.annotations_pub, self.marker_pub) if e is not None]
         self._outputs += [
@@ -587,11 +587,12 @@ class TrackerNode(LifecycleNode):
                     and not self._warned_no_info:
                 self._warned_no_info = True
                 self.get_logger().warning(
-                    f'no camera_info on {self._info_sub.topic_name if self._info_sub else "(none)"}'
+                    f'no camera_info on '
+                    f'{self._info_sub.topic_name if self._info_sub else "(none)"}'
                     f' yet: ~/target_marker stays empty until intrinsics arrive')
             marker_header = Header(stamp=header.stamp, frame_id=answer.marker_frame_id)
             self.marker_pub.publish(target_markers(marker_header, answer.position,
-                                                    answer.score, answer.state))
+                                                   answer.score, answer.state))
         if self.pipeline.published(answer, time.monotonic_ns()):
             self.publish_diagnostics()
         if self.annotations_pub is not None \

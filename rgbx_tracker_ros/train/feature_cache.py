@@ -115,7 +115,13 @@ def redetect_threshold(ious: torch.Tensor, scores: torch.Tensor, quantile: float
     Chosen on held-out training data, never on evaluation sequences.
 
     Args:
-        ious, scores: (N,) from :func:`validation_scores`.
+        ious: (N,) IoU of each validation pair's decoded box (:func:`decoded_ious`).
+        scores: (N,) raw peak score of each pair.
+        quantile: the fraction of localised pairs allowed to score below the threshold.
+        min_iou: IoU from which a pair counts as localised.
+
+    Returns:
+        The threshold (0.0 when no pair is localised).
     """
     hits = scores[ious >= min_iou]
     if len(hits) == 0:

@@ -1,4 +1,5 @@
-"""Training losses: the center-head terms (OSTrack) plus whatever auxiliary terms the model returns.
+"""Training losses: the center-head terms (OSTrack) plus whatever auxiliary terms the model
+returns.
 
 Total::
 
@@ -31,8 +32,8 @@ HEAD_TERMS = ('focal', 'giou', 'l1')
 
 def gaussian_radius(height: float, width: float, min_overlap: float = 0.7) -> float:
     """CenterNet radius (cells) so a box shifted by it keeps IoU >= ``min_overlap``."""
-    r1 = (height + width - math.sqrt((height + width) ** 2
-                                     - 4 * width * height * (1 - min_overlap) / (1 + min_overlap))) / 2
+    r1 = (height + width - math.sqrt((height + width) ** 2 - 4 * width * height
+                                     * (1 - min_overlap) / (1 + min_overlap))) / 2
     b2 = 2 * (height + width)
     r2 = (b2 - math.sqrt(b2 ** 2 - 16 * (1 - min_overlap) * width * height)) / 8
     a3 = 4 * min_overlap

@@ -1,9 +1,9 @@
 """Center head: score, size and offset maps from search tokens (OSTrack ``CenterPredictor``).
 
-Three parallel branches (score / 'ctr', offset, size), each four Conv3x3-BN-ReLU layers with channels
-C_in -> c -> c/2 -> c/4 -> c/8 and a final 1x1 conv (OSTrack uses c = 256). Module names follow the
-OSTrack state dict (``conv{1..4}_{ctr,offset,size}.{0,1}``, ``conv5_*``) so released heads load.
-See trackers.md section 1.5.
+Three parallel branches (score / 'ctr', offset, size), each four Conv3x3-BN-ReLU layers with
+channels C_in -> c -> c/2 -> c/4 -> c/8 and a final 1x1 conv (OSTrack uses c = 256). Module names
+follow the OSTrack state dict (``conv{1..4}_{ctr,offset,size}.{0,1}``, ``conv5_*``) so released
+heads load. See trackers.md section 1.5.
 """
 
 from __future__ import annotations

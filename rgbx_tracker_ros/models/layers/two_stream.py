@@ -83,7 +83,8 @@ def x_or_rgb(rgb: torch.Tensor, x: Optional[torch.Tensor],
     """The X input of a stream: ``x``, with the RGB crop where X is missing.
 
     Args:
-        rgb, x: (B, C, H, W) crops (x None = missing for the whole batch).
+        rgb: (B, C, H, W) RGB crops.
+        x: (B, C, H, W) X crops, or None (missing for the whole batch).
         mask: optional (B,) 1 where the sample has X, 0 where it is missing.
     """
     if x is None:
@@ -117,6 +118,7 @@ class TwoStreamTracker(TrackerNet):
         template_x_mask, search_x_mask: optional (B,) 1/0, 0 = X missing for that sample.
         template_tokens: optional (B, 2 Nz, D) from :meth:`encode_template`.
         modality: optional (B,) int64 labels for label-dependent auxiliary losses (training).
+
     Returns:
         :class:`~rgbx_tracker_ros.core.model_api.TrackerOutput`; ``aux`` holds the family's
         auxiliary loss terms (training only).

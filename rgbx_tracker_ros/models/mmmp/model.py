@@ -137,6 +137,7 @@ class MutualPrompter(nn.Module):
     Forward:
         own, other: (B, N, D) block inputs of this stream and of the other stream.
         history: (B, N, c) hidden prompt of the previous block for this stream, or None.
+
     Returns:
         the (B, N, D) prompt to add to ``own`` and the (B, N, c) hidden prompt for the next block.
     """

@@ -1,9 +1,10 @@
 """Meta Merger: fuse RGB and X patch tokens into one token set (OneTrackerV2, ICML 2026).
 
-Following the paper's description (seeds/onetrackerv2_icml2026.txt): both modalities share one patch
-embedding; each token map F is enhanced by spatial attention ``sigmoid(conv(F_avg) + conv(F_max))``
-(average / max pooled over channels) and channel attention ``sigmoid(lin(F_avg) + lin(F_max))``
-(average / max pooled over space); a learnable meta embedding F_meta mediates between them::
+Following the paper's description (seeds/onetrackerv2_icml2026.txt): both modalities share one
+patch embedding; each token map F is enhanced by spatial attention
+``sigmoid(conv(F_avg) + conv(F_max))`` (average / max pooled over channels) and channel attention
+``sigmoid(lin(F_avg) + lin(F_max))`` (average / max pooled over space); a learnable meta embedding
+F_meta mediates between them::
 
     F_meta' = Conv(Conv(F_meta + F'_rgb) + Conv(F_meta + F'_x) + F_meta)
 
@@ -11,9 +12,9 @@ The merged tokens are ``F_rgb + F_meta'``. On a pretrained backbone the merger m
 pixel blend (``x_blend`` > 0): a learnable per-channel gate ``a`` (initialised to ``x_blend``) adds
 ``a * (F_x - F_rgb)``, so with ``x_blend=0.5`` the merged tokens start as the patch embedding of
 the average of the RGB and X images (the embedding is linear), a fused input the pretrained ViT
-already understands, while ``F_meta'`` starts at zero. When X is missing the ``F'_x`` term is dropped (per
-sample, by a mask), which is the RGB-only path: the pipeline itself does not change. Training drops X
-at random so this path is learned.
+already understands, while ``F_meta'`` starts at zero. When X is missing the ``F'_x`` term is
+dropped (per sample, by a mask), which is the RGB-only path: the pipeline itself does not change.
+Training drops X at random so this path is learned.
 """
 
 from __future__ import annotations

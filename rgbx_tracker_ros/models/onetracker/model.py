@@ -3,16 +3,16 @@
 Pipeline for a template crop z and a search crop x, each with an RGB and an optional X image:
 
 1. one shared patch embedding (timm ``PatchEmbed``, 16x16) for RGB and X;
-2. the :class:`~rgbx_tracker_ros.models.onetracker.meta_merger.MetaMerger` fuses RGB and X into ONE token set
-   per crop (X missing -> RGB-only path of the same merger);
+2. the :class:`~rgbx_tracker_ros.models.onetracker.meta_merger.MetaMerger` fuses RGB and X into ONE
+   token set per crop (X missing -> RGB-only path of the same merger);
 3. learned position tables ``pos_embed_z`` / ``pos_embed_x`` (OSTrack naming) are added;
 4. a ViT encoder over ``[template tokens | search tokens]`` (OSTrack's 'direct' layout, no cls
    token) whose FFNs are :class:`~rgbx_tracker_ros.models.onetracker.moe.DualMoE`;
 5. final LayerNorm, search tokens reshaped to (B, D, Hf, Wf) and the OSTrack center head.
 
 State-dict names follow OSTrack (``backbone.patch_embed.proj``, ``backbone.blocks.{i}.attn.qkv``,
-``backbone.blocks.{i}.mlp.fc1``, ``backbone.norm``, ``box_head.conv1_ctr``...) so the ViT and head of
-OSTrack-family checkpoints load into it (see :mod:`rgbx_tracker_ros.models.checkpoint`).
+``backbone.blocks.{i}.mlp.fc1``, ``backbone.norm``, ``box_head.conv1_ctr``...) so the ViT and head
+of OSTrack-family checkpoints load into it (see :mod:`rgbx_tracker_ros.models.checkpoint`).
 """
 
 from __future__ import annotations
@@ -211,6 +211,7 @@ class RgbxViT(TrackerNet):
         template_tokens: optional (B, Nz, D) from :meth:`encode_template`, used instead of the
             template crops (template_rgb may then be None).
         modality: optional (B,) int64 modality labels (training: the router-cluster loss).
+
     Returns:
         :class:`TrackerOutput` with maps of side ``search_size / patch_size``; in train mode
         ``aux`` holds 'dis' (cos^2 of the T- and M-MoE outputs), 'balance' (Switch load

@@ -32,10 +32,10 @@ from torch import nn
 class LowRankExperts(nn.Module):
     """E low-rank expert MLPs mixed by per-token gates: (B, N, D), (B, N, E) -> (B, N, D).
 
-    Each expert is Linear(D -> r) -> GELU -> Linear(r -> D). All down projections run as one matmul;
-    because the gated sum is linear in the up projections, the gates scale the hidden units and one
-    (E*r -> D) matmul does every up projection. The up projection starts at zero so a fresh expert
-    adds nothing to the shared FFN.
+    Each expert is Linear(D -> r) -> GELU -> Linear(r -> D). All down projections run as one
+    matmul; because the gated sum is linear in the up projections, the gates scale the hidden units
+    and one (E*r -> D) matmul does every up projection. The up projection starts at zero so a fresh
+    expert adds nothing to the shared FFN.
     """
 
     def __init__(self, num_experts: int, dim: int, rank: int) -> None:
@@ -136,9 +136,9 @@ def router_cluster_loss(m_route: torch.Tensor, modality: torch.Tensor,
     """OneTrackerV2's multimodal router cluster loss on per-sample M-MoE routing.
 
     S_ij = <g_i, g_j> for routing distributions g (B, K). Same-modality pairs are pushed above
-    1/K + margin, different-modality pairs below 1/K - margin (hinge, averaged per group); 1/K is the
-    similarity of uniform routing. (The seed summary writes the second bound as delta - 1/K, which is
-    negative for usual K; we centre both bounds on 1/K.)
+    1/K + margin, different-modality pairs below 1/K - margin (hinge, averaged per group); 1/K is
+    the similarity of uniform routing. (The seed summary writes the second bound as delta - 1/K,
+    which is negative for usual K; we centre both bounds on 1/K.)
     """
     k = m_route.shape[1]
     sim = m_route @ m_route.t()

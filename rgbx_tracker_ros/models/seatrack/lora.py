@@ -136,7 +136,7 @@ class LoRAQKV(nn.Linear):
         self._cache = None
 
     def train(self, mode: bool = True) -> 'LoRAQKV':
-        """``train()`` unmerges, ``eval()`` merges (as the release's MergedLinear)."""
+        """Unmerge in train mode, merge in eval mode (as the release's MergedLinear)."""
         super().train(mode)
         if mode:
             self.unmerge()

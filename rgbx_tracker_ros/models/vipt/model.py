@@ -95,7 +95,7 @@ class PromptViT(ViTBase):
                 ) -> torch.Tensor:
         """Prompt block ``i`` on already-normalised (B, grid^2, D) tokens -> (B, grid^2, D)."""
         return map_to_tokens(self.prompt_blocks[i](tokens_to_map(rgb, grid),
-                                                    tokens_to_map(prompt, grid)))
+                                                   tokens_to_map(prompt, grid)))
 
     def crop_state(self, rgb: torch.Tensor, x: Optional[torch.Tensor],
                    x_mask: Optional[torch.Tensor], pos: torch.Tensor
@@ -106,6 +106,7 @@ class PromptViT(ViTBase):
             rgb: (B, 3, H, W) crops; x: (B, 3, H, W) X crops or None (missing: RGB is used).
             x_mask: optional (B,) 1 = X present, 0 = missing (the RGB crop is used instead).
             pos: (1, N, D) position table of the crop (``pos_embed_z`` / ``pos_embed_x``).
+
         Returns:
             ``(t_0, p_0)``, both (B, N, D): tokens entering block 0 and the layer-0 prompt.
         """
@@ -134,6 +135,7 @@ class PromptViT(ViTBase):
             search_rgb, search_x, search_x_mask: the search crops (B, 3, S, S) (X optional).
             features: when given, each block's (B, Nz + Nx, D) output is appended (before the
                 final norm).
+
         Returns:
             (B, Nz + Nx, D) normalised ``[template | search]`` output tokens.
         """
@@ -174,10 +176,12 @@ class ViPT(TrackerNet):
         template_tokens: optional (B, 2 Nz, D) from :meth:`encode_template` (template crops may
             then be None); a batch of 1 is broadcast to the search batch.
         modality: accepted for the common signature; ViPT has no label-dependent loss.
+
     Returns:
         :class:`~rgbx_tracker_ros.core.model_api.TrackerOutput` with maps of side
         ``search_size / patch_size``, ``aux`` always empty (ViPT has no auxiliary loss) and,
         when ``keep_features`` is set, ``features`` = the per-block (B, Nz + Nx, D) tokens.
+
     Raises:
         ValueError: neither template crops nor template tokens, or template tokens of the
             wrong shape (e.g. cached by another family).

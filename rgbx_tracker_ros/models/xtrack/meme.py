@@ -331,6 +331,7 @@ class MeME(nn.Module):
     Forward:
         own, other: (B, Nz + Nx, D) normalised tokens ``[template | search]`` of the stream
         receiving the residual and of the other stream; ``nz`` = Nz.
+
     Returns:
         template residual (B, Nz, D), search residual (B, Nx, D), balance term (scalar),
         router probabilities (B, E).
