@@ -2,11 +2,11 @@
 
 Sources (mixed at random, each yielding a :class:`PairSample`):
 
-- :class:`StaticPairSource`: real images from ``../shared/data/train``. Template and search region are
-  two differently augmented views of the same still image (shift, scale, blur, brightness, noise),
-  the way OSTrack and SUTrack train on COCO. Registered RGB-T pairs give real thermal appearance
-  (targets are warm blobs found in the LWIR image); box-labelled RGB images give real object targets
-  (RGB only, teaching the missing-X path); RGB-D pairs give real depth appearance.
+- :class:`StaticPairSource`: real images from ``../shared/data/train``. Template and search region
+  are two differently augmented views of the same still image (shift, scale, blur, brightness,
+  noise), the way OSTrack and SUTrack train on COCO. Registered RGB-T pairs give real thermal
+  appearance (targets are warm blobs found in the LWIR image); box-labelled RGB images give real
+  object targets (RGB only, teaching the missing-X path); RGB-D pairs give real depth appearance.
 - :class:`SyntheticSource`: two frames of one generated RGB-X sequence
   (:mod:`rgbx_tracker_ros.data.synthetic`): motion, distractors, occlusion, dark RGB.
 - :class:`VideoPairSource`: two frames of one real RGB video (OTB / VOT folders).
@@ -16,7 +16,8 @@ Sources (mixed at random, each yielding a :class:`PairSample`):
   flip (:func:`hflip_pair`) are shared by the video sources.
 
 Crops follow the tracker's geometry (template factor 2, search factor 4) around a jittered box
-(OSTrack: search centre jitter 3, scale jitter 0.25); the label is the true box inside the search crop.
+(OSTrack: search centre jitter 3, scale jitter 0.25); the label is the true box inside the search
+crop.
 X is dropped at random (template, search or both) so the Meta Merger's RGB-only path is trained.
 """
 
@@ -75,7 +76,8 @@ class Geometry:
 
 def jitter_box(box_xywh: np.ndarray, rng: np.random.Generator, center_jitter: float,
                scale_jitter: float) -> np.ndarray:
-    """OSTrack-style jitter: size * exp(N(0, scale)), centre + sqrt(area) * jitter * U(-0.5, 0.5)."""
+    """OSTrack-style jitter: size * exp(N(0, scale)), centre + sqrt(area) * jitter * U(-0.5,
+    0.5)."""
     x, y, w, h = box_xywh
     size = np.array([w, h]) * np.exp(rng.normal(0, scale_jitter, 2))
     offset = math.sqrt(size[0] * size[1]) * center_jitter * (rng.random(2) - 0.5)
@@ -192,8 +194,8 @@ def _shrink(images: List[np.ndarray]) -> Tuple[List[np.ndarray], float]:
 def warm_blob_boxes(thermal: np.ndarray, max_boxes: int = 6) -> List[np.ndarray]:
     """Boxes (x, y, w, h) of warm connected regions in an (H, W) or (H, W, 3) LWIR image.
 
-    Threshold at the 97th percentile (at least mean + 1.5 std), keep components of 0.05 % .. 15 % of
-    the image, largest first. Used to pick targets in unlabelled RGB-T pairs.
+    Threshold at the 97th percentile (at least mean + 1.5 std), keep components of 0.05 % .. 15 %
+    of the image, largest first. Used to pick targets in unlabelled RGB-T pairs.
     """
     gray = thermal if thermal.ndim == 2 else thermal[..., 0]
     thr = max(np.percentile(gray, 97), gray.mean() + 1.5 * gray.std())
