@@ -1,9 +1,13 @@
-"""``rgbx-train``: train a model variant on synthetic RGB-X sequences and real training images.
+r"""``rgbx-train``: train a model variant on synthetic RGB-X sequences and real training images.
 
 Example (the committed demo checkpoint; see README for the exact command and log)::
 
-    rgbx-train --variant t224 --out checkpoints/t224_demo.pt \\
+    rgbx-train --variant t224 --out checkpoints/t224_demo.pt \
         --data-root ../shared/data/train --iterations 2000 --batch-size 16
+
+Distributed data parallel (``--batch-size`` per process and micro-batch; see README)::
+
+    torchrun --nproc_per_node=4 -m rgbx_tracker_ros.cli.train --variant t224 --batch-size 16 ...
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import os
 import sys
 
 from ..train.trainer import TrainConfig, train
@@ -35,14 +40,20 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     """Entry point; returns the process exit code."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
+    rank = os.environ.get('RANK', '0')
+    main_rank = rank in ('', '0')          # under torchrun only rank 0 logs and reports
+    logging.basicConfig(level=logging.INFO if main_rank else logging.WARNING,
+                        format='%(levelname)s %(name)s: %(message)s' if main_rank else
+                        f'[rank {rank}] %(levelname)s %(name)s: %(message)s')
     cfg = TrainConfig(**{k: v for k, v in vars(args).items()})
     try:
         path = train(cfg)
     except (FileNotFoundError, KeyError, ValueError) as exc:
-        print(f'rgbx-train: error: {exc}', file=sys.stderr)
+        where = '' if main_rank else f' (rank {rank})'
+        print(f'rgbx-train: error{where}: {exc}', file=sys.stderr)
         return 2
-    print(f'checkpoint written to {path}')
+    if main_rank:
+        print(f'checkpoint written to {path}')
     return 0
 
 

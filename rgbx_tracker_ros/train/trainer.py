@@ -1,10 +1,10 @@
 """Training loop: sources -> batches -> RgbxViT -> losses -> AdamW, with checkpoints and resume.
 
-Recipe (OSTrack-like, scaled to a CPU): AdamW (weight decay 1e-4), linear warm-up then cosine decay,
-gradient clipping, a mixture of real still-image pairs (``data/train``) and synthetic RGB-X
+Recipe (OSTrack-like, scaled to a CPU): AdamW (weight decay 1e-4), linear warm-up then cosine
+decay, gradient clipping, a mixture of real still-image pairs (``data/train``) and synthetic RGB-X
 sequences, random X dropout for the missing-modality path. Weights are saved in our checkpoint
-format (:mod:`rgbx_tracker_ros.models.checkpoint`); the optimiser state goes to a ``.state.pt`` file
-beside it so ``--resume`` continues where a run stopped.
+format (:mod:`rgbx_tracker_ros.models.checkpoint`); the optimiser state goes to a ``.state.pt``
+file beside it so ``--resume`` continues where a run stopped.
 
 Samples are made in the training process (``workers=0``, the CPU recipe of the demo checkpoint) or,
 for a GPU that one process cannot feed, by ``workers`` DataLoader processes
@@ -13,6 +13,39 @@ start step): a run is reproducible for a given worker count, and a resumed run d
 instead of replaying the first ones. ``echo`` reuses each batch for that many steps (data echoing).
 ``amp`` runs the forward pass under bf16 autocast on CUDA (losses in fp32); ``max_minutes`` ends a
 run cleanly (checkpoint, state, log) once that wall time has passed.
+
+**Distributed data parallel.** Started by ``torchrun --nproc_per_node=N rgbx-train ...`` (any
+number of nodes), each of the ``world_size`` processes trains a replica wrapped in
+DistributedDataParallel (:mod:`~rgbx_tracker_ros.train.distributed`: NCCL on GPUs, one per
+process, gloo on CPUs). ``batch_size`` is per rank and per micro-batch; an optimiser step sees
+``batch_size * world_size * accum`` samples (the global batch) and the gradient of their mean
+loss (DDP averages the ranks' gradients, ``accum`` micro-batch losses are divided by ``accum``;
+the micro-batches before the last of a step run under DDP's ``no_sync``). The heads' BatchNorm
+layers normalise over one rank's micro-batch (``batch_size`` samples), or over all ranks' with
+``sync_bn``; never across micro-batches. ``shard`` chooses how the ranks split the sample
+stream:
+
+- ``'rank'`` (default): every rank draws from its own seeded stream, :func:`rank_seed` (rank 0
+  draws exactly the single-process stream), and DataLoader workers are numbered globally
+  (``rank * workers + id``) for :func:`worker_seed`. No sample is made twice.
+- ``'global'``: every rank draws the whole global micro-batch (``batch_size * world_size``
+  samples) from the single-process stream and keeps its slice ``[rank * batch_size, (rank + 1) *
+  batch_size)``: the run sees the samples of a single-process run with ``batch_size *
+  world_size`` (and, with ``accum``, the order of micro-batches of that run), so the two can be
+  compared: equal steps with ``sync_bn``; without it, the steps of one process with
+  ``batch_size`` and ``accum * world_size`` (BatchNorm over ``batch_size`` samples in both), up
+  to summation order. Each rank makes
+  ``world_size`` times the samples it uses; for checks, not speed.
+
+Rank 0 alone shows the progress bar, validates, writes the log, checkpoints and the state file;
+the loss terms it logs are the mean over the ranks, and the other ranks wait at a barrier while
+it writes. The ``max_minutes`` decision is rank 0's, broadcast every step, so all ranks stop at the
+same step. The state file keeps every rank's sample-RNG state (``'rng_ranks'``), so ``--resume``
+of a run with the same ``world_size`` continues every stream; with another world size (or an
+older state file) rank 0 continues its stream and the other ranks start new ones from
+:func:`worker_seed` (seed, rank, start step). The resumed run's files must be readable by every
+rank (a shared file system on several nodes). With ``world_size == 1`` nothing of this runs and
+training is exactly the single-process recipe.
 """
 
 from __future__ import annotations
@@ -35,6 +68,7 @@ from ..models import create_model, family_of, variant_args
 from ..models.registry import Family
 from ..models.checkpoint import init_from, save_checkpoint
 from ..core.model_api import TrackerOutput
+from . import distributed
 from .data import (Geometry, PairSample, StaticPairSource, SyntheticSource, VideoPairSource,
                    drop_x)
 from .feature_cache import decoded_ious, redetect_threshold
@@ -49,20 +83,36 @@ class TrainConfig:
 
     Attributes:
         variant: registered model variant.
-        out: checkpoint path (.pt); ``<out>.state.pt`` and ``<out>.log.jsonl`` are written beside it.
+        out: checkpoint path (.pt); ``<out>.state.pt`` and ``<out>.log.jsonl`` are written
+            beside it.
         iterations: optimiser steps.
-        batch_size: samples per step.
+        batch_size: samples per micro-batch per rank; an optimiser step uses
+            ``batch_size * world_size * accum`` samples (one process: ``batch_size * accum``).
+        accum: gradient accumulation: micro-batches per optimiser step (1 = off). Each
+            micro-batch loss is divided by ``accum``, so the step's gradient is that of the mean
+            loss over the step's samples (up to BatchNorm, whose batch statistics are per
+            micro-batch); data echoing (``echo``) repeats the step's whole set of micro-batches.
+        shard: how ranks of a distributed run split the samples: 'rank' (each rank its own
+            seeded stream) or 'global' (each rank its slice of the single-process stream); see
+            the module docstring. No effect in one process.
+        sync_bn: distributed runs: BatchNorm layers (the heads' conv towers) normalise with the
+            batch statistics of all ranks (:func:`~.distributed.sync_batchnorm`), so a step
+            equals one process with the global batch; off (default), each rank normalises over
+            its own ``batch_size`` samples (as the OSTrack-family DDP recipes do). No effect in
+            one process.
         lr: peak learning rate; warmup: linear warm-up steps; min_lr_ratio: final lr / peak.
         weight_decay, grad_clip: AdamW decay and max gradient norm.
         data_root: ``data/train`` folder, or None for synthetic data only.
         synthetic_ratio: fraction of samples drawn from the synthetic generator.
         x_dropout: probability of removing X from a sample (split search/both/template 3:2:1).
-        checkpoint_every: steps between checkpoints.
-        seed: RNG seed.
+        checkpoint_every: optimiser steps between checkpoints.
+        seed: RNG seed (of rank 0 in a distributed run; the other ranks' sample streams are
+            seeded by :func:`rank_seed`).
         threads: torch CPU threads (0 = torch default).
-        resume: continue from ``<out>.state.pt`` when it exists.
-        workers: DataLoader processes making samples (0 = in the training process, the demo
-            recipe; each worker holds its own synthetic pool and shares the still images).
+        resume: continue from ``<out>.state.pt`` when it exists (every rank reads it).
+        workers: DataLoader processes making samples, per rank (0 = in the training process,
+            the demo recipe; each worker holds its own synthetic pool and shares the still
+            images).
         amp: bf16 autocast for the forward pass on CUDA (ignored on CPU).
         echo: data echoing (Choi et al. 2019, "Faster Neural Network Training with Data
             Echoing"): each batch is used for this many consecutive steps (1 = off). For a GPU that
@@ -117,6 +167,9 @@ class TrainConfig:
     out: str = 'checkpoints/t224_demo.pt'
     iterations: int = 2000
     batch_size: int = 16
+    accum: int = 1
+    shard: str = 'rank'
+    sync_bn: bool = False
     lr: float = 5e-4
     warmup: int = 100
     min_lr_ratio: float = 0.05
@@ -171,7 +224,8 @@ def collate(samples: List[PairSample], device: torch.device) -> dict:
 
 def draw_samples(static: Optional[StaticPairSource], synthetic: Optional[SyntheticSource],
                  rng: np.random.Generator, cfg: TrainConfig,
-                 video: Optional[VideoPairSource] = None, count: Optional[int] = None) -> List[PairSample]:
+                 video: Optional[VideoPairSource] = None,
+                 count: Optional[int] = None) -> List[PairSample]:
     """``count`` (default ``cfg.batch_size``) samples: from the videos with probability
     ``cfg.video_ratio`` (when given), else synthetic with probability ``cfg.synthetic_ratio``
     (always when there is no static source), else a still image; then random X dropout
@@ -237,6 +291,15 @@ def worker_seed(seed: int, worker_id: int, start_step: int) -> int:
     return int(np.random.SeedSequence([seed, worker_id, start_step]).generate_state(1)[0])
 
 
+def rank_seed(seed: int, rank: int) -> int:
+    """The sample seed of ``rank`` in a distributed run with ``shard='rank'``: ``seed`` itself
+    for rank 0 (so rank 0 draws the single-process stream), else a 32-bit seed mixed from
+    (seed, rank) (:class:`numpy.random.SeedSequence`), unrelated for every rank."""
+    if rank == 0:
+        return int(seed)
+    return int(np.random.SeedSequence([seed, rank]).generate_state(1)[0])
+
+
 class SampleStream(IterableDataset):
     """Endless stream of stacked batches (:func:`stack_samples`) for a DataLoader worker.
 
@@ -248,17 +311,21 @@ class SampleStream(IterableDataset):
         geo: crop geometry.
         static: loaded still-image source, or None.
         start_step: the step the run starts (or resumes) at.
+        video: video pair source, or None.
+        rank: the training process's rank (distributed runs): worker ``id`` of rank ``r`` seeds
+            as worker ``r * cfg.workers + id``, so no two workers of a run share a stream.
     """
 
     def __init__(self, cfg: TrainConfig, geo: Geometry, static: Optional[StaticPairSource],
-                 start_step: int, video: Optional[VideoPairSource] = None) -> None:
+                 start_step: int, video: Optional[VideoPairSource] = None,
+                 rank: int = 0) -> None:
         super().__init__()
         self.cfg, self.geo, self.static, self.start_step = cfg, geo, static, start_step
-        self.video = video
+        self.video, self.rank = video, rank
 
     def __iter__(self) -> Iterator[Dict[str, torch.Tensor]]:
         info = get_worker_info()
-        wid = info.id if info is not None else 0
+        wid = (info.id if info is not None else 0) + self.rank * max(1, self.cfg.workers)
         seed = worker_seed(self.cfg.seed, wid, self.start_step)
         rng = np.random.default_rng(seed)
         synthetic = SyntheticSource(self.geo, seed=seed) \
@@ -268,10 +335,11 @@ class SampleStream(IterableDataset):
 
 
 def worker_batches(cfg: TrainConfig, geo: Geometry, static: Optional[StaticPairSource],
-                    start: int, device: torch.device,
-                    video: Optional[VideoPairSource] = None) -> Iterator[Dict[str, torch.Tensor]]:
+                   start: int, device: torch.device,
+                   video: Optional[VideoPairSource] = None,
+                   rank: int = 0) -> Iterator[Dict[str, torch.Tensor]]:
     """Batches from ``cfg.workers`` DataLoader processes (fork where available, so the still
-    images are shared rather than pickled).
+    images are shared rather than pickled); ``rank``: see :class:`SampleStream`.
 
     Each worker runs one torch thread (DataLoader's default) and one OpenCV thread: OpenCV's
     thread count is set to 1 in this process around the fork, because calling
@@ -281,7 +349,7 @@ def worker_batches(cfg: TrainConfig, geo: Geometry, static: Optional[StaticPairS
 
     import cv2
     context = 'fork' if 'fork' in mp.get_all_start_methods() else None
-    loader = DataLoader(SampleStream(cfg, geo, static, start, video), batch_size=None,
+    loader = DataLoader(SampleStream(cfg, geo, static, start, video, rank), batch_size=None,
                         num_workers=cfg.workers, prefetch_factor=4,
                         pin_memory=device.type == 'cuda', multiprocessing_context=context)
     threads = cv2.getNumThreads()
@@ -303,21 +371,44 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 def train(cfg: TrainConfig) -> Path:
     """Run training per ``cfg``; returns the checkpoint path.
 
+    In a process started by ``torchrun`` with more than one process, joins the process group
+    (:func:`~.distributed.setup`) and trains data-parallel (module docstring); the group is left
+    again on return.
+
     Raises:
         FileNotFoundError: if ``cfg.data_root`` is given but missing.
         KeyError: unknown variant.
-        ValueError: negative ``cfg.workers`` or ``cfg.echo`` below 1.
+        ValueError: negative ``cfg.workers``, ``cfg.echo`` or ``cfg.accum`` below 1, an unknown
+            ``cfg.shard``, ``shard='global'`` with workers, the cached-prefix recipe in a
+            distributed run, or a bad torchrun environment.
     """
     if cfg.workers < 0:
         raise ValueError(f'workers must be >= 0, got {cfg.workers}: use 0 for samples made in '
                          'the training process')
     if cfg.echo < 1:
         raise ValueError(f'echo must be >= 1 (1 = every step a new batch), got {cfg.echo}')
+    if cfg.accum < 1:
+        raise ValueError(f'accum must be >= 1 (micro-batches per optimiser step, 1 = no '
+                         f'accumulation), got {cfg.accum}')
+    if cfg.shard not in ('rank', 'global'):
+        raise ValueError(f"shard must be 'rank' (a sample stream per rank) or 'global' (each "
+                         f"rank's slice of one stream), got {cfg.shard!r}")
+    if cfg.shard == 'global' and cfg.workers:
+        raise ValueError("shard='global' draws the samples in the training process; use "
+                         "workers=0 with it (or shard='rank' with workers)")
     t_start = time.time()
+    ctx = distributed.setup()
+    try:
+        return _train(cfg, ctx, t_start)
+    finally:
+        distributed.cleanup(ctx)
+
+
+def _train(cfg: TrainConfig, ctx: distributed.DistContext, t_start: float) -> Path:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    device = ctx.device
     out = Path(cfg.out)
     log_path = out.with_name(out.stem + '.log.jsonl')
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -364,6 +455,9 @@ def train(cfg: TrainConfig) -> Path:
     if base is None:
         skip = set()
     meta_common = {'init': init_meta, 'freeze': freeze, 'loss_weights': weights}
+    if cfg.sync_bn and ctx.distributed:
+        _logger.info('sync_bn: %d BatchNorm layers normalise over all %d ranks',
+                     distributed.sync_batchnorm(model), ctx.world_size)
     if cfg.student_init and not cfg.distill_from:
         raise ValueError('student_init initialises a student from its teacher: it needs '
                          'distill_from (the teacher checkpoint)')
@@ -372,22 +466,28 @@ def train(cfg: TrainConfig) -> Path:
         return train_distilled(cfg, model, optim, geo, device, out, meta_common, base, skip,
                                weights)
     if cfg.cache_samples > 0:
+        if ctx.distributed:
+            raise ValueError(f'the cached-prefix recipe (cache_samples) trains in one process; '
+                             f'this run has {ctx.world_size} (torchrun): start it without '
+                             'torchrun, or train without --cache-samples')
         return _train_cached(cfg, model, optim, geo, device, out, log_path, meta_common, base,
                              skip, weights)
     use_amp = cfg.amp and device.type == 'cuda'
+    net = distributed.wrap_model(ctx, model)      # ``model`` itself in one process
 
     def step_loss(batch: dict) -> LossOutput:
         with torch.autocast('cuda', dtype=torch.bfloat16, enabled=use_amp):
-            out_net = model(batch['template_rgb'], batch['search_rgb'], batch['template_x'],
-                            batch['search_x'], batch['template_x_mask'], batch['search_x_mask'],
-                            modality=batch['modality'])
+            out_net = net(batch['template_rgb'], batch['search_rgb'], batch['template_x'],
+                          batch['search_x'], batch['template_x_mask'], batch['search_x_mask'],
+                          modality=batch['modality'])
         return tracking_loss(as_float(out_net) if use_amp else out_net, batch['boxes'],
                              weights=weights)
 
     hooks = LoopHooks(loss=step_loss,
-                      trained=[p for p in model.parameters() if p.requires_grad])
+                      trained=[p for p in model.parameters() if p.requires_grad],
+                      ddp=net if net is not model else None)
     return run_loop(cfg, model, optim, geo, device, out, meta_common, base, skip, hooks,
-                    t_start)
+                    t_start, ctx)
 
 
 def as_float(out: TrackerOutput) -> TrackerOutput:
@@ -408,6 +508,12 @@ class LoopHooks:
         meta: extra checkpoint metadata (e.g. ``{'distill': ...}``).
         state: ``state() -> dict`` of extra tensors saved in ``<out>.state.pt``.
         load_state: ``load_state(state)`` restores them on ``--resume``.
+        ddp: the DistributedDataParallel wrapper that ``loss`` calls (distributed runs): DDP
+            averages its parameters' gradients during backward, and the micro-batches before
+            the last of a step run under its ``no_sync``. None (one process, or a loss that
+            calls the bare model, as distillation does): :func:`run_loop` averages the gradients
+            of ``trained`` over the ranks after the step's last micro-batch instead, and copies
+            rank 0's model and ``trained`` tensors to every rank at the start.
     """
 
     loss: Callable[[dict], 'LossOutput']
@@ -416,21 +522,46 @@ class LoopHooks:
     meta: dict = field(default_factory=dict)
     state: Callable[[], dict] = dict
     load_state: Optional[Callable[[dict], None]] = None
+    ddp: Optional[torch.nn.Module] = None
+
+
+def _rank_rng_state(state: dict, cfg: TrainConfig, ctx: distributed.DistContext,
+                    start: int) -> Optional[dict]:
+    """The sample-RNG state this rank resumes with (None: a new stream, seeded by the caller)."""
+    ranks = state.get('rng_ranks')
+    if cfg.shard == 'global' or ctx.rank == 0:
+        return state['rng']                # the shared stream / rank 0's own
+    if ranks is not None and len(ranks) == ctx.world_size:
+        return ranks[ctx.rank]
+    if ctx.rank == 1:
+        _logger.warning('%s holds sample-RNG states of %s rank(s), this run has %d: ranks > 0 '
+                        'start new streams', cfg.out, len(ranks) if ranks else 1,
+                        ctx.world_size)
+    return None
 
 
 def run_loop(cfg: TrainConfig, model: torch.nn.Module, optim: torch.optim.Optimizer,
              geo: Geometry, device: torch.device, out: Path, meta_common: dict,
-             base: Optional[dict], skip: set, hooks: LoopHooks, t_start: float) -> Path:
+             base: Optional[dict], skip: set, hooks: LoopHooks, t_start: float,
+             ctx: Optional[distributed.DistContext] = None) -> Path:
     """The training loop shared by plain training and distillation: resume, sample sources
-    (in process or ``cfg.workers``), lr schedule, clipping, log records, validation
-    (``cfg.val_samples``), checkpoints and ``max_minutes`` (counted from ``t_start``).
+    (in process or ``cfg.workers``), lr schedule, gradient accumulation (``cfg.accum``),
+    clipping, log records, validation (``cfg.val_samples``), checkpoints and ``max_minutes``
+    (counted from ``t_start``); data-parallel over the ranks of ``ctx`` (default: the initialised
+    process group, if any; see the module docstring).
 
     Returns:
         ``out``, the checkpoint path.
+
+    Raises:
+        ValueError: the ranks of a distributed run found different resume states.
     """
+    ctx = ctx if ctx is not None else distributed.current(device)
+    rank, world, main = ctx.rank, ctx.world_size, ctx.is_main
     state_path = out.with_name(out.stem + '.state.pt')
     log_path = out.with_name(out.stem + '.log.jsonl')
-    start, rng = 0, np.random.default_rng(cfg.seed)
+    seed = cfg.seed if cfg.shard == 'global' else rank_seed(cfg.seed, rank)
+    start, rng = 0, np.random.default_rng(seed)
     if cfg.resume and state_path.is_file():
         state = torch.load(state_path, map_location=device, weights_only=False)
         model.load_state_dict(state['model'])
@@ -438,76 +569,133 @@ def run_loop(cfg: TrainConfig, model: torch.nn.Module, optim: torch.optim.Optimi
         if hooks.load_state is not None:
             hooks.load_state(state)
         start = state['step']
-        rng.bit_generator.state = state['rng']
+        rng_state = _rank_rng_state(state, cfg, ctx, start)
+        if rng_state is not None:
+            rng.bit_generator.state = rng_state
+        else:
+            rng = np.random.default_rng(worker_seed(cfg.seed, rank, start))
         _logger.info('resumed from %s at step %d', state_path, start)
+    if ctx.distributed:
+        starts = distributed.all_gather_objects(ctx, start)
+        if len(set(starts)) > 1:
+            raise ValueError(f'the ranks resume at different steps {starts}: every rank must '
+                             f'read the same {state_path} (put --out on a file system that all '
+                             'nodes share)')
+        if hooks.ddp is None:          # DDP copied rank 0's model when wrapping; here we do
+            distributed.broadcast_tensors(ctx, list(model.state_dict().values()) +
+                                          list(hooks.trained))
+        torch.manual_seed(rank_seed(cfg.seed, rank))   # e.g. drop-path masks differ per rank
+    in_ddp = {id(p) for p in hooks.ddp.parameters()} if hooks.ddp is not None else set()
+    unsynced = [t for t in hooks.trained if id(t) not in in_ddp]   # averaged by hand
     video = _video_source(cfg, geo)
     split = 'train' if cfg.val_samples > 0 else 'all'
     static = StaticPairSource(Path(cfg.data_root), geo, split=split) if cfg.data_root else None
-    val_batches = validation_batches(cfg, geo, device) if cfg.val_samples > 0 else None
+    val_batches = validation_batches(cfg, geo, device) if cfg.val_samples > 0 and main else None
     best_iou = -1.0
     synthetic = batches = None
     if cfg.workers:
-        batches = worker_batches(cfg, geo, static, start, device, video)
+        batches = worker_batches(cfg, geo, static, start, device, video, rank)
     else:
-        synthetic = SyntheticSource(geo, seed=cfg.seed * 1000 + start) \
+        synthetic = SyntheticSource(geo, seed=seed * 1000 + start) \
             if cfg.synthetic_ratio > 0 or static is None else None
+    dist_meta = {}
+    if ctx.distributed or cfg.accum > 1:
+        dist_meta = {'distributed': {
+            'world_size': world, 'accum': cfg.accum, 'shard': cfg.shard,
+            'backend': ctx.backend, 'global_batch': cfg.batch_size * world * cfg.accum}}
+
+    def micro_batch() -> dict:
+        if batches is not None:
+            return batch_to_device(next(batches), device)
+        if cfg.shard == 'global' and ctx.distributed:
+            every = draw_samples(static, synthetic, rng, cfg, video,
+                                 count=cfg.batch_size * world)
+            return collate(every[rank * cfg.batch_size:(rank + 1) * cfg.batch_size], device)
+        return collate(draw_samples(static, synthetic, rng, cfg, video), device)
+
     bar = tqdm(range(start, cfg.iterations), initial=start, total=cfg.iterations,
-               desc=f'{hooks.name} {cfg.variant}', dynamic_ncols=True)
-    t0, window, batch = time.time(), [], None
+               desc=f'{hooks.name} {cfg.variant}', dynamic_ncols=True, disable=not main)
+    t0, window, micro = time.time(), [], []
     for step in bar:
         for group in optim.param_groups:
             group['lr'] = lr_at(step, cfg) * group.get('lr_scale', 1.0)
         if (step - start) % cfg.echo == 0:
-            if batches is None:
-                batch = collate(draw_samples(static, synthetic, rng, cfg, video), device)
-            else:
-                batch = batch_to_device(next(batches), device)
-        loss = hooks.loss(batch)
+            micro = [micro_batch() for _ in range(cfg.accum)]
         optim.zero_grad(set_to_none=True)
-        loss.total.backward()
+        terms = []
+        for i, batch in enumerate(micro):
+            with distributed.no_sync(hooks.ddp, sync=i + 1 == len(micro)):
+                loss = hooks.loss(batch)
+                (loss.total / cfg.accum if cfg.accum > 1 else loss.total).backward()
+            terms.append(loss.terms)
+        distributed.all_reduce_grads(ctx, unsynced)
         torch.nn.utils.clip_grad_norm_(hooks.trained, cfg.grad_clip)
         optim.step()
-        window.append(loss.terms)
+        window.append(terms[0] if len(terms) == 1 else _mean_terms(terms))
         bar.set_postfix(loss=f'{float(loss.total.detach()):.3f}',
                         iou=f'{loss.terms.get("iou", float("nan")):.2f}', refresh=False)
-        out_of_time = cfg.max_minutes > 0 and time.time() - t_start >= cfg.max_minutes * 60
+        out_of_time = cfg.max_minutes > 0 and distributed.broadcast_bool(
+            ctx, time.time() - t_start >= cfg.max_minutes * 60)
         last = step + 1 == cfg.iterations or out_of_time
         if (step + 1) % cfg.checkpoint_every == 0 or last:
-            mean = {k: float(np.mean([w[k] for w in window if k in w]))
-                    for k in dict.fromkeys(k for w in window for k in w)}
-            record = {'step': step + 1, 'lr': lr_at(step, cfg), 'elapsed_s': time.time() - t0,
-                      **mean}
-            if out_of_time:
-                record['stopped'] = f'max_minutes {cfg.max_minutes}'
+            mean = distributed.all_reduce_mean(ctx, _mean_terms(window))
             window = []
-            meta = {'train_config': asdict(cfg), 'step': step + 1, 'last_losses': mean,
-                    **meta_common, **hooks.meta}
-            target = out
-            if val_batches is not None:
-                ious, peaks = score_batches(model, val_batches)
-                record['val_iou'] = float(ious.mean())
-                meta['tracking'] = {
-                    'redetect_threshold': round(redetect_threshold(ious, peaks), 4),
-                    'chosen_on': 'validation pairs (held-out training data)'}
-                meta['val_iou'] = record['val_iou']
-                if record['val_iou'] > best_iou:
-                    best_iou = record['val_iou']
-                    save_checkpoint(out, model, cfg.variant, variant_args(cfg.variant), meta,
-                                    base=base, skip=skip)
-                target = out.with_name(out.stem + '.last.pt')
-            with open(log_path, 'a') as fh:
-                fh.write(json.dumps(record) + '\n')
-            save_checkpoint(target, model, cfg.variant, variant_args(cfg.variant), meta,
-                            base=base, skip=skip)
-            torch.save({'model': model.state_dict(), 'optim': optim.state_dict(),
-                        'step': step + 1, 'rng': rng.bit_generator.state, **hooks.state()},
-                       state_path)
+            rng_ranks = distributed.all_gather_objects(ctx, rng.bit_generator.state) \
+                if ctx.distributed else None
+            if main:
+                best_iou = _checkpoint(cfg, model, optim, out, step, t0, mean, out_of_time,
+                                       {**meta_common, **hooks.meta, **dist_meta}, base, skip,
+                                       val_batches, best_iou, log_path, state_path,
+                                       {'rng': rng.bit_generator.state, **hooks.state(),
+                                        **({'rng_ranks': rng_ranks, 'world_size': world}
+                                           if rng_ranks is not None else {})})
+            distributed.barrier(ctx)        # the others wait while rank 0 writes
         if out_of_time:
-            _logger.warning('stopped at step %d of %d: max_minutes %.1f reached',
-                            step + 1, cfg.iterations, cfg.max_minutes)
+            if main:
+                _logger.warning('stopped at step %d of %d: max_minutes %.1f reached',
+                                step + 1, cfg.iterations, cfg.max_minutes)
             break
     bar.close()
     return out
+
+
+def _mean_terms(terms: List[Dict[str, float]]) -> Dict[str, float]:
+    """Per-key mean of loss-term dicts (a key averaged over the dicts that have it)."""
+    return {k: float(np.mean([w[k] for w in terms if k in w]))
+            for k in dict.fromkeys(k for w in terms for k in w)}
+
+
+def _checkpoint(cfg: TrainConfig, model: torch.nn.Module, optim: torch.optim.Optimizer,
+                out: Path, step: int, t0: float, mean: Dict[str, float], out_of_time: bool,
+                meta_extra: dict, base: Optional[dict], skip: set,
+                val_batches: Optional[List[dict]], best_iou: float, log_path: Path,
+                state_path: Path, state_extra: dict) -> float:
+    """Rank 0's checkpoint of :func:`run_loop` after ``step``: log record, validation, the
+    checkpoint(s) and the state file; returns the best validation IoU so far."""
+    record = {'step': step + 1, 'lr': lr_at(step, cfg), 'elapsed_s': time.time() - t0, **mean}
+    if out_of_time:
+        record['stopped'] = f'max_minutes {cfg.max_minutes}'
+    meta = {'train_config': asdict(cfg), 'step': step + 1, 'last_losses': mean, **meta_extra}
+    target = out
+    if val_batches is not None:
+        ious, peaks = score_batches(model, val_batches)
+        record['val_iou'] = float(ious.mean())
+        meta['tracking'] = {
+            'redetect_threshold': round(redetect_threshold(ious, peaks), 4),
+            'chosen_on': 'validation pairs (held-out training data)'}
+        meta['val_iou'] = record['val_iou']
+        if record['val_iou'] > best_iou:
+            best_iou = record['val_iou']
+            save_checkpoint(out, model, cfg.variant, variant_args(cfg.variant), meta,
+                            base=base, skip=skip)
+        target = out.with_name(out.stem + '.last.pt')
+    with open(log_path, 'a') as fh:
+        fh.write(json.dumps(record) + '\n')
+    save_checkpoint(target, model, cfg.variant, variant_args(cfg.variant), meta,
+                    base=base, skip=skip)
+    torch.save({'model': model.state_dict(), 'optim': optim.state_dict(), 'step': step + 1,
+                **state_extra}, state_path)
+    return best_iou
 
 
 def validation_draw(cfg: TrainConfig, geo: Geometry) -> Callable[[int], List[PairSample]]:
@@ -657,7 +845,8 @@ def freeze_policy(model: torch.nn.Module, pretrained_keys: set, freeze_backbone:
 
 def make_optimizer(model: torch.nn.Module, pretrained_keys: set,
                    cfg: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW over the trainable tensors in four groups: pretrained / new x decay / no decay.
+    """The AdamW optimiser of the trainable tensors, in four groups: pretrained / new x decay /
+    no decay.
 
     Pretrained tensors (loaded by ``cfg.init``) get ``lr_scale = cfg.backbone_lr_scale``
     (OSTrack trains its MAE backbone at 0.1x); biases, norms, layer scales and position tables
