@@ -8,6 +8,15 @@ Example (the committed demo checkpoint; see README for the exact command and log
 Distributed data parallel (``--batch-size`` per process and micro-batch; see README)::
 
     torchrun --nproc_per_node=4 -m rgbx_tracker_ros.cli.train --variant t224 --batch-size 16 ...
+
+A paper's recipe (``config/train/*.yaml``: datasets and their ratios, epochs x samples per epoch,
+batch, learning rates and schedule; dataset roots from environment variables such as
+``LASHER_ROOT``); flags typed on the command line override the recipe's values. The recipe's
+batch is the global one (all processes and accumulation steps together)::
+
+    LASHER_ROOT=/data/LasHeR DEPTHTRACK_ROOT=... VISEVENT_ROOT=... \
+        torchrun --nproc_per_node=4 -m rgbx_tracker_ros.cli.train --recipe xtrack_rgbt \
+        --init /weights/OSTrack_ep0300.pth.tar --out checkpoints/xtrack_rgbt.pt
 """
 
 from __future__ import annotations
@@ -37,16 +46,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def with_recipe(values: dict, parser: argparse.ArgumentParser, argv=None) -> dict:
+    """``values`` (parsed flags) with the recipe of ``--recipe`` applied
+    (:func:`~rgbx_tracker_ros.train.recipe.apply_recipe`: flags typed on the command line win).
+    The recipe's batch is the global batch: ``batch_size`` becomes it divided by the number of
+    processes (``WORLD_SIZE``) and ``--accum`` unless ``--batch-size`` is given.
+
+    Raises:
+        ValueError (RecipeError): the recipe is invalid, or its batch does not split evenly.
+    """
+    if not values.get('recipe'):
+        return values
+    from ..train.recipe import apply_recipe, explicit_flags, load_recipe
+
+    recipe = load_recipe(values['recipe'])
+    typed = explicit_flags(parser, argv)
+    out = apply_recipe(values, recipe, typed)
+    out['recipe'] = str(recipe.path or values['recipe'])
+    if 'batch_size' not in typed:
+        split = int(os.environ.get('WORLD_SIZE', '1') or 1) * max(1, int(out.get('accum', 1)))
+        if recipe.batch_size % split:
+            raise ValueError(f'recipe {recipe.name}: batch {recipe.batch_size} does not split '
+                             f'over {split} processes x accumulation steps; give --batch-size '
+                             '(per process and step) or change --nproc_per_node / --accum')
+        out['batch_size'] = recipe.batch_size // split
+    return out
+
+
 def main(argv=None) -> int:
     """Entry point; returns the process exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     rank = os.environ.get('RANK', '0')
     main_rank = rank in ('', '0')          # under torchrun only rank 0 logs and reports
     logging.basicConfig(level=logging.INFO if main_rank else logging.WARNING,
                         format='%(levelname)s %(name)s: %(message)s' if main_rank else
                         f'[rank {rank}] %(levelname)s %(name)s: %(message)s')
-    cfg = TrainConfig(**{k: v for k, v in vars(args).items()})
     try:
+        cfg = TrainConfig(**with_recipe(vars(args), parser, argv))
         path = train(cfg)
     except (FileNotFoundError, KeyError, ValueError) as exc:
         where = '' if main_rank else f' (rank {rank})'

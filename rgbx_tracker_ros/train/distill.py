@@ -69,8 +69,8 @@ from .losses import LossOutput, aux_terms, tracking_loss
 from .trainer import LoopHooks, TrainConfig, as_float, run_loop
 
 __all__ = ['KD_WEIGHTS', 'TAU', 'FeatureDistiller', 'check_crops', 'distill_loss',
-           'feature_kd_loss', 'init_from_teacher', 'layer_pairs', 'load_teacher', 'response_kd_loss',
-           'train_distilled']
+           'feature_kd_loss', 'init_from_teacher', 'layer_pairs', 'load_teacher',
+           'response_kd_loss', 'train_distilled']
 
 _logger = logging.getLogger(__name__)
 
@@ -108,6 +108,7 @@ def response_kd_loss(student_score: torch.Tensor, teacher_score: torch.Tensor,
             another size is resampled on the logit scale to the student's.
         tau: temperature on the logit scale.
         beta: focusing exponent on ``|t - s|``.
+
     Returns:
         a scalar: the per-cell terms summed and divided by B.
     """
@@ -231,6 +232,7 @@ def distill_loss(student_out: TrackerOutput, teacher_out: TrackerOutput, boxes: 
         distiller: the feature term, or None (no feature distillation).
         labelled: optional (B,) 1 = the sample has a ground-truth box.
         tau: response temperature.
+
     Returns:
         :class:`~.losses.LossOutput`; ``terms`` also hold 'feat_kd', 'resp_kd' and 'loss'.
 

@@ -54,7 +54,7 @@ import json
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional
 
@@ -95,6 +95,12 @@ class TrainConfig:
         shard: how ranks of a distributed run split the samples: 'rank' (each rank its own
             seeded stream) or 'global' (each rank its slice of the single-process stream); see
             the module docstring. No effect in one process.
+        recipe: a training recipe (``config/train/<name>.yaml`` or a path;
+            :mod:`~rgbx_tracker_ros.train.recipe`): its datasets, mixed by their ratios, are the
+            only sample source (the still / synthetic / video sources are off), and its lr
+            schedule (step, cosine or constant) replaces :func:`lr_at`'s cosine. ``rgbx-train
+            --recipe`` also takes the recipe's variant, batch, epochs x samples and optimiser
+            settings (flags given on the command line win).
         sync_bn: distributed runs: BatchNorm layers (the heads' conv towers) normalise with the
             batch statistics of all ranks (:func:`~.distributed.sync_batchnorm`), so a step
             equals one process with the global batch; off (default), each rank normalises over
@@ -199,6 +205,7 @@ class TrainConfig:
     loss_weights: str = ''
     distill_from: str = ''
     student_init: str = ''
+    recipe: str = ''
     extra: dict = field(default_factory=dict)
 
 
@@ -361,11 +368,34 @@ def worker_batches(cfg: TrainConfig, geo: Geometry, static: Optional[StaticPairS
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
-    """Linear warm-up to ``cfg.lr`` then cosine decay to ``cfg.lr * cfg.min_lr_ratio``."""
+    """Linear warm-up to ``cfg.lr`` then cosine decay to ``cfg.lr * cfg.min_lr_ratio``; with a
+    recipe whose schedule is 'step' or 'constant' (``cfg.extra['recipe']['schedule']``, written
+    by :meth:`~.recipe.Recipe.to_train_overrides`), that schedule instead: after the warm-up the
+    lr is multiplied by ``gamma`` at each of its ``decay_steps``, or stays at ``cfg.lr``."""
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
+    schedule = (cfg.extra.get('recipe') or {}).get('schedule') or {} if cfg.recipe else {}
+    if schedule.get('kind') == 'constant':
+        return cfg.lr
+    if schedule.get('kind') == 'step':
+        drops = sum(step >= s for s in schedule.get('decay_steps', []))
+        return cfg.lr * float(schedule.get('gamma', 0.1)) ** drops
     t = (step - cfg.warmup) / max(1, cfg.iterations - cfg.warmup)
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def recipe_source(cfg: TrainConfig, geo: Geometry):
+    """The recipe's dataset mix (:meth:`~.recipe.Recipe.build_source`) when ``cfg.recipe`` is
+    set, else None.
+
+    Raises:
+        ValueError (RecipeError, DatasetError): the recipe or one of its datasets is invalid;
+            the message names the file and the key.
+    """
+    if not cfg.recipe:
+        return None
+    from .recipe import load_recipe
+    return load_recipe(cfg.recipe).build_source(geo)
 
 
 def train(cfg: TrainConfig) -> Path:
@@ -590,6 +620,10 @@ def run_loop(cfg: TrainConfig, model: torch.nn.Module, optim: torch.optim.Optimi
     video = _video_source(cfg, geo)
     split = 'train' if cfg.val_samples > 0 else 'all'
     static = StaticPairSource(Path(cfg.data_root), geo, split=split) if cfg.data_root else None
+    mix = recipe_source(cfg, geo)
+    if mix is not None:       # the recipe's datasets replace the other sources (draw_samples)
+        static, video = mix, None
+        cfg = replace(cfg, synthetic_ratio=0.0, video_ratio=0.0)
     val_batches = validation_batches(cfg, geo, device) if cfg.val_samples > 0 and main else None
     best_iou = -1.0
     synthetic = batches = None
