@@ -108,6 +108,12 @@ def test_several_sequences_dict_runs_and_other_protocols(tmp_path):
         rep.evaluate_runs([a, b], {'gt': a.gt_xywh})
 
 
+def test_video_name_keeps_the_dots_of_a_bag_name(seq, tmp_path):
+    """'tno.bag_tracks' -> 'tno.bag_tracks.mp4' (with_suffix would write 'tno.mp4')."""
+    path = rep.write_video(seq, {'gt': seq.gt_xywh}, tmp_path / 'tno.bag_tracks', max_frames=2)
+    assert path.name == 'tno.bag_tracks.mp4' and path.stat().st_size > 0
+
+
 def test_video_falls_back_to_mjpg_avi(seq, tmp_path, monkeypatch):
     real_writer = cv2.VideoWriter
     mp4v = cv2.VideoWriter_fourcc(*'mp4v')

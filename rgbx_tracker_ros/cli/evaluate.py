@@ -6,7 +6,7 @@ Usage::
               [--protocol auto|lasher|rgbt234|visevent|otb] [--reinit-frames F ...]
               [--max-frames N] [--device auto|cpu|cuda] [--precision fp32|auto|bf16|fp16]
               [--backend torch|onnxruntime|openvino|tensorrt]
-              [--no-video] [--video-frames N]
+              [--no-video] [--video-frames N] [--jobs N] [--threads T]
 
 ``PATH`` is a sequence folder (any layout of :mod:`rgbx_tracker_ros.data.sequences`: RGBT234,
 RGBT210, LasHeR, GTOT, VTUAV, DepthTrack, VisEvent, OTB), a dataset folder holding such
@@ -68,81 +68,54 @@ and ``DIR/tracks/<tracker>/<sequence>.csv`` (frame (1-based), x, y, w, h, score,
 track_ms), ``runs.json`` (FPS) and a ``summary.md`` with the timing are written, but nothing is
 scored (no PR / SR, no report): summary.md says so. Such bags cannot be mixed with scored
 inputs in one call (an error says so).
+
+Evaluation at scale (:mod:`rgbx_tracker_ros.eval.parallel`): ``--jobs N`` runs the (tracker,
+sequence) pairs that are not cached in N worker processes (start method 'spawn'; each worker
+uses ``--threads`` torch threads, default cores // N, and one OpenCV thread), each writing its
+cache file; the report is then made from the cache as in the sequential run, so boxes, scores
+and every number but FPS are identical to ``--jobs 1`` at the same ``--threads`` (torch's CPU
+kernels split their sums by thread count: our trackers' boxes at another thread count can
+differ by ~1e-5 px; the OpenCV peers never differ). Under torchrun (``torchrun
+--nproc_per_node=G -m rgbx_tracker_ros.cli.evaluate ...``, or over machines with ``--nnodes`` /
+``--rdzv-endpoint``) rank r runs the uncached pairs r, r + WORLD_SIZE, ... (on CUDA device
+LOCAL_RANK when our trackers run on cuda; ``--jobs`` applies per rank); rank 0 waits for all
+ranks and writes the report from the cache, the others exit 0. ``--out`` must be on a
+filesystem every rank sees. A failure on any rank is reported by every rank (status 2; torchrun
+then exits non-zero).
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import logging
 import math
+import os
 import sys
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
-
-import numpy as np
+from typing import Optional
 
 from rgbx_tracker_ros.core.types import BACKENDS, PRECISIONS, BackendUnavailable, Modality
+from rgbx_tracker_ros.data.bag import BagSequence, is_bag, load_bag_sequence  # noqa: F401
 from rgbx_tracker_ros.data.sequences import (
     Sequence, SequenceError, detect_layout, load_sequence, load_sequences, LAYOUTS)
+from rgbx_tracker_ros.eval import experiment
 from rgbx_tracker_ros.eval import report as rep
-from rgbx_tracker_ros.eval.cache import RunCache, run_key, safe_name, sequence_fingerprint
-from rgbx_tracker_ros.eval.peers import (
-    PeerError, TrackerSpec, build_tracker, parse_tracker_spec, valid_tracker_names)
-from rgbx_tracker_ros.eval.runner import TrackRun, run_sequence
+from rgbx_tracker_ros.eval.experiment import EvaluateError, EvaluationOutput
+from rgbx_tracker_ros.eval.parallel import DistContext
+from rgbx_tracker_ros.eval.peers import (  # noqa: F401 - PeerError: re-exported
+    PeerError, TrackerSpec, parse_tracker_spec, valid_tracker_names)
 
 _logger = logging.getLogger('rgbx-eval')
 
 
-class EvaluateError(ValueError):
-    """Bad command-line input for ``rgbx-eval`` (the message says what and how to fix it)."""
+#: Names kept for callers of the former in-module implementation.
+_registration = experiment.registration_of
+_rig_run_settings = experiment.rig_run_settings
+_resolve_precision = experiment.resolve_precision
+_truncate = experiment.truncate
 
 
 # --------------------------------------------------------------------------- bag input
-
-@dataclass
-class BagSequence(Sequence):
-    """A :class:`Sequence` read from a replay bag; frames are decoded on demand.
-
-    ``rgb_paths`` / ``x_paths`` hold placeholder paths ``<bag>#<k>``; :meth:`read_rgb` and
-    :meth:`read_x` decode the stored ``sensor_msgs/Image`` or ``CompressedImage`` messages
-    (:func:`rgbx_tracker_ros.ros.bag_io.decode_bag_image`) instead of files.
-    ``attributes['ground_truth']`` is 'topic', 'file' (``--gt-file``) or 'none' (only the
-    ``--init-box`` on frame 0; not scored).
-    """
-
-    frames: list = field(default_factory=list, repr=False)
-
-    def read_rgb(self, index: int) -> np.ndarray:
-        """Frame ``index`` of the RGB topic in :attr:`rgb_encoding` (as published)."""
-        from rgbx_tracker_ros.ros.bag_io import decode_bag_image
-        f = self.frames[index]
-        return decode_bag_image(f.rgb_raw, f.rgb_type)[0]
-
-    def read_x(self, index: int) -> np.ndarray:
-        """Frame ``index`` of the X topic in :attr:`x_encoding` (as published)."""
-        from rgbx_tracker_ros.ros.bag_io import decode_bag_image
-        if self.x_paths is None:
-            raise SequenceError(f'{self.name}: the bag has no X topic')
-        f = self.frames[index]
-        return decode_bag_image(f.x_raw, f.x_type or None)[0]
-
-
-def _storage_files(folder: Path) -> list[Path]:
-    return [p for p in folder.iterdir()
-            if p.is_file() and p.name.removesuffix('.zstd').endswith(('.mcap', '.db3'))]
-
-
-def is_bag(path: Path) -> bool:
-    """True for a rosbag2 folder (``metadata.yaml``, or ``.mcap`` / ``.db3`` storage files
-    without one, as after a metadata.yaml was lost) or a ``.mcap`` / ``.db3`` file."""
-    if path.is_dir():
-        return (path / 'metadata.yaml').is_file() or bool(_storage_files(path))
-    return path.name.removesuffix('.zstd').endswith(('.mcap', '.db3'))
-
 
 def parse_box(text: str) -> tuple[float, float, float, float]:
     """'X,Y,W,H' (pixels, top-left corner, width, height; W, H > 0) -> a 4-tuple.
@@ -157,102 +130,6 @@ def parse_box(text: str) -> tuple[float, float, float, float]:
     if len(box) != 4 or not all(math.isfinite(v) for v in box) or box[2] <= 0 or box[3] <= 0:
         raise EvaluateError(f'--init-box {text!r}: expected X,Y,W,H in pixels with W, H > 0')
     return box  # type: ignore[return-value]
-
-
-def load_bag_sequence(path: str | Path, modality: Optional[Modality] = None,
-                      rgb_topic: Optional[str] = None, x_topic: Optional[str] = None,
-                      gt_file: Optional[str | Path] = None,
-                      init_box: Optional[tuple[float, float, float, float]] = None
-                      ) -> BagSequence:
-    """Read a replay bag (``rgbx-make-bag`` layout) as a sequence.
-
-    A truncated or partly corrupt bag gives the frames that can be read
-    (:func:`rgbx_tracker_ros.ros.bag_io.read_bag_checked`; corrupt MCAP chunks are skipped) and
-    one ``WARN`` line on the log; ``attributes['bag_read']`` holds the report.
-
-    Args:
-        path: the bag folder (or its ``.mcap`` / ``.db3`` file).
-        modality: modality of the X topic; None guesses it from the encoding (16UC1 / 32FC1 ->
-            depth, otherwise thermal).
-        rgb_topic / x_topic: raw image topics in the bag (None: ``/rgb/image_raw`` /
-            ``/x/image_raw``); ``<topic>/compressed`` (``/compressedDepth``) found too.
-        gt_file: ground truth file (:func:`rgbx_tracker_ros.ros.bag_io.load_gt_file`) in place
-            of the bag's ``ground_truth`` topic.
-        init_box: (x, y, w, h) pixels on the first RGB frame, for a bag without ground truth
-            (then only that frame is annotated: the sequence is tracked, not scored).
-
-    Raises:
-        SequenceError: no readable frames, no ground truth (and no ``init_box``), a bad
-            ``gt_file``, or X on only some frames.
-    """
-    from rgbx_tracker_ros.ros.bag_io import (
-        apply_gt_file, BagError, decode_bag_image, read_bag_checked, TOPIC_RGB, TOPIC_X)
-    path = Path(path)
-    bag_dir = path if path.is_dir() else path.parent
-    source = bag_dir if (bag_dir / 'metadata.yaml').is_file() else path
-    rgb_topic = rgb_topic or TOPIC_RGB
-    frames, report = read_bag_checked(source, rgb_topic, x_topic or TOPIC_X)
-    if report.fatal:
-        raise SequenceError(report.fatal)
-    if report.problems:
-        _logger.warning('WARN: %s', report.warning_line())
-    if not frames:
-        raise SequenceError(f'bag {bag_dir} has no RGB frames')
-    gt_source = 'topic'
-    if gt_file is not None:
-        try:
-            apply_gt_file(frames, gt_file)
-        except BagError as exc:
-            raise SequenceError(str(exc)) from None
-        gt_source = 'file'
-    present = np.array([f.gt_present for f in frames])
-    annotated = None
-    if not present.any() and init_box is not None and gt_file is None:
-        gt_source = 'none'
-        frames[0].gt_xywh = np.asarray(init_box, dtype=np.float64)
-        frames[0].gt_present = True
-        present = np.zeros(len(frames), dtype=bool)
-        present[0] = True
-        annotated = present.copy()
-    elif not present.any():
-        raise SequenceError(
-            f'bag {bag_dir} has no ground-truth detections ('
-            + (f'--gt-file {gt_file} is all 0,0,0,0' if gt_file is not None else
-               'no /ground_truth topic') + '); give --gt-file FILE (one x,y,w,h row per RGB '
-            'frame) to score, or --init-box X,Y,W,H (the target on the first frame) to only '
-            'run the trackers and write their tracks')
-    with_x = [f.x_raw is not None for f in frames]
-    if any(with_x) and not all(with_x):
-        raise SequenceError(f'bag {bag_dir}: {sum(with_x)} of {len(frames)} RGB frames have an X '
-                            'image with the same stamp; rgbx-eval needs X on every frame or '
-                            'on none')
-    rgb0, rgb_enc, _, _ = decode_bag_image(frames[0].rgb_raw, frames[0].rgb_type)
-    attributes: dict[str, Any] = {'root': None, 'bag': str(bag_dir),
-                                  'image_size_wh': (int(rgb0.shape[1]), int(rgb0.shape[0])),
-                                  'ground_truth': gt_source,
-                                  'image_types': sorted({frames[0].rgb_type,
-                                                         frames[0].x_type or frames[0].rgb_type})}
-    if gt_file is not None:
-        attributes['gt_file'] = str(gt_file)
-    if report.problems:
-        attributes['bag_read'] = report.as_dict()
-    data_files = report.files or sorted(_storage_files(bag_dir))
-    if data_files:
-        attributes['source_file'] = str(data_files[0])
-    x_enc = None
-    if all(with_x):
-        x0, x_enc, _, _ = decode_bag_image(frames[0].x_raw, frames[0].x_type or None)
-        attributes['x_image_size_wh'] = (int(x0.shape[1]), int(x0.shape[0]))
-        if modality is None:
-            modality = Modality.DEPTH if x_enc in ('16UC1', '32FC1') else Modality.THERMAL
-    gt = np.stack([f.gt_xywh for f in frames]).astype(np.float64)
-    placeholders = [Path(f'{bag_dir}#{k}') for k in range(len(frames))]
-    return BagSequence(name=bag_dir.name, layout='bag',
-                       modality=modality if x_enc else Modality.RGB,
-                       rgb_paths=placeholders, x_paths=list(placeholders) if x_enc else None,
-                       gt_xywh=gt, absent=~present, annotated=annotated,
-                       attributes=attributes,
-                       rgb_encoding=rgb_enc, x_encoding=x_enc, frames=frames)
 
 
 # --------------------------------------------------------------------------- inputs
@@ -298,7 +175,7 @@ def collect_sequences(paths: list[str], layout: Optional[str] = None,
             raise EvaluateError(
                 f'{path} is neither a sequence folder nor a dataset of sequences ({err}); '
                 f'known layouts: {", ".join(sorted(LAYOUTS))}') from None
-    if gt_file is not None and sum(s.layout == 'bag' for s in seqs) != 1:
+    if gt_file is not None and sum(isinstance(s, BagSequence) for s in seqs) != 1:
         raise EvaluateError('--gt-file applies to one bag: give exactly one bag path with it')
     names = [s.name for s in seqs]
     dup = sorted({n for n in names if names.count(n) > 1})
@@ -336,189 +213,6 @@ def parse_reinit(tokens: list[str], seqs: list[Sequence]) -> dict[str, list[int]
     return {k: sorted(v) for k, v in out.items()}
 
 
-class _Progress:
-    """Wraps a tracker so that every initialize / track call advances a tqdm bar."""
-
-    def __init__(self, tracker: Any, bar: Any) -> None:
-        self._tracker = tracker
-        self._bar = bar
-
-    def initialize(self, rgb, x, box) -> None:
-        self._tracker.initialize(rgb, x, box)
-        self._bar.update(1)
-
-    def track(self, rgb, x=None):
-        out = self._tracker.track(rgb, x)
-        self._bar.update(1)
-        return out
-
-
-# --------------------------------------------------------------------------- tables
-
-def _pct(v: float) -> str:
-    return 'n/a' if v is None or not math.isfinite(v) else f'{100.0 * v:.1f}'
-
-
-def _num(v: float, digits: int = 1) -> str:
-    return 'n/a' if v is None or not math.isfinite(v) else f'{v:.{digits}f}'
-
-
-def _md_table(header: list[str], rows: list[list[str]], right_from: int = 1) -> str:
-    lines = ['| ' + ' | '.join(header) + ' |',
-             '|' + '|'.join('---' if i < right_from else '---:' for i in range(len(header)))
-             + '|']
-    lines += ['| ' + ' | '.join(r) + ' |' for r in rows]
-    return '\n'.join(lines)
-
-
-def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
-    with path.open('w', newline='', encoding='utf-8') as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        writer.writerows(rows)
-
-
-def _fps(seconds: np.ndarray) -> float:
-    t = seconds[seconds > 0]
-    return float(len(t) / t.sum()) if len(t) else float('nan')
-
-
-@dataclass
-class EvaluationOutput:
-    """What :func:`evaluate` produced (for callers such as the benchmarks and tests).
-
-    Attributes:
-        result: the :class:`report.ReportResult` over all sequences (None when the inputs
-            have no ground truth and only their tracks were written).
-        runs: tracker label -> sequence -> :class:`TrackRun`.
-        computed: (label, sequence) pairs computed in this call.
-        cached: (label, sequence) pairs read from the cache.
-        attributes: attribute split rows (may be empty).
-        paths: name -> written file.
-    """
-
-    result: Optional[rep.ReportResult]
-    runs: dict[str, dict[str, TrackRun]]
-    computed: list[tuple[str, str]]
-    cached: list[tuple[str, str]]
-    attributes: list[rep.AttributeScore]
-    paths: dict[str, Path]
-
-    def fps(self, label: str, sequence: Optional[str] = None) -> float:
-        """Tracked frames per second of ``track`` calls (all sequences when None)."""
-        runs = self.runs[label]
-        secs = [runs[sequence].seconds] if sequence else [r.seconds for r in runs.values()]
-        return _fps(np.concatenate(secs))
-
-
-def _tables(out: EvaluationOutput, seqs: list[Sequence], out_dir: Path, protocol: str) -> str:
-    result = out.result
-    overall_rows, overall_csv = [], []
-    for label, avg in result.overall.items():
-        s = result.summary[label]
-        fps = out.fps(label)
-        overall_rows.append([label, str(int(s['sequences'])), str(int(s['frames'])),
-                             _pct(avg.pr), _pct(avg.npr), _pct(avg.sr), _num(fps),
-                             _pct(s.get('F', float('nan')))])
-        overall_csv.append([label, int(s['sequences']), int(s['frames']), avg.pr, avg.npr,
-                            avg.sr, fps, s.get('Pr', ''), s.get('Re', ''), s.get('F', '')])
-    seq_rows, seq_csv = [], []
-    for r in result.rows:
-        fps = out.fps(r.run, r.sequence)
-        seq_rows.append([r.run, r.sequence, r.protocol, str(r.num_frames), _pct(r.pr),
-                         _pct(r.npr), _pct(r.sr), _num(fps)])
-        seq_csv.append([r.run, r.sequence, r.protocol, r.num_frames, r.pr, r.npr, r.sr, fps])
-    header_o = ['tracker', 'sequences', 'frames', 'PR@20px', 'NPR@0.20', 'SR', 'FPS', 'VOT-LT F']
-    header_s = ['tracker', 'sequence', 'protocol', 'frames', 'PR@20px', 'NPR@0.20', 'SR', 'FPS']
-    _write_csv(out_dir / 'overall.csv',
-               ['tracker', 'sequences', 'frames', 'PR', 'NPR', 'SR', 'FPS', 'Pr', 'Re', 'F'],
-               overall_csv)
-    _write_csv(out_dir / 'per_sequence.csv',
-               ['tracker', 'sequence', 'protocol', 'frames', 'PR', 'NPR', 'SR', 'FPS'], seq_csv)
-    out.paths['overall_csv'] = out_dir / 'overall.csv'
-    out.paths['per_sequence_csv'] = out_dir / 'per_sequence.csv'
-    md = ['# rgbx-eval summary', '',
-          f'{len(seqs)} sequence(s), {len(result.overall)} tracker(s), protocol {protocol!r} '
-          '(see report.md for how each number is computed). Metrics in percent; FPS = tracked '
-          'frames per second of the tracker calls alone (frame decoding excluded), as measured '
-          'when the run was computed (cached runs keep their timing).', '',
-          '## Overall (mean over sequences)', '', _md_table(header_o, overall_rows),
-          '', '## Per sequence', '', _md_table(header_s, seq_rows, right_from=3)]
-    if out.attributes:
-        att_rows = [[a.attribute, a.run, str(len(a.sequences)), _pct(a.pr), _pct(a.npr),
-                     _pct(a.sr)] for a in out.attributes]
-        _write_csv(out_dir / 'attributes.csv',
-                   ['attribute', 'tracker', 'sequences', 'PR', 'NPR', 'SR'],
-                   [[a.attribute, a.run, len(a.sequences), a.pr, a.npr, a.sr]
-                    for a in out.attributes])
-        out.paths['attributes_csv'] = out_dir / 'attributes.csv'
-        md += ['', '## Attribute splits (mean over the sequences with the attribute)', '',
-               _md_table(['attribute', 'tracker', 'sequences', 'PR@20px', 'NPR@0.20', 'SR'],
-                         att_rows, right_from=2)]
-    md += ['', '## Files', '', '- [report.md](report.md), [precision.png](precision.png), '
-           '[success.png](success.png): all trackers, averaged over the sequences',
-           '- overall.csv, per_sequence.csv' + (', attributes.csv' if out.attributes else ''),
-           '- runs.json: computed / cached per tracker and sequence']
-    for s in seqs:
-        folder = f'sequences/{safe_name(s.name)}'
-        video = out.paths.get(f'video:{s.name}')
-        extra = f', video {folder}/{video.name}' if video else ''
-        md.append(f'- {s.name}: [{folder}/report.md]({folder}/report.md){extra}')
-    text = '\n'.join(md) + '\n'
-    (out_dir / 'summary.md').write_text(text, encoding='utf-8')
-    out.paths['summary'] = out_dir / 'summary.md'
-    return text
-
-
-# --------------------------------------------------------------------------- main work
-
-def _resolve_precision(precision: str, device: str) -> str:
-    """'auto' -> the precision our trackers will actually run ('fp32' / 'bf16' / 'fp16'), so
-    that cached runs are keyed by what ran.
-
-    Raises:
-        EvaluateError: an unknown precision, fp16 on a CPU, or an unusable device.
-    """
-    from rgbx_tracker_ros.core.tracker import precision_name, resolve_device, resolve_precision
-    try:
-        return precision_name(resolve_precision(precision, resolve_device(device)))
-    except ValueError as exc:
-        raise EvaluateError(str(exc)) from exc
-
-
-def _rig_run_settings(spec: TrackerSpec) -> dict[str, str]:
-    """What a ``rig:`` spec will run on here: {'device': resolved torch device, 'precision':
-    resolved precision}, for the cache key.
-
-    Raises:
-        EvaluateError: the rig profile's device is not available here (e.g. cuda without a GPU)
-            or its precision cannot run on it; the message names the rig and the profile.
-    """
-    from rgbx_tracker_ros.core.tracker import precision_name, resolve_device, resolve_precision
-    try:
-        dev = resolve_device(spec.device)
-        prec = precision_name(resolve_precision(spec.precision, dev))
-    except ValueError as exc:
-        raise EvaluateError(
-            f'tracker {spec.label}: the {spec.profile} compute profile of rig {spec.rig} '
-            f'({spec.rig_path}) runs on device {spec.device!r} at precision '
-            f'{spec.precision!r}, which cannot run here: {exc}. Run rgbx-eval on a machine '
-            f'like the one this profile is for, or evaluate another profile (e.g. '
-            f'rig:{spec.rig}@cpu)') from exc
-    settings = {'device': str(dev), 'precision': prec}
-    if spec.x_homography is not None:
-        settings['x_homography'] = list(spec.x_homography)
-    return settings
-
-
-def _registration(options: dict):
-    """The X -> RGB registration a run's options name (a rig's ``x_homography``), or None."""
-    if not options.get('x_homography'):
-        return None
-    from rgbx_tracker_ros.core.registration import Registration
-    return Registration.from_homography(options['x_homography'])
-
-
 def evaluate(seqs: list[Sequence], specs: list[TrackerSpec], out_dir: str | Path,
              protocol: str = 'auto', reinit: Optional[dict[str, list[int]]] = None,
              max_frames: Optional[int] = None, device: str = 'auto',
@@ -526,8 +220,11 @@ def evaluate(seqs: list[Sequence], specs: list[TrackerSpec], out_dir: str | Path
              precision: str = 'fp32', backend: str = 'torch',
              model_options: Optional[dict] = None, video_frames: int = 150,
              video_fps: float = 10.0, recompute: bool = False,
-             progress: bool = True) -> EvaluationOutput:
-    """Run (or load from the cache) every tracker on every sequence and write the report.
+             progress: bool = True, jobs: int = 1,
+             threads: Optional[int] = None) -> EvaluationOutput:
+    """Run (or load from the cache) every tracker on every sequence and write the report:
+    :func:`rgbx_tracker_ros.eval.experiment.run` then
+    :func:`rgbx_tracker_ros.eval.experiment.report`.
 
     Args:
         seqs: sequences (unique names).
@@ -551,6 +248,10 @@ def evaluate(seqs: list[Sequence], specs: list[TrackerSpec], out_dir: str | Path
         video_fps: frame rate of the videos.
         recompute: ignore cached results (and overwrite them).
         progress: show tqdm progress bars (stderr).
+        jobs: worker processes on this machine (:mod:`rgbx_tracker_ros.eval.parallel`); the
+            results are identical to ``jobs=1``. Under ``torchrun`` the runs are also sharded
+            by rank and rank 0 writes the report (``is_main`` of the output is False elsewhere).
+        threads: torch threads per worker when ``jobs > 1`` (default: cores // jobs).
 
     Raises:
         EvaluateError: duplicate labels, an X-only peer on a sequence without X, bad protocol,
@@ -558,200 +259,14 @@ def evaluate(seqs: list[Sequence], specs: list[TrackerSpec], out_dir: str | Path
             device is not available here.
         PeerError, CheckpointError, SequenceError, ReportError: from the parts.
     """
-    from tqdm import tqdm
-
-    out_dir = Path(out_dir)
     if protocol not in rep.PROTOCOLS:
         raise EvaluateError(f'unknown protocol {protocol!r}; known: {", ".join(rep.PROTOCOLS)}')
-    labels = [s.label for s in specs]
-    dup = sorted({n for n in labels if labels.count(n) > 1})
-    if dup:
-        raise EvaluateError(f'tracker labels must be unique; repeated: {dup} (rename one with '
-                            'LABEL=SPEC)')
-    if not specs:
-        raise EvaluateError(f'no trackers given; valid: {valid_tracker_names()}')
-    if not seqs:
-        raise EvaluateError('no sequences given')
-    unscored = [s.name for s in seqs if s.attributes.get('ground_truth') == 'none']
-    if unscored and len(unscored) != len(seqs):
-        raise EvaluateError(f'bag(s) {", ".join(unscored)} have no ground truth (only '
-                            '--init-box) and are not scored; evaluate them in a separate call')
-    no_x = [s.name for s in seqs if not s.has_x]
-    for spec in specs:
-        if spec.needs_x and no_x:
-            raise EvaluateError(f'tracker {spec.label} tracks on X frames but sequence(s) '
-                                f'{", ".join(no_x)} have no X stream; drop the tracker or those '
-                                'sequences (the -rgb peers and our trackers run without X)')
-        if spec.model is not None and spec.use_x:
-            other = sorted(f'{s.name} ({s.modality.value})' for s in seqs
-                           if s.has_x and s.modality.value != spec.modality)
-            if other:
-                raise EvaluateError(
-                    f'tracker {spec.label} is the node on rig {spec.rig}, whose X is '
-                    f'{spec.modality}, but sequence(s) {", ".join(other)} have another X '
-                    f'modality: that node never sees such frames. Use a rig of that modality, '
-                    f'rig-rgb:{spec.rig} (its model on RGB alone), or drop those sequences '
-                    f'(for a bag whose X modality was guessed wrong pass --modality)')
-    resolved_precision = _resolve_precision(precision, device) \
-        if any(s.family == 'ours' and s.model is None for s in specs) else None
-    rig_settings = {s.label: _rig_run_settings(s) for s in specs if s.model is not None}
-    out_dir.mkdir(parents=True, exist_ok=True)
-    reinit = reinit or {}
-    cache = RunCache(out_dir / 'cache')
-    runs: dict[str, dict[str, TrackRun]] = {s.label: {} for s in specs}
-    computed: list[tuple[str, str]] = []
-    cached: list[tuple[str, str]] = []
-    log: list[dict[str, Any]] = []
-    seq_prints = {s.name: sequence_fingerprint(s) for s in seqs}
-    jobs = tqdm(total=len(specs) * len(seqs), desc='runs', unit='run', disable=not progress,
-                file=sys.stderr)
-    try:
-        for spec in specs:
-            fingerprint = spec.fingerprint(nano_dir)
-            tracker = None
-            for seq in seqs:
-                n = seq.num_frames if max_frames is None else min(seq.num_frames, max_frames)
-                options = {'use_x': spec.use_x, 'reinit': reinit.get(seq.name, []),
-                           'max_frames': n}
-                if spec.label in rig_settings:      # the node's device and precision
-                    options.update(rig_settings[spec.label])
-                elif spec.family == 'ours':
-                    options['precision'] = resolved_precision
-                    if backend != 'torch':
-                        options['backend'] = backend
-                    if model_options:
-                        options['model_options'] = {k: list(v) if isinstance(v, tuple) else v
-                                                    for k, v in sorted(model_options.items())}
-                key = run_key(fingerprint, seq_prints[seq.name], options)
-                jobs.set_postfix_str(f'{spec.label} on {seq.name}')
-                run = None if recompute else cache.load(spec.label, seq.name, key)
-                hit = run is not None
-                if run is None:
-                    if tracker is None:
-                        tracker = build_tracker(spec, device=device, nano_dir=nano_dir,
-                                                precision=precision, backend=backend,
-                                                model_options=model_options)
-                    t0 = time.perf_counter()
-                    with tqdm(total=max(0, n - seq.first_valid_frame()),
-                              desc=f'{spec.label}/{seq.name}', unit='frame', leave=False,
-                              disable=not progress,
-                              file=sys.stderr) as bar:
-                        run = run_sequence(_Progress(tracker, bar), seq, use_x=spec.use_x,
-                                           reinit_frames=reinit.get(seq.name, ()),
-                                           max_frames=max_frames,
-                                           registration=_registration(options))
-                    cache.save(spec.label, seq.name, key, run,
-                               meta={'tracker': fingerprint, 'label': spec.label,
-                                     'sequence': seq_prints[seq.name], 'options': options})
-                    cache.misses += 1
-                    computed.append((spec.label, seq.name))
-                    _logger.info('computed %s on %s (%d frames, %.1f s)', spec.label, seq.name,
-                                 n, time.perf_counter() - t0)
-                else:
-                    cache.hits += 1
-                    cached.append((spec.label, seq.name))
-                    _logger.info('cached %s on %s', spec.label, seq.name)
-                runs[spec.label][seq.name] = run
-                log.append({'tracker': spec.label, 'sequence': seq.name,
-                            'status': 'cached' if hit else 'computed', 'frames': n,
-                            'fps': run.fps if math.isfinite(run.fps) else None,
-                            'reinit_frames': options['reinit'],
-                            'use_x': spec.use_x,
-                            'cache_file': str(cache.path(spec.label, seq.name))})
-                if spec.model is not None:     # what the node runs on that rig
-                    log[-1].update(rig=spec.rig, profile=spec.profile,
-                                   variant=spec.model.variant,
-                                   checkpoint=None if spec.checkpoint is None
-                                   else str(spec.checkpoint),
-                                   **rig_settings[spec.label])
-                jobs.update(1)
-    finally:
-        jobs.close()
-    (out_dir / 'runs.json').write_text(json.dumps(log, indent=2, default=str) + '\n',
-                                       encoding='utf-8')
-    if unscored:
-        return _write_tracks_only(out_dir, seqs, runs, computed, cached)
-
-    # With --max-frames only the first N frames are run and scored (the sequence is cut).
-    scored = [_truncate(s, max_frames) for s in seqs]
-    report_runs = {label: {s.name: rep.SequenceRun(runs[label][s.name].boxes_xywh,
-                                                   runs[label][s.name].scores) for s in scored}
-                   for label in runs}
-    title = 'rgbx-eval: ' + ', '.join(s.name for s in scored[:3]) + \
-        (f' ... ({len(scored)} sequences)' if len(scored) > 3 else '')
-    result = rep.write_report(out_dir, scored, report_runs, protocol=protocol, video=False,
-                              title=title)
-    paths: dict[str, Path] = {k: v for k, v in result.paths.items() if v is not None}
-    paths['runs'] = out_dir / 'runs.json'
-    for seq in scored:
-        sub = out_dir / 'sequences' / safe_name(seq.name)
-        one = rep.write_report(sub, seq, {k: v[seq.name] for k, v in report_runs.items()},
-                               protocol=protocol, video=video, fps=video_fps,
-                               video_max_frames=video_frames,
-                               title=f'rgbx-eval: {seq.name}')
-        paths[f'report:{seq.name}'] = one.paths['report']
-        if one.paths.get('video') is not None:
-            paths[f'video:{seq.name}'] = one.paths['video']
-    attrs = {s.name: rep.sequence_attributes(s) for s in scored}
-    splits = rep.attribute_splits(result, attrs) if any(attrs.values()) else []
-    output = EvaluationOutput(result=result, runs=runs, computed=computed, cached=cached,
-                              attributes=splits, paths=paths)
-    _tables(output, scored, out_dir, protocol)
-    return output
-
-
-TRACK_FIELDS = ('frame', 'x', 'y', 'w', 'h', 'score', 'x_used', 'track_ms')
-
-
-def _write_tracks_only(out_dir: Path, seqs: list[Sequence],
-                       runs: dict[str, dict[str, TrackRun]], computed: list[tuple[str, str]],
-                       cached: list[tuple[str, str]]) -> EvaluationOutput:
-    """Sequences without ground truth: write ``tracks/<tracker>/<sequence>.csv`` (frame
-    1-based, box x, y, w, h in pixels (empty before the init frame), score, x_used 0/1,
-    track_ms = wall time of the ``track`` call in milliseconds, 0 on the init frame) and a
-    ``summary.md`` with the FPS per run and a note that nothing was scored; ``result`` of the
-    returned output is None."""
-    paths: dict[str, Path] = {'runs': out_dir / 'runs.json'}
-    lines = ['# rgbx-eval: tracks only (not scored)', '',
-             'Not scored: no ground truth for ' + ', '.join(s.name for s in seqs)
-             + ' (the trackers were initialised from --init-box on the first frame). Give '
-             '--gt-file FILE (one x,y,w,h row per RGB frame) for PR / NPR / SR and a report.',
-             '', '| Tracker | Sequence | Frames | FPS | Tracks |', '|---|---|--:|--:|---|']
-    for label, per_seq in runs.items():
-        for seq in seqs:
-            run = per_seq[seq.name]
-            path = out_dir / 'tracks' / safe_name(label) / f'{safe_name(seq.name)}.csv'
-            path.parent.mkdir(parents=True, exist_ok=True)
-            rows = []
-            for i in range(len(run.scores)):
-                box = run.boxes_xywh[i]
-                ok = bool(np.isfinite(box).all())
-                rows.append([i + 1, *(f'{v:.3f}' if ok else '' for v in box),
-                             f'{run.scores[i]:.4f}' if math.isfinite(run.scores[i]) else '',
-                             int(run.x_used[i]), f'{run.seconds[i] * 1e3:.3f}'])
-            _write_csv(path, list(TRACK_FIELDS), rows)
-            paths[f'tracks:{label}:{seq.name}'] = path
-            lines.append(f'| {label} | {seq.name} | {len(rows)} | {_num(run.fps)} | '
-                         f'{path.relative_to(out_dir)} |')
-    (out_dir / 'summary.md').write_text('\n'.join(lines) + '\n', encoding='utf-8')
-    paths['summary'] = out_dir / 'summary.md'
-    return EvaluationOutput(result=None, runs=runs, computed=computed, cached=cached,
-                            attributes=[], paths=paths)
-
-
-def _truncate(seq: Sequence, max_frames: Optional[int]) -> Sequence:
-    """The first ``max_frames`` frames of ``seq`` (the sequence itself when no cap applies)."""
-    if max_frames is None or max_frames >= seq.num_frames:
-        return seq
-    import dataclasses
-    n = int(max_frames)
-    fields = {f.name: getattr(seq, f.name) for f in dataclasses.fields(seq)}
-    fields.update(rgb_paths=seq.rgb_paths[:n],
-                  x_paths=None if seq.x_paths is None else seq.x_paths[:n],
-                  gt_xywh=seq.gt_xywh[:n],
-                  gt_x_xywh=None if seq.gt_x_xywh is None else seq.gt_x_xywh[:n],
-                  absent=seq.absent[:n], annotated=seq.annotated[:n])
-    return type(seq)(**fields)
+    runs = experiment.run(specs, seqs, out_dir, reinit=reinit, max_frames=max_frames,
+                          device=device, nano_dir=nano_dir, precision=precision,
+                          backend=backend, model_options=model_options, recompute=recompute,
+                          progress=progress, jobs=jobs, threads=threads)
+    return experiment.report(runs, seqs, out_dir, protocol=protocol, video=video,
+                             video_frames=video_frames, video_fps=video_fps)
 
 
 # --------------------------------------------------------------------------- CLI
@@ -811,7 +326,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "node runs: bf16 on CPUs with native bfloat16, else fp32; rig: "
                              "specs always run at the node's precision)")
     parser.add_argument('--threads', type=int, default=None,
-                        help='CPU threads for torch and OpenCV (default: library defaults)')
+                        help='CPU threads for torch and OpenCV (default: library defaults; '
+                             'with --jobs N: torch threads per worker, default cores // N)')
+    parser.add_argument('--jobs', type=int, default=1, metavar='N',
+                        help='run the (tracker, sequence) pairs in N worker processes on this '
+                             'machine (default 1); results are identical to --jobs 1')
     parser.add_argument('--nano-dir', default=None,
                         help='folder with the NanoTrack v2 ONNX files')
     parser.add_argument('--no-video', action='store_true', help='skip the per-sequence videos')
@@ -833,6 +352,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         if args.max_frames is not None and args.max_frames < 2:
             raise EvaluateError('--max-frames must be >= 2')
+        if args.jobs < 1:
+            raise EvaluateError('--jobs must be >= 1')
+        DistContext.from_env()      # bad torchrun variables are an error here
         if args.threads is not None:
             if args.threads < 1:
                 raise EvaluateError('--threads must be >= 1')
@@ -863,11 +385,16 @@ def main(argv: Optional[list[str]] = None) -> int:
                        video=not args.no_video,
                        video_frames=args.video_frames,
                        video_fps=args.video_fps, recompute=args.recompute,
-                       progress=not args.no_progress)
+                       progress=not args.no_progress, jobs=args.jobs,
+                       threads=args.threads)
     except (ValueError, FileNotFoundError, BackendUnavailable) as err:
         # PeerError, SequenceError, CheckpointError, ReportError, EvaluateError are ValueErrors.
-        print(f'rgbx-eval: error: {err}', file=sys.stderr)
+        rank = os.environ.get('RANK', '0')
+        where = '' if rank == '0' else f' (rank {rank})'
+        print(f'rgbx-eval: error{where}: {err}', file=sys.stderr)
         return 2
+    if not out.is_main:     # torchrun rank > 0: its runs are in the cache, rank 0 reports
+        return 0
     if not args.quiet:
         print((Path(args.out) / 'summary.md').read_text(encoding='utf-8'))
         print(f'rgbx-eval: {len(out.computed)} run(s) computed, {len(out.cached)} from the '

@@ -65,16 +65,22 @@ def _stamp(path: Path | str | None) -> Any:
 
 def sequence_fingerprint(seq: Sequence) -> dict:
     """What identifies a sequence's content cheaply: name, layout, frame count, hashes of the GT
-    arrays and masks, and size / mtime of the first and last RGB and X frame files (and of the
-    source file for sequences read from a bag, ``attributes['source_file']``)."""
+    arrays and masks, and size / mtime of the first and last RGB and X frame files; for frames
+    read from a :class:`~rgbx_tracker_ros.data.readers.base.FrameSource` (a bag) its
+    ``fingerprint()`` and size / mtime of ``attributes['source_file']``."""
     info: dict[str, Any] = {
         'name': seq.name, 'layout': seq.layout, 'frames': seq.num_frames,
         'root': seq.attributes.get('root'),
         'gt': _array_digest(seq.gt_xywh), 'gt_x': _array_digest(seq.gt_x_xywh),
         'absent': _array_digest(seq.absent), 'annotated': _array_digest(seq.annotated),
-        'rgb': [_stamp(seq.rgb_paths[0]), _stamp(seq.rgb_paths[-1])],
-        'x': None if seq.x_paths is None else [_stamp(seq.x_paths[0]), _stamp(seq.x_paths[-1])],
     }
+    if seq.source is not None:      # frames that are not files (a replay bag)
+        info['rgb'] = seq.source.fingerprint()
+        info['x'] = seq.has_x
+    else:
+        info['rgb'] = [_stamp(seq.rgb_paths[0]), _stamp(seq.rgb_paths[-1])]
+        info['x'] = None if seq.x_paths is None else [
+            _stamp(seq.x_paths[0]), _stamp(seq.x_paths[-1])]
     if 'source_file' in seq.attributes:
         info['source_file'] = _stamp(seq.attributes['source_file'])
     return info

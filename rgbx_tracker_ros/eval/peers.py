@@ -597,4 +597,3 @@ def build_tracker(spec: TrackerSpec | str, device: str = 'auto',
     return tracker_registry()[spec.name](spec, device=device, nano_dir=nano_dir,
                                          precision=precision, backend=backend,
                                          model_options=model_options)
-
