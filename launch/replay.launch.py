@@ -50,6 +50,8 @@ ARGUMENTS = (
     ('x_topic', '', "X image topic in the bag; '' = /x/image_raw"),
     ('gt_topic', '', "ground-truth Detection2DArray topic in the bag; '' = /ground_truth"),
     ('gt_file', '', "ground-truth file (x,y,w,h pixels per RGB frame) instead of a topic"),
+    ('initial_box', '', "a bag without ground truth: the target 'x,y,w,h' (pixels) on its first "
+                        "RGB frame; the run is recorded (tracks, video, timing), not scored"),
     ('transport', 'raw', 'raw: the player publishes decoded Image; compressed: the stored '
                          'CompressedImage, decoded by the node'),
     ('autostart', 'true', 'true: the lifecycle node configures and activates itself'),
@@ -71,7 +73,8 @@ def _replay_nodes(context, *args, **kwargs):
         overrides={'compute': arg('compute'), 'variant': arg('variant'),
                    'checkpoint': arg('checkpoint'), 'device': arg('device'),
                    'backend': arg('backend'), 'autostart': arg('autostart'),
-                   'params_file': arg('params_file'), 'log_level': arg('log_level')},
+                   'params_file': arg('params_file'), 'log_level': arg('log_level'),
+                   'initial_box': arg('initial_box')},
         withhold_x=arg('withhold_x'), reinit_at=arg('reinit_at'),
         withhold_rgb=arg('withhold_rgb'),
         topics=BagTopics(rgb=arg('rgb_topic'), x=arg('x_topic'), gt_topic=arg('gt_topic'),

@@ -250,7 +250,6 @@ def test_eval_foreign_bag_without_gt_writes_tracks(bags, tmp_path, capsys) -> No
                     video=False, progress=False)
 
 
-@pytest.mark.skipif(not TNO.is_dir(), reason='needs shared/data/real/tno_nato_camp')
 def test_compressed_bag_scores_close_to_raw(tmp_path, capsys) -> None:
     """JPEG loss on the real tno_nato_camp frames costs < 2 SR points with t224_demo."""
     sr = {}
@@ -288,3 +287,34 @@ def test_replay_launch_on_a_compressed_bag(bags) -> None:
     res = read_results(out / 'results.csv')
     assert res['answered'].all() and len(res['answered']) == N and res['x_published'].all()
     assert f'{N}/{N}' in proc.stdout
+
+
+@pytest.mark.ros
+def test_replay_launch_on_a_foreign_bag_without_ground_truth(bags) -> None:
+    """rgbx-launch --replay on someone else's bag: its own topic names, compressed images
+    decoded by the node (--transport compressed), no ground truth (--initial-box): the run is
+    recorded and reported (tracks, video, round-trip times), not scored."""
+    from rgbx_tracker_ros.cli.demo import ros_env
+
+    out = bags['tmp'] / 'replay_foreign'
+    env = ros_env(random.SystemRandom().randint(101, 200))
+    env['OMP_NUM_THREADS'] = '1'
+    box = ','.join(f'{v:g}' for v in bags['gt_xywh'][0])
+    proc = subprocess.run(
+        [sys.executable, '-m', 'rgbx_tracker_ros.cli.launch', '--rig', 'rgbt_flir_boson',
+         '--replay', str(bags['foreign']), '--out', str(out), '--variant', 'test_tiny',
+         '--checkpoint', 'none', '--rgb-topic', FOREIGN_RGB, '--x-topic', FOREIGN_X,
+         '--transport', 'compressed', '--initial-box', box],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=400)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-4000:]
+    assert '--no-init' in log and "transport:='compressed'" in log
+    rows = list(csv.DictReader(open(out / 'evaluation' / 'recorded_results.csv')))
+    assert len(rows) == N and all(r['answered'] == '1' for r in rows)
+    np.testing.assert_allclose([float(rows[0][k]) for k in 'xywh'], bags['gt_xywh'][0],
+                               atol=1e-3)
+    summary = (out / 'evaluation' / 'summary.md').read_text()
+    assert 'not scored' in summary and f'{N} / {N}' in summary and 'round trip' in summary
+    assert not (out / 'evaluation' / 'report.md').exists()
+    videos = list((out / 'evaluation').glob('tracks.*'))
+    assert videos and videos[0].stat().st_size > 1000

@@ -405,7 +405,10 @@ def replay_configuration(rig: Rig, bag: str | Path, out_dir: str | Path,
             ``sensor_msgs/Image``) or 'compressed' (it publishes the stored
             ``CompressedImage`` on ``<topic>/compressed`` / ``/compressedDepth`` and the node
             runs with ``transport: compressed``, decoding them itself as on the robot).
-        ``overrides`` may also hold ``params_file`` and ``log_level`` (the node's).
+        ``overrides`` may also hold ``params_file`` and ``log_level`` (the node's), and
+        ``initial_box`` for a bag without ground truth: the node initialises itself on the
+        first frame, the player sends no ``~/init`` (``--no-init``) and the evaluator only
+        records the run (``--init-box``: tracks, video, round-trip times; nothing scored).
 
     Raises:
         RigError: see :func:`node_configuration`; an unknown ``transport``.
@@ -423,9 +426,11 @@ def replay_configuration(rig: Rig, bag: str | Path, out_dir: str | Path,
     node.parameters['transport'] = transport   # what the player publishes
     topics = topics or BagTopics()
     out = Path(out_dir)
+    init_box = node.parameters.get('initial_box')     # a bag without ground truth
     player_args = [str(bag), '--out', str(out), '--node', node.fully_qualified_name,
                    '--timeout', f'{answer_timeout_s:g}', '--wait', '120',
                    *player_options(withhold_x, withhold_rgb, reinit_at),
+                   *(['--no-init'] if init_box is not None else []),
                    *topics.flags(), *(['--transport', transport] if transport != 'raw' else [])]
     player = NodeConfig(name='rgbx_player', namespace=node.namespace,
                         executable=PLAYER_EXECUTABLE, arguments=player_args)
@@ -437,7 +442,9 @@ def replay_configuration(rig: Rig, bag: str | Path, out_dir: str | Path,
         name='', namespace='', executable=EVALUATOR_EXECUTABLE,
         arguments=[str(bag), '--recorded', str(out / 'recorded'), '--out',
                    str(out / 'evaluation'), '--node', node.fully_qualified_name,
-                   *topics.flags()])
+                   '--player-results', str(out / 'results.csv'), *topics.flags(),
+                   *(['--init-box', ','.join(f'{v:g}' for v in init_box)]
+                     if init_box is not None else [])])
     return ReplayConfig(node, player, recorder, evaluator, out)
 
 

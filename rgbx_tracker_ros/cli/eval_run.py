@@ -12,6 +12,16 @@ a frame without an answer, or with an empty array, counts as "no box". Writes in
 Usage::
 
     rgbx-eval-run BAG --recorded RECORDED_BAG --out DIR [--node /tracker_node] [--no-video]
+                  [--rgb-topic T] [--x-topic T] [--gt-topic T | --gt-file FILE]
+
+``--rgb-topic`` / ``--x-topic`` / ``--gt-topic`` name the topics of a bag recorded by someone else
+(as given to ``rgbx-player``); ``--gt-file`` gives its ground truth (one ``x,y,w,h`` row per RGB
+frame, pixels, 0,0,0,0 = absent) in place of a ground-truth topic.
+
+A bag without ground truth needs ``--init-box X,Y,W,H`` (the box the node was initialised with on
+the first RGB frame, pixels): nothing is scored; ``recorded_results.csv`` (the tracks), the
+annotated video and ``summary.md`` (frames answered, the round trip per frame from the player's
+``--player-results`` results.csv: mean, median, p95, max in ms) are written.
 
 Exit status 0 on success, 2 for bad input (unreadable bag, no ground truth, no detections
 topic in the recording).
@@ -90,17 +100,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--node', default='/tracker_node', help='fully qualified node name')
     parser.add_argument('--protocol', default='auto', help='eval.report protocol (auto)')
     parser.add_argument('--no-video', action='store_true', help='skip the annotated video')
+    parser.add_argument('--rgb-topic', default=None, help='RGB image topic in the bag')
+    parser.add_argument('--x-topic', default=None, help='X image topic in the bag')
+    parser.add_argument('--gt-topic', default=None,
+                        help='ground-truth vision_msgs/Detection2DArray topic in the bag')
+    parser.add_argument('--gt-file', type=Path, default=None,
+                        help='ground truth file (x,y,w,h pixels per RGB frame) instead of a topic')
+    parser.add_argument('--init-box', default=None, metavar='X,Y,W,H',
+                        help='a bag without ground truth: the initial box (pixels, first RGB '
+                             'frame); the run is recorded, not scored')
+    parser.add_argument('--player-results', type=Path, default=None, metavar='CSV',
+                        help="the player's results.csv (round-trip times for the summary)")
     args = parser.parse_args(strip_ros_args(list(sys.argv[1:] if argv is None else argv)))
 
-    from rgbx_tracker_ros.cli.evaluate import load_bag_sequence
+    from rgbx_tracker_ros.cli.evaluate import load_bag_sequence, parse_box
     from rgbx_tracker_ros.data.sequences import SequenceError
     from rgbx_tracker_ros.eval.report import format_table, ReportError, write_report
-    from rgbx_tracker_ros.ros.bag_io import read_bag_frames
+    from rgbx_tracker_ros.ros.bag_io import TOPIC_GT, TOPIC_RGB, TOPIC_X
 
+    topics = {'rgb_topic': args.rgb_topic or TOPIC_RGB, 'x_topic': args.x_topic or TOPIC_X}
     try:
+        init_box = parse_box(args.init_box) if args.init_box else None
         answers = read_recorded_detections(args.recorded, args.node)
-        frames = read_bag_frames(args.bag)
-        seq = load_bag_sequence(args.bag)
+        seq = load_bag_sequence(args.bag, gt_file=args.gt_file, init_box=init_box,
+                                gt_topic=args.gt_topic or TOPIC_GT, **topics)
+        frames = seq.frames
     except (EvalRunError, SequenceError, ValueError, OSError) as exc:
         print(f'rgbx-eval-run: {exc}', file=sys.stderr)
         return 2
@@ -123,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         for k, f in enumerate(frames):
             w.writerow([k + 1, f.stamp_ns, int(answered[k]), *(f'{v:.3f}' for v in boxes[k]),
                         '' if np.isnan(scores[k]) else f'{scores[k]:.4f}'])
+    if seq.attributes.get('ground_truth') == 'none':
+        return _tracks_only(args, seq, boxes, scores, answered)
     try:
         result = write_report(args.out, seq, {'tracker_node': (boxes, scores)},
                               protocol=args.protocol, video=not args.no_video,
@@ -134,6 +160,55 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(result))
     print(f'rgbx-eval-run: {int(answered.sum())}/{n} frames answered, '
           f'{int(np.isfinite(boxes[:, 0]).sum())} with a box; report {result.paths["report"]}')
+    return 0
+
+
+def round_trip_summary(results_csv: Path | None) -> dict[str, float] | None:
+    """Round-trip time (ms, frame published -> answer received) over the answered frames of a
+    player's results.csv: mean, median, p95, max; None when no file is given.
+
+    Raises:
+        EvalRunError: the file cannot be read or has no round_trip_ms column.
+    """
+    if results_csv is None:
+        return None
+    try:
+        with open(results_csv, newline='') as fh:
+            rows = list(csv.DictReader(fh))
+        ms = np.array([float(r['round_trip_ms']) for r in rows if r.get('round_trip_ms')])
+    except (OSError, KeyError, ValueError) as exc:
+        raise EvalRunError(f'{results_csv}: not a player results.csv ({exc})') from None
+    if ms.size == 0:
+        return {'frames': 0}
+    return {'frames': int(ms.size), 'mean': float(ms.mean()), 'median': float(np.median(ms)),
+            'p95': float(np.percentile(ms, 95)), 'max': float(ms.max())}
+
+
+def _tracks_only(args: argparse.Namespace, seq, boxes: np.ndarray, scores: np.ndarray,
+                 answered: np.ndarray) -> int:
+    """No ground truth: the video and summary.md of the recorded run, nothing scored."""
+    from rgbx_tracker_ros.eval.report import ReportError, write_video
+
+    try:
+        timing = round_trip_summary(args.player_results)
+        video = None if args.no_video else write_video(
+            seq, {'tracker_node': (boxes, scores)}, args.out / 'tracks')
+    except (EvalRunError, ReportError) as exc:
+        print(f'rgbx-eval-run: {exc}', file=sys.stderr)
+        return 2
+    n, boxed = len(boxes), int(np.isfinite(boxes[:, 0]).sum())
+    lines = [f'# {seq.name}: recorded tracker_node run (no ground truth: not scored)', '',
+             f'- frames answered: {int(answered.sum())} / {n}, with a box: {boxed}',
+             '- tracks: [recorded_results.csv](recorded_results.csv)']
+    if video is not None:
+        lines.append(f'- video: [{video.name}]({video.name})')
+    if timing and timing.get('frames'):
+        lines.append(f"- round trip (ms, {timing['frames']} frames): mean {timing['mean']:.1f}, "
+                     f"median {timing['median']:.1f}, p95 {timing['p95']:.1f}, "
+                     f"max {timing['max']:.1f}")
+    (args.out / 'summary.md').write_text('\n'.join(lines) + '\n')
+    print(f'rgbx-eval-run: {int(answered.sum())}/{n} frames answered, {boxed} with a box; no '
+          f'ground truth, not scored; summary {args.out / "summary.md"}')
     return 0
 
 
