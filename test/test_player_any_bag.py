@@ -222,6 +222,19 @@ def test_eval_foreign_bag_with_gt_file_scores(bags, tmp_path, capsys) -> None:
     assert 0.0 <= float(row['SR']) <= 1.0
 
 
+def test_eval_reads_ground_truth_from_a_named_topic(bags, tmp_path, capsys) -> None:
+    renamed = rename_topics(bags['raw'], tmp_path / 'gt_renamed.bag',
+                            {'/ground_truth': '/labels/person'})
+    base = [str(renamed), '--trackers', 'csrt-rgb', '--no-video', '--no-progress', '-q']
+    assert ev.main([*base, '--out', str(tmp_path / 'default')]) == 2
+    assert 'no ground-truth detections' in capsys.readouterr().err
+    out = tmp_path / 'named'
+    assert ev.main([*base, '--out', str(out), '--gt-topic', '/labels/person']) == 0
+    seq = ev.load_bag_sequence(renamed, gt_topic='/labels/person')
+    np.testing.assert_allclose(seq.gt_xywh, bags['gt_xywh'])
+    assert (out / 'overall.csv').is_file()
+
+
 def test_eval_foreign_bag_without_gt_writes_tracks(bags, tmp_path, capsys) -> None:
     base = [str(bags['foreign']), '--rgb-topic', FOREIGN_RGB, '--x-topic', FOREIGN_X,
             '--trackers', 'csrt-rgb', '--no-video', '--no-progress', '-q']
@@ -238,6 +251,12 @@ def test_eval_foreign_bag_without_gt_writes_tracks(bags, tmp_path, capsys) -> No
     assert all(r['x'] != '' and float(r['track_ms']) > 0 for r in rows[1:])
     assert 'Not scored' in (out / 'summary.md').read_text()
     assert not (out / 'overall.csv').exists()
+    # with video: every tracker's box on the frames
+    video_out = tmp_path / 'tracks_video'
+    assert ev.main([*[a for a in base if a != '--no-video'], '--out', str(video_out),
+                    '--init-box', box]) == 0
+    videos = list((video_out / 'sequences').glob('*/*_tracks.*'))
+    assert len(videos) == 1 and videos[0].stat().st_size > 1000
     runs = json.loads((out / 'runs.json').read_text())
     assert runs[0]['frames'] == N and runs[0]['fps'] > 0
     # a bag without GT cannot be mixed with scored inputs

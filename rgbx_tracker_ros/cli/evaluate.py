@@ -137,12 +137,13 @@ def parse_box(text: str) -> tuple[float, float, float, float]:
 def collect_sequences(paths: list[str], layout: Optional[str] = None,
                       modality: Optional[Modality] = None, rgb_topic: Optional[str] = None,
                       x_topic: Optional[str] = None, gt_file: Optional[str | Path] = None,
-                      init_box: Optional[tuple[float, float, float, float]] = None
+                      init_box: Optional[tuple[float, float, float, float]] = None,
+                      gt_topic: Optional[str] = None
                       ) -> list[Sequence]:
     """Load every PATH: a sequence folder, a dataset folder of sequences, or a replay bag.
 
-    ``rgb_topic`` / ``x_topic`` / ``gt_file`` / ``init_box`` apply to bag inputs (see
-    :func:`load_bag_sequence`); ``gt_file`` needs exactly one bag among the paths.
+    ``rgb_topic`` / ``x_topic`` / ``gt_topic`` / ``gt_file`` / ``init_box`` apply to bag inputs
+    (see :func:`load_bag_sequence`); ``gt_file`` needs exactly one bag among the paths.
 
     Raises:
         EvaluateError: a path that does not exist, two sequences with the same name, or
@@ -157,7 +158,7 @@ def collect_sequences(paths: list[str], layout: Optional[str] = None,
                                 'folder of sequences or a rosbag2 replay bag')
         if is_bag(path):
             seqs.append(load_bag_sequence(path, modality, rgb_topic, x_topic, gt_file,
-                                          init_box))
+                                          init_box, gt_topic=gt_topic))
             continue
         if not path.is_dir():
             raise EvaluateError(f'{path} is a file; give a sequence folder, a dataset folder or '
@@ -302,6 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--x-topic', default=None,
                         help='bag inputs: X image topic (raw name; /compressed, '
                              '/compressedDepth found too; default /x/image_raw)')
+    parser.add_argument('--gt-topic', default=None,
+                        help='bag inputs: ground-truth vision_msgs/Detection2DArray topic '
+                             '(default /ground_truth)')
     parser.add_argument('--gt-file', default=None,
                         help='one bag input: ground truth, one x,y,w,h row (pixels) per RGB '
                              'frame, 0,0,0,0 = absent (replaces its ground_truth topic)')
@@ -376,7 +380,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         modality = None if args.modality is None else Modality(args.modality)
         init_box = None if args.init_box is None else parse_box(args.init_box)
         seqs = collect_sequences(args.paths, args.layout, modality, args.rgb_topic,
-                                 args.x_topic, args.gt_file, init_box)
+                                 args.x_topic, args.gt_file, init_box, args.gt_topic)
         reinit = parse_reinit(args.reinit_frames, seqs)
         out = evaluate(seqs, specs, args.out, protocol=args.protocol, reinit=reinit,
                        max_frames=args.max_frames, device=args.device or 'auto',

@@ -418,9 +418,16 @@ def report(runs: RunSet, seqs: list[Sequence], out_dir: str | Path, protocol: st
         return EvaluationOutput(result=None, runs={}, computed=[], cached=[], attributes=[],
                                 paths={}, is_main=False)
     if any(s.attributes.get('ground_truth') == 'none' for s in seqs):
+        paths = write_tracks_only(out_dir, seqs, runs.runs)
+        for seq in seqs if video else []:     # every tracker's box on the frames
+            cut = truncate(seq, runs.max_frames)
+            paths[f'video:{seq.name}'] = rep.write_video(
+                cut, {label: per_seq[seq.name].boxes_xywh[:cut.num_frames]
+                      for label, per_seq in runs.runs.items()},
+                out_dir / 'sequences' / safe_name(seq.name) / f'{safe_name(seq.name)}_tracks',
+                fps=video_fps, max_frames=video_frames)
         return EvaluationOutput(result=None, runs=runs.runs, computed=runs.computed,
-                                cached=runs.cached, attributes=[],
-                                paths=write_tracks_only(out_dir, seqs, runs.runs))
+                                cached=runs.cached, attributes=[], paths=paths)
 
     # With max_frames only the first N frames are run and scored (the sequence is cut).
     scored = [truncate(s, runs.max_frames) for s in seqs]
