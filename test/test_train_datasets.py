@@ -1,3 +1,17 @@
+# Copyright 2026 The rgbx_tracker_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Training readers (train/datasets.py) on tiny generated folders in each benchmark layout, the
 pair sources that sample from them, and the YAML training recipes (train/recipe.py)."""
 
@@ -500,7 +514,6 @@ def test_rgbx_train_runs_a_recipe_on_its_datasets(tmp_path: Path, monkeypatch) -
     """rgbx-train --recipe: the recipe's variant, iterations (epochs x samples / batch), batch
     and step schedule are used, every sample comes from its datasets (never the synthetic
     generator), and a typed flag wins over the recipe."""
-
     from rgbx_tracker_ros.cli import train as train_cli
     from rgbx_tracker_ros.models.checkpoint import load_checkpoint
     from rgbx_tracker_ros.train import trainer

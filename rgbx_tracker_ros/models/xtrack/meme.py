@@ -1,3 +1,17 @@
+# Copyright 2026 The rgbx_tracker_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """MeME, XTrack's mixture of modal experts (ICCV 2025; trackers.md section 3.3).
 
 One MeME module (:class:`MeME`, the release's ``Prompt_block``) sits in every ViT block and is
