@@ -56,6 +56,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from rgbx_tracker_ros.core.torchrun import torchrun_env
+
 _logger = logging.getLogger('rgbx-eval')
 
 #: Start method of the worker processes (see the module docstring).
@@ -336,17 +338,7 @@ class DistContext:
         Raises:
             ValueError: values that are not integers, or a rank outside ``[0, WORLD_SIZE)``.
         """
-        env = os.environ if environ is None else environ
-        try:
-            world = int(env.get('WORLD_SIZE', '1'))
-            rank = int(env.get('RANK', '0'))
-            local = env.get('LOCAL_RANK')
-            local_rank = None if local is None else int(local)
-        except ValueError:
-            raise ValueError('WORLD_SIZE / RANK / LOCAL_RANK must be integers (as torchrun sets '
-                             'them)') from None
-        if world < 1 or not 0 <= rank < world:
-            raise ValueError(f'RANK {rank} is not in [0, WORLD_SIZE={world})')
+        rank, world, local_rank = torchrun_env(environ)
         return cls(world_size=world, rank=rank, local_rank=local_rank)
 
     @property

@@ -30,13 +30,14 @@ trained outside the wrapped model (distillation's feature projections) are avera
 
 from __future__ import annotations
 
-import os
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, ContextManager, Dict, Iterable, List, Optional
 
 import torch
 import torch.distributed as dist
+
+from ..core.torchrun import torchrun_env
 
 __all__ = ['DistContext', 'all_gather_objects', 'all_reduce_grads', 'all_reduce_mean',
            'barrier', 'broadcast_bool', 'broadcast_tensors', 'cleanup', 'current', 'env_world',
@@ -75,31 +76,16 @@ class DistContext:
         return self.rank == 0
 
 
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, '')
-    if value == '':
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f'environment variable {name}={value!r} is not an integer; it is set by '
-                         'torchrun (unset it to train in one process)') from None
-
-
 def env_world() -> tuple:
-    """``(rank, world_size, local_rank)`` from the torchrun environment (``(0, 1, 0)`` when
-    unset).
+    """``(rank, world_size, local_rank)`` from the torchrun environment
+    (:func:`~rgbx_tracker_ros.core.torchrun.torchrun_env`): ``(0, 1, 0)`` when unset;
+    ``LOCAL_RANK`` defaults to the rank.
 
     Raises:
         ValueError: a variable is not an integer, or rank / local rank is out of range.
     """
-    world = _env_int('WORLD_SIZE', 1)
-    rank = _env_int('RANK', 0)
-    local = _env_int('LOCAL_RANK', rank if world > 1 else 0)
-    if world < 1 or not 0 <= rank < world or local < 0:
-        raise ValueError(f'bad torchrun environment RANK={rank} WORLD_SIZE={world} '
-                         f'LOCAL_RANK={local}: need 0 <= RANK < WORLD_SIZE, LOCAL_RANK >= 0')
-    return rank, world, local
+    rank, world, local = torchrun_env()
+    return rank, world, (rank if world > 1 else 0) if local is None else local
 
 
 def setup() -> DistContext:
