@@ -33,8 +33,6 @@ A bag recorded by someone else: rgb_topic:=/cam/color/image_raw x_topic:=/cam/th
 CompressedImage frames and the node decodes them itself, as on the robot.
 """
 
-import tempfile
-
 from launch import LaunchDescription
 from launch.actions import (
     DeclareLaunchArgument, EmitEvent, ExecuteProcess, OpaqueFunction, RegisterEventHandler)
@@ -75,7 +73,7 @@ ARGUMENTS = (
 
 
 def _replay_nodes(context, *args, **kwargs):
-    from rgbx_tracker_ros.bringup import BagTopics, replay_configuration, write_rviz_config
+    from rgbx_tracker_ros.bringup import BagTopics, replay_configuration, rviz_launch_kwargs
     from rgbx_tracker_ros.core.rig import load_rig
 
     def arg(name):
@@ -100,11 +98,8 @@ def _replay_nodes(context, *args, **kwargs):
     evaluator = ExecuteProcess(
         cmd=[ExecutableInPackage(cfg.evaluator.executable, cfg.evaluator.package),
              *cfg.evaluator.arguments], name='rgbx_eval_run', output='screen')
-    rviz_file = write_rviz_config(cfg.node.fully_qualified_name,
-                                  tempfile.mkdtemp(prefix='rgbx_rviz_'))
-    rviz = Node(package='rviz2', executable='rviz2', name='rviz2',
-                arguments=['-d', str(rviz_file)], parameters=[{'use_sim_time': True}],
-                output='screen', condition=IfCondition(LaunchConfiguration('rviz')))
+    rviz = Node(**rviz_launch_kwargs(cfg.node.fully_qualified_name, True),
+                condition=IfCondition(LaunchConfiguration('rviz')))
     return [
         node, recorder, player, rviz,
         RegisterEventHandler(OnProcessExit(target_action=recorder, on_exit=[evaluator])),

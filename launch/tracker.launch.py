@@ -26,11 +26,8 @@ so both start the same node. Empty launch arguments keep the rig's values; param
 applies a parameter YAML over them (any node parameter), log_level:=debug sets the node's log
 level, autostart:=false leaves the lifecycle node unconfigured for its lifecycle services.
 ``rviz:=true`` (an IfCondition) also starts rviz2 with config/rviz/tracker.rviz rewritten for
-the node's namespace (bringup.write_rviz_config).
+the node's namespace (bringup.rviz_launch_kwargs).
 """
-
-import tempfile
-
 
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
@@ -60,7 +57,7 @@ ARGUMENTS = (
 
 
 def _tracker_nodes(context, *args, **kwargs):
-    from rgbx_tracker_ros.bringup import node_configuration, write_rviz_config
+    from rgbx_tracker_ros.bringup import node_configuration, rviz_launch_kwargs
     from rgbx_tracker_ros.core.rig import load_rig
 
     def arg(name):
@@ -74,12 +71,8 @@ def _tracker_nodes(context, *args, **kwargs):
         'initial_box': arg('initial_box'), 'params_file': arg('params_file'),
         'log_level': arg('log_level')})
     node = Node(**cfg.launch_kwargs(), output='screen', emulate_tty=True)
-    rviz_file = write_rviz_config(cfg.fully_qualified_name,
-                                  tempfile.mkdtemp(prefix='rgbx_rviz_'))
-    rviz = Node(package='rviz2', executable='rviz2', name='rviz2',
-                arguments=['-d', str(rviz_file)],
-                parameters=[{'use_sim_time': cfg.parameters['use_sim_time']}],
-                output='screen', condition=IfCondition(LaunchConfiguration('rviz')))
+    rviz = Node(**rviz_launch_kwargs(cfg.fully_qualified_name, cfg.parameters['use_sim_time']),
+                condition=IfCondition(LaunchConfiguration('rviz')))
     return [node, rviz]
 
 

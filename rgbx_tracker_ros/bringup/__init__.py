@@ -22,5 +22,5 @@ from .config import (  # noqa: F401
     REPLAY_TRANSPORTS, BagTopics, NodeConfig, ReplayConfig, node_configuration, player_options,
     replay_configuration, ros_param_value)
 from .viewers import (  # noqa: F401
-    RVIZ_TEMPLATE_NODE, foxglove_layout_path, rviz_config, rviz_template_path,
-    write_rviz_config)
+    RVIZ_TEMPLATE_NODE, foxglove_layout_path, rviz_config, rviz_launch_kwargs,
+    rviz_template_path, write_rviz_config)

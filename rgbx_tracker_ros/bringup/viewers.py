@@ -94,6 +94,22 @@ def write_rviz_config(node_fqn: str, out_dir: str | Path) -> Path:
     return path
 
 
+def rviz_launch_kwargs(node_fqn: str, use_sim_time: bool) -> dict:
+    """``launch_ros.actions.Node`` keyword arguments of rviz2 on ``node_fqn``'s topics: the
+    packaged config rewritten for that node (:func:`write_rviz_config`, into a fresh temporary
+    folder) and ``use_sim_time`` (true for a bag replay). The launch files add the condition.
+
+    Raises:
+        ValueError / OSError: see :func:`write_rviz_config`.
+    """
+    import tempfile
+
+    rviz_file = write_rviz_config(node_fqn, tempfile.mkdtemp(prefix='rgbx_rviz_'))
+    return {'package': 'rviz2', 'executable': 'rviz2', 'name': 'rviz2',
+            'arguments': ['-d', str(rviz_file)], 'parameters': [{'use_sim_time': use_sim_time}],
+            'output': 'screen'}
+
+
 def foxglove_layout_path() -> Path:
     """The packaged Foxglove layout, ``config/foxglove/tracker_layout.json`` (see
     :func:`packaged_file`): the RGB image with the node's ``~/annotations``, the X image,
