@@ -174,8 +174,15 @@ def test_package_xml_is_format3_ament_python_with_rosdep_keys(setup_kwargs) -> N
                 'visualization_msgs', 'geometry_msgs', 'vision_msgs', 'python3-numpy',
                 'python3-opencv', 'python3-yaml', 'python3-matplotlib', 'python3-tqdm'):
         assert key in exec_deps, f'package.xml lacks <exec_depend>{key}</exec_depend>'
-    assert 'python3-pytest' in {e.text for e in root.findall('test_depend')}
-    assert root.findtext('maintainer') and root.findtext('license')
+    assert 'lifecycle_msgs' in exec_deps      # rclpy.lifecycle's services
+    test_deps = {e.text for e in root.findall('test_depend')}
+    # each lint test's ament package, and pytest
+    lint = {f'ament_{m.stem[len("test_"):]}' for m in (REPO / 'test').glob('test_*.py')
+            if m.stem in ('test_flake8', 'test_pep257', 'test_copyright')}
+    assert lint == {'ament_flake8', 'ament_pep257', 'ament_copyright'}
+    assert lint | {'python3-pytest'} <= test_deps
+    assert root.findtext('maintainer') and root.findtext('license') == 'Apache-2.0'
+    assert (REPO / 'LICENSE').read_text().lstrip().startswith('Apache License')
 
 
 def _ros_packages_imported() -> set[str]:
