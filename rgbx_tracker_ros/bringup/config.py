@@ -407,7 +407,8 @@ def replay_configuration(rig: Rig, bag: str | Path, out_dir: str | Path,
         out_dir: output folder: the player's results.csv / diagnostics.jsonl / summary.json,
             the recorder's ``recorded/`` bag and the evaluator's report.
         namespace: as in :func:`node_configuration`.
-        overrides: as in :func:`node_configuration` (``use_sim_time`` is forced true).
+        overrides: as in :func:`node_configuration`; ``use_sim_time`` defaults to true here
+            (the player publishes the bag's /clock).
         withhold_x: player's 'START:END' (1-based frames without X), '' = none.
         reinit_at: player's '10,20' re-initialisation frames, '' = none.
         answer_timeout_s: the player's wait per answer (s).
@@ -428,7 +429,8 @@ def replay_configuration(rig: Rig, bag: str | Path, out_dir: str | Path,
         RigError: see :func:`node_configuration`; an unknown ``transport``.
     """
     ov = dict(overrides or {})
-    ov['use_sim_time'] = True
+    if ov.get('use_sim_time') is None or not str(ov['use_sim_time']).strip():
+        ov['use_sim_time'] = True
     node = node_configuration(rig, namespace, ov)
     node.remappings = []                   # bag topics are the node's own names
     node.parameters['qos_reliability'] = 'reliable'
