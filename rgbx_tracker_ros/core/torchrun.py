@@ -20,7 +20,27 @@ trainer (:mod:`rgbx_tracker_ros.train.distributed`) and the evaluation shards
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Mapping, Optional
+
+
+@dataclass
+class Ranks:
+    """A process's rank among ``world_size`` processes (1 = not distributed); the base of the
+    trainer's and the evaluation's torchrun contexts."""
+
+    rank: int = 0
+    world_size: int = 1
+
+    @property
+    def distributed(self) -> bool:
+        """More than one process."""
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0: the process that logs and writes (checkpoints, the merged report)."""
+        return self.rank == 0
 
 
 def _int(env: Mapping[str, str], name: str) -> Optional[int]:

@@ -56,7 +56,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from rgbx_tracker_ros.core.torchrun import torchrun_env
+from rgbx_tracker_ros.core.torchrun import Ranks, torchrun_env
 
 _logger = logging.getLogger('rgbx-eval')
 
@@ -320,14 +320,12 @@ def run_pool(tasks: list[Task], jobs: int, build: BuildOptions, cache_root: str,
 # --------------------------------------------------------------------------- torchrun
 
 @dataclass
-class DistContext:
+class DistContext(Ranks):
     """This process's place in a ``torchrun`` launch (``WORLD_SIZE``, ``RANK``, ``LOCAL_RANK``).
 
     ``world_size == 1`` (the default, no torchrun) makes every method a no-op.
     """
 
-    world_size: int = 1
-    rank: int = 0
     local_rank: Optional[int] = None
     _initialised: bool = field(default=False, repr=False)
 
@@ -340,16 +338,6 @@ class DistContext:
         """
         rank, world, local_rank = torchrun_env(environ)
         return cls(world_size=world, rank=rank, local_rank=local_rank)
-
-    @property
-    def distributed(self) -> bool:
-        """True under torchrun with more than one rank."""
-        return self.world_size > 1
-
-    @property
-    def is_main(self) -> bool:
-        """True on rank 0 (the one that merges and writes the report)."""
-        return self.rank == 0
 
     def shard(self, items: list) -> list:
         """The items of this rank: ``items[rank::world_size]``."""

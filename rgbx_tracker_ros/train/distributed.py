@@ -37,7 +37,7 @@ from typing import Any, ContextManager, Dict, Iterable, List, Optional
 import torch
 import torch.distributed as dist
 
-from ..core.torchrun import torchrun_env
+from ..core.torchrun import Ranks, torchrun_env
 
 __all__ = ['DistContext', 'all_gather_objects', 'all_reduce_grads', 'all_reduce_mean',
            'barrier', 'broadcast_bool', 'broadcast_tensors', 'cleanup', 'current', 'env_world',
@@ -45,7 +45,7 @@ __all__ = ['DistContext', 'all_gather_objects', 'all_reduce_grads', 'all_reduce_
 
 
 @dataclass
-class DistContext:
+class DistContext(Ranks):
     """Where this process stands in a (possibly single-process) run.
 
     Attributes:
@@ -58,22 +58,10 @@ class DistContext:
             :func:`cleanup`).
     """
 
-    rank: int = 0
-    world_size: int = 1
     local_rank: int = 0
     device: torch.device = torch.device('cpu')
     backend: str = ''
     owns_group: bool = False
-
-    @property
-    def distributed(self) -> bool:
-        """More than one process."""
-        return self.world_size > 1
-
-    @property
-    def is_main(self) -> bool:
-        """Rank 0: the process that logs, validates and writes checkpoints."""
-        return self.rank == 0
 
 
 def env_world() -> tuple:
