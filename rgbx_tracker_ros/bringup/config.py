@@ -445,6 +445,7 @@ def replay_configuration(rig: Rig, bag: str | Path, out_dir: str | Path,
     init_box = node.parameters.get('initial_box')     # a bag without ground truth
     player_args = [str(bag), '--out', str(out), '--node', node.fully_qualified_name,
                    '--timeout', f'{answer_timeout_s:g}', '--wait', '120',
+                   '--wait-for', str(out / 'recorder.ready'),   # the recorder hears the node
                    *player_options(withhold_x, withhold_rgb, reinit_at),
                    *(['--no-init'] if init_box is not None else []),
                    *topics.flags(), *(['--transport', transport] if transport != 'raw' else [])]
@@ -453,7 +454,8 @@ def replay_configuration(rig: Rig, bag: str | Path, out_dir: str | Path,
     recorder = NodeConfig(
         name='rgbx_recorder', namespace=node.namespace, executable=RECORDER_EXECUTABLE,
         arguments=[str(out / 'recorded'), '--node', node.fully_qualified_name,
-                   '--stop-when', str(out / 'summary.json'), '--idle-timeout', '60'])
+                   '--stop-when', str(out / 'summary.json'), '--idle-timeout', '60',
+                   '--ready-file', str(out / 'recorder.ready')])
     evaluator = NodeConfig(
         name='', namespace='', executable=EVALUATOR_EXECUTABLE,
         arguments=[str(bag), '--recorded', str(out / 'recorded'), '--out',

@@ -193,6 +193,7 @@ def _run_replay(args: argparse.Namespace, overrides: dict[str, Any], rig: Any) -
     if rec.exists():
         print(f'rgbx-launch: {rec} exists; choose a new --out folder', file=sys.stderr)
         return 2
+    (out / 'recorder.ready').unlink(missing_ok=True)   # from an earlier, aborted replay
     namespace = '/' if args.namespace is None else args.namespace   # the bag's topic names
     cfg = replay_configuration(rig, args.replay.resolve(), out, namespace, overrides,
                                withhold_x=args.withhold_x or '', reinit_at=args.reinit_at or '',

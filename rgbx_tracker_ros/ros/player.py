@@ -268,7 +268,8 @@ def replay(bag: Path, out_dir: Path, withhold: tuple[int, int] | None = None,
            timeout_s: float = 5.0, wait_s: float = 60.0, tracker_node: str = 'tracker_node',
            send_init: bool = True, reinit_at: tuple[int, ...] = (),
            withhold_rgb: tuple[int, int] | None = None, frames: list[BagFrame] | None = None,
-           bag_report: BagReadReport | None = None, transport: str = 'raw') -> dict[str, Any]:
+           bag_report: BagReadReport | None = None, transport: str = 'raw',
+           wait_for: Path | None = None) -> dict[str, Any]:
     """Replay ``bag`` to the node in lockstep; write results.csv / diagnostics.jsonl /
     summary.json into ``out_dir`` and return the summary dict (rclpy must be initialised).
 
@@ -282,6 +283,9 @@ def replay(bag: Path, out_dir: Path, withhold: tuple[int, int] | None = None,
 
     ``transport``: 'raw' (Images; compressed frames decoded) or 'compressed'
     (CompressedImages; raw frames encoded); frames already in that form go out byte for byte.
+
+    ``wait_for``: also wait (within ``wait_s``) until this file exists (``rgbx-record
+    --ready-file``: the recorder hears the node's answers), so the recording misses none.
 
     Raises:
         CodecError / ImageConversionError (ValueErrors): a frame that does not decode / encode.
@@ -306,12 +310,14 @@ def replay(bag: Path, out_dir: Path, withhold: tuple[int, int] | None = None,
         ok = _spin_until(executor, lambda: (
             player.rgb_pub.get_subscription_count() > 0
             and player.det_sub.get_publisher_count() > 0
-            and (not send_init or player.init_pub.get_subscription_count() > 0)), wait_s)
+            and (not send_init or player.init_pub.get_subscription_count() > 0)
+            and (wait_for is None or wait_for.exists())), wait_s)
         if not ok:
             raise RuntimeError(
                 f'tracker node {player.tracker_node} not found within {wait_s} s (no subscriber '
-                f'on {player.rgb_pub.topic_name} / no publisher on {player.det_sub.topic_name}); '
-                f'is it running with the same ROS_DOMAIN_ID?')
+                f'on {player.rgb_pub.topic_name} / no publisher on {player.det_sub.topic_name}'
+                + ('' if wait_for is None else f' / no {wait_for}') + '); is it running with '
+                'the same ROS_DOMAIN_ID?')
         if has_x and not _spin_until(executor, lambda: x_pub.get_subscription_count() > 0, 2.0):
             log.warning(f'nobody subscribes {x_pub.topic_name}: the node runs RGB only')
         _spin_until(executor, lambda: False, 0.3)  # let both sides finish matching
@@ -461,6 +467,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--gt-topic', default=TOPIC_GT,
                         help=f'ground-truth vision_msgs/Detection2DArray topic in the bag '
                              f'(default {TOPIC_GT})')
+    parser.add_argument('--wait-for', type=Path, default=None, metavar='FILE',
+                        help='wait for FILE before the first frame (rgbx-record --ready-file)')
     args = parser.parse_args(remove_ros_args(args_all)[1:])
     if not args.bag.exists():
         print(f'rgbx-player: bag {args.bag} does not exist', file=sys.stderr)
@@ -488,7 +496,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = replay(args.bag, args.out, args.withhold_x, args.timeout, args.wait, args.node,
                          send_init=not args.no_init, reinit_at=args.reinit_at,
                          withhold_rgb=args.withhold_rgb, frames=frames, bag_report=report,
-                         transport=args.transport)
+                         transport=args.transport, wait_for=args.wait_for)
     except (RuntimeError, ValueError, OSError) as exc:
         print(f'rgbx-player: {exc}', file=sys.stderr)
         return 2

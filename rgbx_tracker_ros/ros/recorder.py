@@ -26,7 +26,10 @@ Bag timestamps are the receive times (ns, system clock); header stamps are the n
 frame's stamp), which is what ``rgbx-eval-run`` matches to the ground truth. Stops on SIGINT /
 SIGTERM, when the ``--stop-when`` file appears (the player's ``summary.json``: every answer has
 then been received), or after ``--idle-timeout`` seconds without a message once recording has
-started. Exit status 0 after a clean stop, 2 for bad arguments (e.g. the output exists).
+started. With ``--ready-file FILE`` it creates FILE once its detections subscription has
+matched the node's publisher, so a replay player (``rgbx-player --wait-for FILE``) starts only
+when no answer can be missed. Exit status 0 after a clean stop, 2 for bad arguments (e.g. the
+output exists).
 """
 
 from __future__ import annotations
@@ -93,6 +96,10 @@ class OutputRecorder(Node):
                 msg_type, topic, lambda raw, c=conn, t=topic: self._on_message(c, t, raw), qos,
                 raw=True))
 
+    def detections_matched(self) -> bool:
+        """True once the ``detections`` subscription is matched with a publisher (the node)."""
+        return self._subs[0].get_publisher_count() > 0
+
     def _on_message(self, conn: Any, topic: str, raw: bytes) -> None:
         self._writer.write(conn, time.time_ns(), bytes(raw))
         self.counts[topic] += 1
@@ -125,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
                         help='stop after S seconds without messages once recording started '
                              '(0 = never)')
     parser.add_argument('--debug-image', action='store_true', help='also record debug_image')
+    parser.add_argument('--ready-file', type=Path, default=None, metavar='FILE',
+                        help="create FILE once the node's detections are matched (a replay "
+                             'player waits for it)')
     args = parser.parse_args(remove_ros_args(args_all)[1:])
     if args.out.exists():
         print(f'rgbx-record: {args.out} exists; choose a new folder', file=sys.stderr)
@@ -141,8 +151,13 @@ def main(argv: list[str] | None = None) -> int:
     executor.add_node(rec)
     rec.get_logger().info(f'recording {", ".join(rec.counts)} -> {args.out}')
     try:
+        ready = args.ready_file is None
         while not stop['flag']:
             executor.spin_once(timeout_sec=0.1)
+            if not ready and rec.detections_matched():
+                args.ready_file.parent.mkdir(parents=True, exist_ok=True)
+                args.ready_file.write_text('matched\n')
+                ready = True
             if args.stop_when is not None and args.stop_when.exists():
                 # the player wrote its summary: every answer was received; drain a moment
                 end = time.monotonic() + 0.5
