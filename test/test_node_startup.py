@@ -121,7 +121,7 @@ def _start_and_interrupt(ros_args: list[str]) -> tuple[int, str]:
     try:
         seen = _wait_for(proc, 'listening on')
         proc.send_signal(signal.SIGINT)
-        rest, _ = proc.communicate(timeout=30)
+        rest, _ = proc.communicate(timeout=90)   # a loaded CI machine shuts down slowly
     finally:
         if proc.poll() is None:
             proc.kill()

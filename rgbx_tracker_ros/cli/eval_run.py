@@ -154,6 +154,10 @@ def main(argv: list[str] | None = None) -> int:
         if got[0] is not None:
             boxes[k] = got[0]
             scores[k] = np.nan if got[1] is None else got[1]
+    filled = _fill_from_player(args.player_results, frames, boxes, scores, answered)
+    if filled:
+        print(f'rgbx-eval-run: WARN: {filled} of {n} answers were not in the recording (the '
+              f'recorder missed them); taken from {args.player_results}', file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
     with open(args.out / 'recorded_results.csv', 'w', newline='') as fh:
         w = csv.writer(fh)
@@ -175,6 +179,31 @@ def main(argv: list[str] | None = None) -> int:
     print(f'rgbx-eval-run: {int(answered.sum())}/{n} frames answered, '
           f'{int(np.isfinite(boxes[:, 0]).sum())} with a box; report {result.paths["report"]}')
     return 0
+
+
+def _fill_from_player(results_csv: Path | None, frames, boxes: np.ndarray, scores: np.ndarray,
+                      answered: np.ndarray) -> int:
+    """Frames the recording lacks but the player's results.csv has an answer for (a recorder
+    that matched the node late): their box / score from the player, in place. Returns how many
+    were filled (0 without a file, or when it cannot be read)."""
+    if results_csv is None or not Path(results_csv).is_file():
+        return 0
+    try:
+        with open(results_csv, newline='') as fh:
+            rows = {int(r['stamp_ns']): r for r in csv.DictReader(fh)}
+    except (OSError, KeyError, ValueError):
+        return 0
+    filled = 0
+    for k, f in enumerate(frames):
+        row = rows.get(f.stamp_ns)
+        if answered[k] or row is None or row.get('answered') != '1':
+            continue
+        answered[k] = True
+        filled += 1
+        if row.get('has_box') == '1':
+            boxes[k] = [float(row[c]) for c in ('x', 'y', 'w', 'h')]
+            scores[k] = float(row['score']) if row.get('score') else np.nan
+    return filled
 
 
 def round_trip_summary(results_csv: Path | None) -> dict[str, float] | None:

@@ -105,6 +105,8 @@ from rgbx_tracker_ros.ros.conversions import (
 PLAYER_TRANSPORTS = ('raw', 'compressed')
 _DEPTH_ENCODINGS = ('16UC1', '32FC1')
 
+#: seconds the player waits for ``--wait-for`` (the recorder's ready file) once the node is up.
+WAIT_FOR_S = 30.0
 RESULT_FIELDS = ('frame', 'stamp_ns', 'x_published', 'answered', 'has_box', 'x', 'y', 'w', 'h',
                  'score', 'x_state', 'round_trip_ms', 'gt_present', 'gt_x', 'gt_y', 'gt_w',
                  'gt_h', 'rgb_published')
@@ -284,8 +286,9 @@ def replay(bag: Path, out_dir: Path, withhold: tuple[int, int] | None = None,
     ``transport``: 'raw' (Images; compressed frames decoded) or 'compressed'
     (CompressedImages; raw frames encoded); frames already in that form go out byte for byte.
 
-    ``wait_for``: also wait (within ``wait_s``) until this file exists (``rgbx-record
-    --ready-file``: the recorder hears the node's answers), so the recording misses none.
+    ``wait_for``: then also wait (up to :data:`WAIT_FOR_S`) until this file exists
+    (``rgbx-record --ready-file``: the recorder hears the node's answers), so the recording
+    misses none; without it the replay goes on with a warning.
 
     Raises:
         CodecError / ImageConversionError (ValueErrors): a frame that does not decode / encode.
@@ -310,14 +313,15 @@ def replay(bag: Path, out_dir: Path, withhold: tuple[int, int] | None = None,
         ok = _spin_until(executor, lambda: (
             player.rgb_pub.get_subscription_count() > 0
             and player.det_sub.get_publisher_count() > 0
-            and (not send_init or player.init_pub.get_subscription_count() > 0)
-            and (wait_for is None or wait_for.exists())), wait_s)
+            and (not send_init or player.init_pub.get_subscription_count() > 0)), wait_s)
         if not ok:
             raise RuntimeError(
                 f'tracker node {player.tracker_node} not found within {wait_s} s (no subscriber '
-                f'on {player.rgb_pub.topic_name} / no publisher on {player.det_sub.topic_name}'
-                + ('' if wait_for is None else f' / no {wait_for}') + '); is it running with '
-                'the same ROS_DOMAIN_ID?')
+                f'on {player.rgb_pub.topic_name} / no publisher on {player.det_sub.topic_name}); '
+                f'is it running with the same ROS_DOMAIN_ID?')
+        if wait_for is not None and not _spin_until(executor, wait_for.exists, WAIT_FOR_S):
+            log.warning(f'{wait_for} did not appear within {WAIT_FOR_S:g} s: the recorder may '
+                        "miss the first answers (rgbx-eval-run fills them from results.csv)")
         if has_x and not _spin_until(executor, lambda: x_pub.get_subscription_count() > 0, 2.0):
             log.warning(f'nobody subscribes {x_pub.topic_name}: the node runs RGB only')
         _spin_until(executor, lambda: False, 0.3)  # let both sides finish matching
