@@ -210,7 +210,12 @@ def replay_bag(bag: Path, out_dir: Path, node_params: dict[str, Any],
 
 def read_results(path: Path) -> dict[str, np.ndarray]:
     """The player's results.csv -> arrays: boxes (T, 4) (NaN without a box), scores (T,),
-    answered, x_published, rgb_published (bool), x_state (str), stamps_ns (int64)."""
+    answered, x_published, rgb_published (bool), x_state (str), stamps_ns (int64),
+    round_trip_ms (T,) (NaN where none was measured).
+
+    Raises:
+        OSError / KeyError / ValueError: the file cannot be read or is not a results.csv.
+    """
     with open(path, newline='') as fh:
         rows = list(csv.DictReader(fh))
     boxes = np.array([[float(r[k]) for k in ('x', 'y', 'w', 'h')] if r['has_box'] == '1'
@@ -221,7 +226,9 @@ def read_results(path: Path) -> dict[str, np.ndarray]:
             'x_published': np.array([r['x_published'] == '1' for r in rows]),
             'rgb_published': np.array([r.get('rgb_published', '1') == '1' for r in rows]),
             'x_state': np.array([r['x_state'] for r in rows]),
-            'stamps_ns': np.array([int(r['stamp_ns']) for r in rows], dtype=np.int64)}
+            'stamps_ns': np.array([int(r['stamp_ns']) for r in rows], dtype=np.int64),
+            'round_trip_ms': np.array([float(r['round_trip_ms']) if r.get('round_trip_ms')
+                                       else np.nan for r in rows], dtype=np.float64)}
 
 
 def _withheld(image: np.ndarray, label: str) -> np.ndarray:

@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="the player's results.csv (round-trip times for the summary)")
     args = parser.parse_args(strip_ros_args(list(sys.argv[1:] if argv is None else argv)))
 
+    from rgbx_tracker_ros.cli.demo import read_results
     from rgbx_tracker_ros.cli.evaluate import load_bag_sequence, parse_box
     from rgbx_tracker_ros.data.sequences import SequenceError
     from rgbx_tracker_ros.eval.report import format_table, ReportError, write_report
@@ -154,7 +155,13 @@ def main(argv: list[str] | None = None) -> int:
         if got[0] is not None:
             boxes[k] = got[0]
             scores[k] = np.nan if got[1] is None else got[1]
-    filled = _fill_from_player(args.player_results, frames, boxes, scores, answered)
+    player, player_error = None, None     # the player's results.csv, read once
+    if args.player_results is not None:
+        try:
+            player = read_results(args.player_results)
+        except (OSError, KeyError, ValueError) as exc:
+            player_error = f'{args.player_results}: not a player results.csv ({exc})'
+    filled = _fill_from_player(player, frames, boxes, scores, answered)
     if filled:
         print(f'rgbx-eval-run: WARN: {filled} of {n} answers were not in the recording (the '
               f'recorder missed them); taken from {args.player_results}', file=sys.stderr)
@@ -166,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             w.writerow([k + 1, f.stamp_ns, int(answered[k]), *(f'{v:.3f}' for v in boxes[k]),
                         '' if np.isnan(scores[k]) else f'{scores[k]:.4f}'])
     if seq.attributes.get('ground_truth') == 'none':
-        return _tracks_only(args, seq, boxes, scores, answered)
+        return _tracks_only(args, seq, boxes, scores, answered, player, player_error)
     try:
         result = write_report(args.out, seq, {'tracker_node': (boxes, scores)},
                               protocol=args.protocol, video=not args.no_video,
@@ -181,46 +188,33 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _fill_from_player(results_csv: Path | None, frames, boxes: np.ndarray, scores: np.ndarray,
+def _fill_from_player(player: dict | None, frames, boxes: np.ndarray, scores: np.ndarray,
                       answered: np.ndarray) -> int:
-    """Frames the recording lacks but the player's results.csv has an answer for (a recorder
-    that matched the node late): their box / score from the player, in place. Returns how many
-    were filled (0 without a file, or when it cannot be read)."""
-    if results_csv is None or not Path(results_csv).is_file():
+    """Frames the recording lacks but the player's results (:func:`read_results`) have an
+    answer for (a recorder that matched the node late): their box / score from the player, in
+    place. Returns how many were filled (0 without results)."""
+    if player is None:
         return 0
-    try:
-        with open(results_csv, newline='') as fh:
-            rows = {int(r['stamp_ns']): r for r in csv.DictReader(fh)}
-    except (OSError, KeyError, ValueError):
-        return 0
+    row_of = {int(stamp): i for i, stamp in enumerate(player['stamps_ns'])}
     filled = 0
     for k, f in enumerate(frames):
-        row = rows.get(f.stamp_ns)
-        if answered[k] or row is None or row.get('answered') != '1':
+        i = row_of.get(f.stamp_ns)
+        if answered[k] or i is None or not player['answered'][i]:
             continue
         answered[k] = True
         filled += 1
-        if row.get('has_box') == '1':
-            boxes[k] = [float(row[c]) for c in ('x', 'y', 'w', 'h')]
-            scores[k] = float(row['score']) if row.get('score') else np.nan
+        boxes[k] = player['boxes'][i]
+        scores[k] = player['scores'][i]
     return filled
 
 
-def round_trip_summary(results_csv: Path | None) -> dict[str, float] | None:
-    """Round-trip time (ms, frame published -> answer received) over the answered frames of a
-    player's results.csv: mean, median, p95, max; None when no file is given.
-
-    Raises:
-        EvalRunError: the file cannot be read or has no round_trip_ms column.
-    """
-    if results_csv is None:
+def round_trip_summary(player: dict | None) -> dict[str, float] | None:
+    """Round-trip time (ms, frame published -> answer received) over the frames of the
+    player's results (:func:`read_results`) that have one: mean, median, p95, max; None
+    without results."""
+    if player is None:
         return None
-    try:
-        with open(results_csv, newline='') as fh:
-            rows = list(csv.DictReader(fh))
-        ms = np.array([float(r['round_trip_ms']) for r in rows if r.get('round_trip_ms')])
-    except (OSError, KeyError, ValueError) as exc:
-        raise EvalRunError(f'{results_csv}: not a player results.csv ({exc})') from None
+    ms = player['round_trip_ms'][np.isfinite(player['round_trip_ms'])]
     if ms.size == 0:
         return {'frames': 0}
     return {'frames': int(ms.size), 'mean': float(ms.mean()), 'median': float(np.median(ms)),
@@ -228,15 +222,19 @@ def round_trip_summary(results_csv: Path | None) -> dict[str, float] | None:
 
 
 def _tracks_only(args: argparse.Namespace, seq, boxes: np.ndarray, scores: np.ndarray,
-                 answered: np.ndarray) -> int:
-    """No ground truth: the video and summary.md of the recorded run, nothing scored."""
+                 answered: np.ndarray, player: dict | None, player_error: str | None) -> int:
+    """No ground truth: the video and summary.md of the recorded run, nothing scored (an
+    unreadable ``--player-results`` is an error here: the summary needs its timing)."""
     from rgbx_tracker_ros.eval.report import ReportError, write_video
 
+    if player_error is not None:
+        print(f'rgbx-eval-run: {player_error}', file=sys.stderr)
+        return 2
     try:
-        timing = round_trip_summary(args.player_results)
+        timing = round_trip_summary(player)
         video = None if args.no_video else write_video(
             seq, {'tracker_node': (boxes, scores)}, args.out / 'tracks')
-    except (EvalRunError, ReportError) as exc:
+    except ReportError as exc:
         print(f'rgbx-eval-run: {exc}', file=sys.stderr)
         return 2
     n, boxed = len(boxes), int(np.isfinite(boxes[:, 0]).sum())
