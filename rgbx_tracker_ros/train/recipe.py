@@ -49,11 +49,9 @@ Schedules (``kind``):
 - ``constant``: no decay (e.g. SEATrack's RGB-D / RGB-E runs, whose drop epoch lies beyond the
   last epoch).
 
-The trainer's ``lr_at`` only knows warm-up + cosine; :meth:`Recipe.lr_at` gives the recipe's own
-schedule per step for a trainer that accepts a schedule function, and
-:meth:`Recipe.to_train_overrides` maps it onto ``TrainConfig`` as closely as ``lr_at`` allows
-(``constant`` exactly as ``min_lr_ratio`` 1; ``step`` approximated by a cosine ending at
-``lr × gamma^drops``), recording the exact schedule in ``extra['recipe']``.
+:func:`scheduled_lr` is the one implementation of the three, used by :meth:`Recipe.lr_at` and by
+the trainer's ``lr_at``, which follows the schedule that :meth:`Recipe.to_train_overrides`
+records in ``extra['recipe']`` (``rgbx-train --recipe``).
 
 Errors raise :class:`RecipeError` (a ValueError) naming the file and the key.
 """
@@ -205,16 +203,9 @@ class Recipe:
     def lr_at(self, step: int) -> float:
         """Peak-group learning rate at optimiser step ``step`` (0-based) under the recipe's own
         schedule (the backbone group is this × ``backbone_lr_scale``)."""
-        if step < self.warmup:
-            return self.lr * (step + 1) / self.warmup
-        if self.schedule == 'constant':
-            return self.lr
-        if self.schedule == 'step':
-            drops = sum(step >= s for s in self.decay_steps())
-            return self.lr * self.gamma ** drops
         ratio = 0.05 if self.min_lr_ratio is None else self.min_lr_ratio
-        t = (step - self.warmup) / max(1, self.iterations - self.warmup)
-        return self.lr * (ratio + (1 - ratio) * 0.5 * (1 + math.cos(math.pi * t)))
+        return scheduled_lr(step, self.lr, self.warmup, self.iterations, self.schedule, ratio,
+                            self.decay_steps(), self.gamma)
 
     # -- trainer mapping ---------------------------------------------------------------------
     def to_train_overrides(self) -> Dict[str, Any]:
@@ -222,11 +213,11 @@ class Recipe:
 
         Always: variant, iterations, batch_size, lr, warmup, min_lr_ratio and ``extra``
         (``{'recipe': {...}}``: name, file, paper, the exact schedule, datasets and sampling, for
-        the checkpoint metadata and a schedule-aware trainer). When the recipe states them:
-        init, trainable, freeze_backbone, backbone_lr_scale, weight_decay, grad_clip.
-        ``min_lr_ratio``: 1.0 for 'constant' (exact under ``lr_at``), gamma^drops for 'step'
-        (``lr_at``'s cosine then ends where the step schedule ends), the recipe's (or left
-        out) for 'cosine'.
+        the checkpoint metadata and the trainer's ``lr_at``, which follows that schedule under
+        ``recipe``). When the recipe states them: init, trainable, freeze_backbone,
+        backbone_lr_scale, weight_decay, grad_clip. ``min_lr_ratio``: 1.0 for 'constant',
+        gamma^drops for 'step' (where the step schedule ends), the recipe's (or left out) for
+        'cosine'.
         """
         out: Dict[str, Any] = {'variant': self.variant, 'iterations': self.iterations,
                                'batch_size': self.batch_size, 'lr': self.lr,
@@ -295,6 +286,25 @@ class Recipe:
             sources.append(SequencePairSource(dataset, geo, max_gap=gap))
         return MixedSource(sources, [d.ratio for d in self.datasets],
                            names=[d.name for d in self.datasets])
+
+
+# --------------------------------------------------------------------------- schedule
+
+def scheduled_lr(step: int, lr: float, warmup: int, iterations: int, kind: str = 'cosine',
+                 min_lr_ratio: float = 0.05, decay_steps: Iterable[int] = (),
+                 gamma: float = 0.1) -> float:
+    """Peak-group learning rate at optimiser step ``step`` (0-based): a linear warm-up over
+    ``warmup`` steps, then ``kind`` (module docstring): 'constant' stays at ``lr``, 'step'
+    multiplies it by ``gamma`` at each of ``decay_steps``, anything else ('cosine') decays
+    it to ``lr * min_lr_ratio`` at ``iterations``."""
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    if kind == 'constant':
+        return lr
+    if kind == 'step':
+        return lr * gamma ** sum(step >= s for s in decay_steps)
+    t = (step - warmup) / max(1, iterations - warmup)
+    return lr * (min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
 
 
 # --------------------------------------------------------------------------- loading

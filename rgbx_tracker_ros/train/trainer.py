@@ -66,7 +66,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -87,6 +86,7 @@ from .data import (Geometry, PairSample, StaticPairSource, SyntheticSource, Vide
                    drop_x)
 from .feature_cache import decoded_ious, redetect_threshold
 from .losses import DEFAULT_WEIGHTS, HEAD_TERMS, LossOutput, tracking_loss
+from .recipe import scheduled_lr
 
 _logger = logging.getLogger(__name__)
 
@@ -386,16 +386,10 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     recipe whose schedule is 'step' or 'constant' (``cfg.extra['recipe']['schedule']``, written
     by :meth:`~.recipe.Recipe.to_train_overrides`), that schedule instead: after the warm-up the
     lr is multiplied by ``gamma`` at each of its ``decay_steps``, or stays at ``cfg.lr``."""
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
     schedule = (cfg.extra.get('recipe') or {}).get('schedule') or {} if cfg.recipe else {}
-    if schedule.get('kind') == 'constant':
-        return cfg.lr
-    if schedule.get('kind') == 'step':
-        drops = sum(step >= s for s in schedule.get('decay_steps', []))
-        return cfg.lr * float(schedule.get('gamma', 0.1)) ** drops
-    t = (step - cfg.warmup) / max(1, cfg.iterations - cfg.warmup)
-    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
+    return scheduled_lr(step, cfg.lr, cfg.warmup, cfg.iterations,
+                        schedule.get('kind', 'cosine'), cfg.min_lr_ratio,
+                        schedule.get('decay_steps', ()), float(schedule.get('gamma', 0.1)))
 
 
 def recipe_source(cfg: TrainConfig, geo: Geometry):
