@@ -41,6 +41,7 @@ import logging
 import os
 import sys
 
+from ..core.torchrun import torchrun_env
 from ..train.trainer import TrainConfig, train
 
 
@@ -78,7 +79,7 @@ def with_recipe(values: dict, parser: argparse.ArgumentParser, argv=None) -> dic
     out = apply_recipe(values, recipe, typed)
     out['recipe'] = str(recipe.path or values['recipe'])
     if 'batch_size' not in typed:
-        split = int(os.environ.get('WORLD_SIZE', '1') or 1) * max(1, int(out.get('accum', 1)))
+        split = torchrun_env()[1] * max(1, int(out.get('accum', 1)))
         if recipe.batch_size % split:
             raise ValueError(f'recipe {recipe.name}: batch {recipe.batch_size} does not split '
                              f'over {split} processes x accumulation steps; give --batch-size '
