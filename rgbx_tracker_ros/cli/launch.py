@@ -53,7 +53,6 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
 import sys
 import time
 from pathlib import Path
@@ -62,7 +61,7 @@ from typing import Any
 import rgbx_tracker_ros.models  # noqa: F401  (installs the variant catalogue: rigs are checked)
 from rgbx_tracker_ros.bringup import (
     BagTopics, LOG_LEVELS, node_configuration, NodeConfig, REPLAY_TRANSPORTS,
-    replay_configuration, rviz_config, write_rviz_config)
+    replay_configuration, ros_param_value, rviz_config, rviz_launch_kwargs)
 from rgbx_tracker_ros.core.rig import list_rigs, load_rig, RigError, rigs_dirs, source_root
 
 
@@ -151,13 +150,13 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _rviz_command(node: NodeConfig) -> list[str]:
-    """``rviz2 -d FILE --ros-args -p use_sim_time:=...`` with the packaged config rewritten for
-    ``node`` (written to a fresh temporary folder)."""
-    rviz_file = write_rviz_config(node.fully_qualified_name,
-                                  tempfile.mkdtemp(prefix='rgbx_rviz_'))
-    sim = 'true' if node.parameters.get('use_sim_time') else 'false'
-    return [shutil.which('rviz2') or 'rviz2', '-d', str(rviz_file), '--ros-args', '-p',
-            f'use_sim_time:={sim}']
+    """``rviz2 -d FILE --ros-args -p use_sim_time:=...``: the rviz2 node the launch files start
+    (:func:`~rgbx_tracker_ros.bringup.rviz_launch_kwargs`) as a command line."""
+    kw = rviz_launch_kwargs(node.fully_qualified_name,
+                            bool(node.parameters.get('use_sim_time')))
+    params = [f'{k}:={ros_param_value(v)}' for d in kw['parameters'] for k, v in d.items()]
+    return [shutil.which('rviz2') or 'rviz2', *kw['arguments'], '--ros-args',
+            *(a for p in params for a in ('-p', p))]
 
 
 def _run_live(cfg: NodeConfig, rviz_cmd: list[str] | None = None) -> int:
