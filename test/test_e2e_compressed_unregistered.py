@@ -34,6 +34,8 @@ import cv2
 import numpy as np
 import pytest
 
+from rgbx_tracker_ros.core.boxes import iou_xywh
+
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[1]
@@ -152,14 +154,6 @@ def _replay(bag: Path, out: Path, transport: str, homography: np.ndarray | None,
     return read_results(out / 'results.csv'), labels
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    x1, y1 = np.maximum(a[:, 0], b[:, 0]), np.maximum(a[:, 1], b[:, 1])
-    x2 = np.minimum(a[:, 0] + a[:, 2], b[:, 0] + b[:, 2])
-    y2 = np.minimum(a[:, 1] + a[:, 3], b[:, 1] + b[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    return inter / (a[:, 2] * a[:, 3] + b[:, 2] * b[:, 3] - inter)
-
-
 def test_compressed_unregistered_bag_through_lifecycle_node_matches_raw(tmp_path) -> None:
     from rgbx_tracker_ros.cli import make_bag
 
@@ -184,7 +178,7 @@ def test_compressed_unregistered_bag_through_lifecycle_node_matches_raw(tmp_path
     # the same frames have a box (TNO's person is out of sight for ten frames in both runs)
     np.testing.assert_array_equal(np.isfinite(got['boxes'][:, 0]), boxed)
     assert boxed.sum() >= n // 2
-    ious = _iou(raw['boxes'][boxed], got['boxes'][boxed])
+    ious = iou_xywh(raw['boxes'][boxed], got['boxes'][boxed])
     # JPEG loss and the border the warp leaves empty move the box a little, not off the target
     assert np.median(ious) > 0.8 and ious.min() > 0.5, ious
     # control: the same bag without the registration loses the target (so the warp is what
@@ -192,5 +186,5 @@ def test_compressed_unregistered_bag_through_lifecycle_node_matches_raw(tmp_path
     unwarped, _ = _replay(jpeg_bag, tmp_path / 'jpeg_run_unwarped', 'compressed', None,
                           lifecycle=False)
     kept = np.isfinite(unwarped['boxes'][:, 0]) & boxed
-    control = _iou(raw['boxes'][kept], unwarped['boxes'][kept]) if kept.any() else np.zeros(1)
+    control = iou_xywh(raw['boxes'][kept], unwarped['boxes'][kept]) if kept.any() else np.zeros(1)
     assert kept.sum() < boxed.sum() or np.median(control) < 0.6, control
