@@ -196,12 +196,64 @@ def test_deep_to_shallow_init_copies_the_matched_teacher_blocks():
     init_from_teacher(student, teacher, 'teacher:0,2')
     assert torch.equal(student.state_dict()['backbone.blocks.1.attn.qkv.weight'],
                        t['backbone.blocks.2.attn.qkv.weight'])
-    narrow = create_model('test_tiny', depth=2, embed_dim=32, num_heads=2)
-    kept = init_from_teacher(narrow, teacher)['kept']
+    wide = create_model('test_tiny', depth=2, embed_dim=96, num_heads=2)
+    kept = init_from_teacher(wide, teacher)['kept']     # wider than the teacher: kept
     assert 'backbone.blocks.0.attn.qkv.weight' in kept
     for bad in ('teacher:0', 'teacher:0,9', 'student', 'teacher:a,b'):
         with pytest.raises(ValueError, match='student_init'):
             init_from_teacher(student, teacher, bad)
+
+
+def test_weight_selection_cuts_a_narrower_student_consistently():
+    from rgbx_tracker_ros.train.distill import init_from_teacher, select_weights
+    torch.manual_seed(0)
+    # teacher: width 64, 2 heads of 32, patch 16; student: width 32, 1 head of 32, patch 8
+    teacher = create_model('test_tiny', depth=4, init_values=0.1, moe=False)
+    student = create_model('test_tiny', depth=2, embed_dim=32, num_heads=1, patch_size=8,
+                           init_values=0.1, moe=False)
+    report = init_from_teacher(student, teacher, 'teacher:0,1')
+    assert report['kept'] == [] and report['selected'] > 0
+    t, s = teacher.state_dict(), student.state_dict()
+    # fused qkv: q, k and v are each cut to their first 32 rows (head 0 whole), 32 columns
+    tq = t['backbone.blocks.1.attn.qkv.weight'].reshape(3, 64, 64)
+    sq = s['backbone.blocks.1.attn.qkv.weight'].reshape(3, 32, 32)
+    for i in range(3):
+        assert torch.equal(sq[i], tq[i, :32, :32])
+    tb = t['backbone.blocks.1.attn.qkv.bias'].reshape(3, 64)
+    assert torch.equal(s['backbone.blocks.1.attn.qkv.bias'].reshape(3, 32), tb[:, :32])
+    # the same residual channels in every tensor: norms, layer scale, FFN
+    assert torch.equal(s['backbone.blocks.0.norm1.weight'],
+                       t['backbone.blocks.0.norm1.weight'][:32])
+    assert torch.equal(s['backbone.blocks.0.ls2.gamma'], t['backbone.blocks.0.ls2.gamma'][:32])
+    assert torch.equal(s['backbone.blocks.1.mlp.fc2.weight'],
+                       t['backbone.blocks.1.mlp.fc2.weight'][:32, :128])
+    # patch 16 -> 8: the kernel is resampled (FlexiViT); positions: 8x8 grid -> 16x16
+    assert s['backbone.patch_embed.proj.weight'].shape == (32, 3, 8, 8)
+    assert not torch.equal(s['backbone.patch_embed.proj.weight'],
+                           t['backbone.patch_embed.proj.weight'][:32, :, :8, :8])
+    pos_t = t['backbone.pos_embed_x'][..., :32].reshape(1, 8, 8, 32)
+    pos_s = s['backbone.pos_embed_x'].reshape(1, 16, 16, 32)
+    assert pos_s.shape == (1, 16, 16, 32)
+    assert torch.allclose(pos_s.mean((1, 2)), pos_t.mean((1, 2)), atol=0.02)
+    # what cannot be cut: another rank, or a wider tensor
+    assert select_weights('x.weight', torch.ones(4, 4), torch.Size([4])) is None
+    assert select_weights('x.weight', torch.ones(4, 4), torch.Size([8, 4])) is None
+
+
+def test_dense_student_variant_has_no_router_terms():
+    model = create_model('t224_student')
+    assert model.backbone.patch_size == 16 and len(model.backbone.blocks) == 4
+    assert not any('router' in n or 'experts' in n for n, _ in model.named_parameters())
+    model.train()
+    out = model(torch.rand(2, 3, 112, 112), torch.rand(2, 3, 224, 224),
+                torch.rand(2, 3, 112, 112), torch.rand(2, 3, 224, 224),
+                modality=torch.zeros(2, dtype=torch.long))
+    assert out.score_map.shape == (2, 1, 14, 14)
+    assert out.aux == {}
+    moe = create_model('t224_student', moe=True).train()
+    assert set(moe(torch.rand(2, 3, 112, 112), torch.rand(2, 3, 224, 224),
+                   modality=torch.zeros(2, dtype=torch.long)).aux) == {'dis', 'balance',
+                                                                       'cluster'}
 
 
 def test_student_init_needs_a_teacher(tmp_path):

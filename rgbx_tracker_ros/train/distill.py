@@ -57,9 +57,10 @@ another grid is resampled bilinearly on the logit scale.
 
 **Unlabelled frames.** A batch may carry ``'labelled'`` (B,) (1 = has a ground-truth box). The
 ground-truth terms (focal / GIoU / L1) are computed on the labelled samples only, and the
-distillation terms on all samples. The current samplers (:func:`~.trainer.draw_samples`,
-:class:`~.trainer.SampleStream`) have no unlabelled source yet, so every sample counts as
-labelled.
+distillation terms on all samples. ``rgbx-train --unlabelled-ratio P`` draws that share of
+samples from real frame sequences without boxes (:class:`~.data.UnlabelledVideoSource`: TNO's
+RGB-T Fire_sequence, a TUM-style RGB-D sequence, ECD APS frames), the teacher's response and
+features being their only target.
 
 Crop sizes: the teacher and the student take the same template and search crops (both see the
 same RGB and X crops); a teacher with other crop sizes is refused with a :class:`ValueError`.
@@ -84,7 +85,7 @@ from .trainer import LoopHooks, TrainConfig, as_float, run_loop
 
 __all__ = ['KD_WEIGHTS', 'TAU', 'FeatureDistiller', 'check_crops', 'distill_loss',
            'feature_kd_loss', 'init_from_teacher', 'layer_pairs', 'load_teacher',
-           'response_kd_loss', 'train_distilled']
+           'response_kd_loss', 'select_weights', 'train_distilled']
 
 _logger = logging.getLogger(__name__)
 
@@ -281,21 +282,77 @@ def _block_index(name: str) -> Optional[Tuple[str, int, str]]:
     return (head + sep, int(number), tail) if number.isdigit() and dot else None
 
 
+def _grid(tokens: int) -> int:
+    side = int(round(tokens ** 0.5))
+    return side if side * side == tokens else 0
+
+
+def select_weights(name: str, teacher: torch.Tensor, shape: torch.Size) -> Optional[torch.Tensor]:
+    """Weight selection (Xu et al., ICLR 2024, "Initializing Models with Larger Ones"): the
+    teacher tensor cut down to a narrower student's ``shape``, or None when it cannot be.
+
+    Every dimension keeps its first ``n`` elements, the same ones in every layer, so the
+    residual stream, heads (a fused ``qkv`` is cut per q / k / v: a 3-head student of a 6-head
+    teacher keeps heads 0-2 whole) and LayerScale stay consistent. Two tensors are also
+    resampled: a patch-embedding kernel of another patch size (timm's
+    ``resample_patch_embed``, FlexiViT's pseudo-inverse resize) and a position table of
+    another token grid (``pos_embed_z`` / ``pos_embed_x``: bicubic on the (side, side) grid).
+
+    Args:
+        name: the student tensor's state-dict name.
+        teacher: the teacher's tensor of the same name.
+        shape: the student tensor's shape.
+
+    Returns:
+        A new tensor of ``shape``, or None (another number of dimensions, or a dimension where
+        the student is wider than the teacher).
+    """
+    t = teacher.detach()
+    if t.ndim != len(shape):
+        return None
+    if name.endswith('qkv.weight') or name.endswith('qkv.bias'):
+        if shape[0] % 3 or t.shape[0] % 3:
+            return None
+        t = t.reshape(3, t.shape[0] // 3, *t.shape[1:])
+        part = select_weights(name + '#part', t[0], torch.Size([shape[0] // 3, *shape[1:]]))
+        if part is None:
+            return None
+        parts = [select_weights(name + '#part', t[i], part.shape) for i in range(3)]
+        return torch.cat(parts, 0)
+    if t.ndim == 4 and name.endswith('patch_embed.proj.weight') and t.shape[-2:] != shape[-2:]:
+        from timm.layers import resample_patch_embed
+        t = resample_patch_embed(t.float(), list(shape[-2:]), verbose=False)
+    if t.ndim == 3 and 'pos_embed' in name and t.shape[1] != shape[1]:
+        old, new = _grid(t.shape[1]), _grid(shape[1])
+        if not old or not new:
+            return None
+        from timm.layers import resample_abs_pos_embed
+        t = resample_abs_pos_embed(t.float(), [new, new], [old, old], num_prefix_tokens=0)
+    if any(s > d for s, d in zip(shape, t.shape)):
+        return None
+    return t[tuple(slice(0, s) for s in shape)].clone()
+
+
 def init_from_teacher(student: nn.Module, teacher: nn.Module, spec: str = 'teacher') -> dict:
-    """Initialise ``student`` from ``teacher`` in place (MixFormerV2's deep-to-shallow
-    initialisation): student block ``j`` takes the tensors of teacher block ``k(j)``, and every
-    tensor outside the blocks (patch embedding, positions, merger, final norm, head) with the
-    same name and shape is copied.
+    """Initialise ``student`` from ``teacher`` in place: MixFormerV2's deep-to-shallow
+    initialisation (student block ``j`` takes the tensors of teacher block ``k(j)``), with
+    weight selection (:func:`select_weights`) for a narrower student. Every tensor outside the
+    blocks (patch embedding, positions, merger, final norm, head) is taken by name.
+
+    A tensor of the same shape is copied; one of a narrower student (ViT-Ti width of a ViT-S
+    teacher, another patch size or token grid) is cut down by :func:`select_weights`; a tensor
+    the teacher does not have, or cannot be cut to the student's shape, keeps the student's
+    initialisation.
 
     Args:
         student, teacher: built models (same family naming: one-stream ``backbone.blocks.{i}``).
         spec: 'teacher' = ``k(j)`` from :func:`layer_pairs` (a 4-block student of an 8-block
-            teacher takes blocks 1, 3, 5, 7); 'teacher:0,2,4,6' = those teacher blocks, one per
-            student block.
+            teacher takes blocks 1, 3, 5, 7); 'teacher:0,1,2,3' = those teacher blocks, one per
+            student block (weight selection's "first-N layers").
 
     Returns:
-        {'blocks': [[j, k], ...], 'copied': n tensors, 'kept': names left at the student's
-        init (missing in the teacher or of another shape, e.g. a narrower student)}.
+        {'blocks': [[j, k], ...], 'copied': n tensors of equal shape, 'selected': n tensors cut
+        down by weight selection, 'kept': names left at the student's init (first 20)}.
 
     Raises:
         ValueError: a malformed spec, a block list whose length is not the student's depth, or
@@ -318,7 +375,7 @@ def init_from_teacher(student: nn.Module, teacher: nn.Module, spec: str = 'teach
         pairs = layer_pairs(s_depth, t_depth)
     source = dict(pairs)
     t_state = teacher.state_dict()
-    copied, kept = 0, []
+    copied, selected, kept = 0, 0, []
     with torch.no_grad():
         for name, tensor in student.state_dict().items():
             parsed = _block_index(name)
@@ -328,14 +385,21 @@ def init_from_teacher(student: nn.Module, teacher: nn.Module, spec: str = 'teach
             else:
                 key = name
             value = t_state.get(key) if key else None
-            if value is None or value.shape != tensor.shape:
+            if value is not None and value.shape == tensor.shape:
+                tensor.copy_(value)
+                copied += 1
+                continue
+            cut = select_weights(name, value, tensor.shape) \
+                if value is not None and tensor.is_floating_point() else None
+            if cut is None:
                 kept.append(name)
                 continue
-            tensor.copy_(value)
-            copied += 1
-    _logger.info('student initialised from the teacher: blocks %s, %d tensors copied, %d kept',
-                 pairs, copied, len(kept))
-    return {'blocks': [list(p) for p in pairs], 'copied': copied, 'kept': kept[:20]}
+            tensor.copy_(cut)
+            selected += 1
+    _logger.info('student initialised from the teacher: blocks %s, %d tensors copied, %d cut '
+                 'down by weight selection, %d kept', pairs, copied, selected, len(kept))
+    return {'blocks': [list(p) for p in pairs], 'copied': copied, 'selected': selected,
+            'kept': kept[:20]}
 
 
 def check_crops(teacher: nn.Module, student: nn.Module, teacher_path: str = '') -> None:

@@ -35,6 +35,7 @@ import functools
 from typing import Dict, Optional, Sequence, Type
 
 import torch
+from timm.layers import Mlp
 from torch import nn
 
 from ...core.model_api import TrackerOutput
@@ -217,6 +218,9 @@ class RgbxViT(TrackerNet):
         **backbone_args: see :class:`Backbone` (``missing_x`` picks the RGB-only path;
             ``ce_loc`` / ``ce_keep_ratio`` turn on candidate elimination, an inference option
             that keeps the weights).
+        moe: Dual MoE FFNs (OneTrackerV2); False = plain dense timm ``Mlp`` FFNs, no routers and
+            no auxiliary terms (the distilled CPU students, whose budget the experts' extra
+            matmuls do not fit).
 
     Forward:
         template_rgb (B, 3, Ht, Wt), search_rgb (B, 3, Hs, Ws): ImageNet-normalised crops.
@@ -240,11 +244,12 @@ class RgbxViT(TrackerNet):
                  drop_path_rate: float = 0.0, init_values: Optional[float] = None,
                  x_blend: float = 0.0, corr_head: bool = False,
                  missing_x: str = 'mask', ce_loc: Sequence[int] = (),
-                 ce_keep_ratio: float = 1.0) -> None:
+                 ce_keep_ratio: float = 1.0, moe: bool = True) -> None:
         super().__init__(template_size, search_size)
         self.backbone = Backbone(template_size, search_size, patch_size, embed_dim, depth,
                                  num_heads, mlp_ratio, num_t_experts, num_m_experts, top_k,
                                  expert_rank, drop_path_rate, init_values, x_blend, missing_x,
+                                 mlp_layer=DualMoE if moe else Mlp,
                                  ce_loc=ce_loc, ce_keep_ratio=ce_keep_ratio)
         self.add_head(head_channels, corr_head)
 
@@ -377,6 +382,19 @@ def s14_224(build: bool = True, **kw):
 def s14_224_d8(build: bool = True, **kw):
     """DINOv2 ViT-S/14 truncated to its first 8 blocks (CPU speed), search 224 / template 112."""
     return _variant('s14_224_d8', build, dict(_S14, depth=8), kw)
+
+
+@register_variant(family='onetracker', base='ViT-Ti/16, distilled from s14_224_d8 (CPU student)')
+def t224_student(build: bool = True, **kw):
+    """CPU student sized for 60 FPS on two cores (the real-time issue): ViT-Ti width (192,
+    3 heads), 4 blocks with dense FFNs (no Dual MoE), patch 16 (7x7 template + 14x14 search
+    tokens), layer scale and the correlation head of the DINOv2 variants; search 224 / template
+    112, the crops of its teacher ``s14_224_d8``. Trained with ``rgbx-train --distill-from``
+    and ``--student-init teacher:...`` (deep-to-shallow blocks, weight selection of the
+    teacher's first 192 channels)."""
+    return _variant('t224_student', build, dict(
+        embed_dim=192, depth=4, num_heads=3, init_values=1e-5, x_blend=0.5, corr_head=True,
+        expert_rank=16, head_channels=64, moe=False), kw)
 
 
 @register_variant(family='onetracker', base='test (random)')
