@@ -24,6 +24,9 @@ Sources (mixed at random, each yielding a :class:`PairSample`):
 - :class:`SyntheticSource`: two frames of one generated RGB-X sequence
   (:mod:`rgbx_tracker_ros.data.synthetic`): motion, distractors, occlusion, dark RGB.
 - :class:`VideoPairSource`: two frames of one real RGB video (OTB / VOT folders).
+- :class:`UnlabelledVideoSource`: two frames of one real sequence without boxes (TNO's RGB-T
+  Fire_sequence, the TUM-style RGB-D sequence, the ECD APS frames): distillation only, the
+  teacher's response being the target (``labelled=False``).
 - :class:`~rgbx_tracker_ros.train.datasets.SequencePairSource`: the benchmark training sets
   (LasHeR, DepthTrack, VisEvent, GOT-10k, LaSOT, COCO, ...), mixed by a recipe
   (:mod:`rgbx_tracker_ros.train.recipe`). Pair sampling (:func:`pick_frame_pair`) and the joint
@@ -40,7 +43,7 @@ from __future__ import annotations
 import logging
 import math
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
@@ -65,6 +68,10 @@ class PairSample:
         template_x, search_x: encoded X crops or None (X missing).
         box_cxcywh: (4,) float32 target box in the search crop, normalised to [0, 1].
         modality: label of MODALITY_LABEL (0 when the search region has no X).
+        labelled: False for a pair of unlabelled frames (:class:`UnlabelledVideoSource`): the
+            search crop's target is unknown, ``box_cxcywh`` is only where the template's box
+            would be if nothing moved, and distillation trains such samples on the teacher's
+            response alone.
     """
 
     template_rgb: np.ndarray
@@ -73,6 +80,7 @@ class PairSample:
     search_x: Optional[np.ndarray]
     box_cxcywh: np.ndarray
     modality: int
+    labelled: bool = True
 
 
 @dataclass
@@ -444,14 +452,12 @@ def drop_x(sample: PairSample, rng: np.random.Generator, p_both: float = 0.1,
         return sample
     r = rng.random()
     if r < p_both:
-        return PairSample(sample.template_rgb, None, sample.search_rgb, None, sample.box_cxcywh,
-                          MODALITY_LABEL[Modality.RGB])
+        return replace(sample, template_x=None, search_x=None,
+                       modality=MODALITY_LABEL[Modality.RGB])
     if r < p_both + p_search:
-        return PairSample(sample.template_rgb, sample.template_x, sample.search_rgb, None,
-                          sample.box_cxcywh, MODALITY_LABEL[Modality.RGB])
+        return replace(sample, search_x=None, modality=MODALITY_LABEL[Modality.RGB])
     if r < p_both + p_search + p_template:
-        return PairSample(sample.template_rgb, None, sample.search_rgb, sample.search_x,
-                          sample.box_cxcywh, sample.modality)
+        return replace(sample, template_x=None)
     return sample
 
 
@@ -546,3 +552,127 @@ class VideoPairSource:
         t, s = [photometric(t[0], rng, 0.5)], [photometric(s[0], rng, 0.5)]
         t, s, label = hflip_pair(t, s, label, rng)
         return PairSample(t[0], None, s[0], None, label, MODALITY_LABEL[Modality.RGB])
+
+
+#: unlabelled frame sequences of ``data/train`` (SOURCES.md): (name, RGB glob, X glob or None,
+#: modality of X). Frames of one sequence pair up by sorted order.
+UNLABELLED_SEQUENCES = (
+    ('tno_fire_part_1', 'rgbt/tno/DHV_images/Fire_sequence/part_1/dhv/*.png',
+     'rgbt/tno/DHV_images/Fire_sequence/part_1/thermal/*.png', Modality.THERMAL),
+    ('tno_fire_part_2', 'rgbt/tno/DHV_images/Fire_sequence/part_2/dhv/*.png',
+     'rgbt/tno/DHV_images/Fire_sequence/part_2/rad/*.png', Modality.THERMAL),
+    ('tno_fire_part_3', 'rgbt/tno/DHV_images/Fire_sequence/part_3/dhv/*.png',
+     'rgbt/tno/DHV_images/Fire_sequence/part_3/rad/*.png', Modality.THERMAL),
+    ('tum_rgbd', 'rgbd/tum2klg_fr1xyz_like/rgb/*.png', 'rgbd/tum2klg_fr1xyz_like/depth/*.png',
+     Modality.DEPTH),
+    ('ecd_aps', 'event/ecd_slider_depth_aps_only/images/*.png', None, Modality.RGB),
+)
+
+
+def _frame_number(path: Path) -> Tuple[int, str]:
+    digits = ''.join(c for c in path.stem if c.isdigit())
+    return (int(digits) if digits else -1, path.name)
+
+
+class UnlabelledVideoSource:
+    """Template / search pairs from real frame sequences that have no boxes (distillation).
+
+    A template frame ``i`` and a search frame ``j`` at most ``max_gap`` frames apart are drawn
+    from one sequence; the template box is a warm blob of the thermal frame (RGB-T) or a random
+    box (:func:`random_box`), and the search crop is cut around the same box jittered as in
+    training (OSTrack's centre / scale jitter). Where the target is in frame ``j`` is unknown:
+    the sample has ``labelled=False``, and :func:`~rgbx_tracker_ros.train.distill.distill_loss`
+    trains it on the teacher's response and features only ("unlabelled frames where only the
+    teacher's response is the target", the real-time issue). ``box_cxcywh`` is the template
+    box's place in the search crop, used by nothing but the shapes.
+
+    Args:
+        root: the ``data/train`` folder.
+        geo: crop geometry.
+        sequences: entries of :data:`UNLABELLED_SEQUENCES` to use (default all found).
+        max_gap: largest frame distance between template and search frame.
+        split: 'train' (the first ``train_fraction`` of each sequence) or 'val' (the rest).
+        train_fraction: share of each sequence's frames in the training split.
+
+    Raises:
+        FileNotFoundError: ``root`` missing or none of the sequences found (each missing one is
+            named in the message, with the globs it was looked for under).
+        ValueError: a sequence whose RGB and X frame counts differ, or a bad ``split``.
+    """
+
+    def __init__(self, root: Path, geo: Geometry, sequences=UNLABELLED_SEQUENCES,
+                 max_gap: int = 10, split: str = 'train', train_fraction: float = 1.0) -> None:
+        from ..core.modality import encode_x
+        root = Path(root)
+        if not root.is_dir():
+            raise FileNotFoundError(f'training data folder {root} does not exist')
+        if split not in ('train', 'val'):
+            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+        self.geo, self.max_gap = geo, int(max_gap)
+        self.sequences: List[Tuple[str, List[np.ndarray], Optional[List[np.ndarray]],
+                                   Modality]] = []
+        missing = []
+        for name, rgb_glob, x_glob, modality in sequences:
+            rgbs = sorted(root.glob(rgb_glob), key=_frame_number)
+            xs = sorted(root.glob(x_glob), key=_frame_number) if x_glob else []
+            if len(rgbs) < 2 or (x_glob and not xs):
+                missing.append(f'{name} ({rgb_glob}' + (f', {x_glob})' if x_glob else ')'))
+                continue
+            if x_glob and len(xs) != len(rgbs):
+                raise ValueError(f'unlabelled sequence {name}: {len(rgbs)} RGB frames but '
+                                 f'{len(xs)} X frames under {root}; they must pair one to one')
+            cut = max(1, int(round(len(rgbs) * train_fraction)))
+            keep = slice(0, cut) if split == 'train' else slice(cut, len(rgbs))
+            rgb_imgs, x_imgs = [], [] if x_glob else None
+            for k, path in list(enumerate(rgbs))[keep]:
+                rgb = _read_rgb(path)
+                if x_glob:
+                    x = self._read_x(xs[k], modality, encode_x)
+                    if x.shape[:2] != rgb.shape[:2]:
+                        rgb = cv2.resize(rgb, (x.shape[1], x.shape[0]),
+                                         interpolation=cv2.INTER_AREA)
+                    images, _ = _shrink([rgb, x])
+                    x_imgs.append(images[1])
+                else:
+                    images, _ = _shrink([rgb])
+                rgb_imgs.append(images[0])
+            if len(rgb_imgs) >= 2:
+                self.sequences.append((name, rgb_imgs, x_imgs, modality))
+        if not self.sequences:
+            raise FileNotFoundError(f'no unlabelled frame sequence under {root}; looked for '
+                                    + '; '.join(missing))
+        if missing:
+            _logger.warning('unlabelled sequences not found under %s: %s', root,
+                            '; '.join(missing))
+        _logger.info('unlabelled sequences (%s split): %s', split,
+                     {name: len(r) for name, r, _, _ in self.sequences})
+
+    @staticmethod
+    def _read_x(path: Path, modality: Modality, encode_x) -> np.ndarray:
+        if modality == Modality.DEPTH:
+            depth = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+            if depth is None or depth.dtype != np.uint16:
+                raise ValueError(f'cannot read 16-bit depth frame {path}')
+            return encode_x(depth, '16UC1', Modality.DEPTH)
+        return _read_gray3(path)
+
+    def sample(self, rng: np.random.Generator) -> PairSample:
+        """A template frame and a search frame of one sequence (``labelled=False``)."""
+        _, rgbs, xs, modality = self.sequences[rng.integers(len(self.sequences))]
+        i, j = pick_frame_pair(np.arange(len(rgbs)), self.max_gap, rng)
+        h, w = rgbs[i].shape[:2]
+        blobs = warm_blob_boxes(xs[i]) if xs is not None and modality == Modality.THERMAL \
+            else []
+        box = blobs[rng.integers(len(blobs))] if blobs and rng.random() < 0.7 \
+            else random_box(h, w, rng)
+        t_imgs = [rgbs[i]] if xs is None else [rgbs[i], xs[i]]
+        s_imgs = [rgbs[j]] if xs is None else [rgbs[j], xs[j]]
+        t, s, label = make_pair(t_imgs, box, s_imgs, box, self.geo, rng)
+        t = [photometric(t[0], rng, 0.5)] + [photometric(c, rng, 0.3) for c in t[1:]]
+        s = [photometric(s[0], rng, 0.5)] + [photometric(c, rng, 0.3) for c in s[1:]]
+        t, s, label = hflip_pair(t, s, label, rng)
+        if xs is None:
+            return PairSample(t[0], None, s[0], None, label, MODALITY_LABEL[Modality.RGB],
+                              labelled=False)
+        return PairSample(t[0], t[1], s[0], s[1], label, MODALITY_LABEL[modality],
+                          labelled=False)

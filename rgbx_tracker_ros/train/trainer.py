@@ -82,8 +82,8 @@ from ..models.registry import Family
 from ..models.checkpoint import init_from, save_checkpoint
 from ..core.model_api import TrackerOutput
 from . import distributed
-from .data import (Geometry, PairSample, StaticPairSource, SyntheticSource, VideoPairSource,
-                   drop_x)
+from .data import (Geometry, PairSample, StaticPairSource, SyntheticSource,
+                   UnlabelledVideoSource, VideoPairSource, drop_x)
 from .feature_cache import decoded_ious, redetect_threshold
 from .losses import DEFAULT_WEIGHTS, HEAD_TERMS, LossOutput, tracking_loss
 from .recipe import scheduled_lr
@@ -174,6 +174,9 @@ class TrainConfig:
             training; synthetic pairs from another seed) and scored at every checkpoint; the
             step with the best mean IoU is saved to ``out`` (with the re-detection threshold of
             that pass in ``meta['tracking']``), and the last step to ``<out>.last.pt``.
+        unlabelled_ratio: with ``distill_from``: fraction of samples drawn from the unlabelled
+            real sequences of ``data_root`` (:class:`~.data.UnlabelledVideoSource`), trained on
+            the teacher's response and features only.
         distill_from: a teacher checkpoint: train the model (the student, any one-stream
             variant) by feature and response distillation from it as well
             (:mod:`~rgbx_tracker_ros.train.distill`).
@@ -219,6 +222,7 @@ class TrainConfig:
     loss_weights: str = ''
     distill_from: str = ''
     student_init: str = ''
+    unlabelled_ratio: float = 0.0
     recipe: str = ''
     extra: dict = field(default_factory=dict)
 
@@ -240,19 +244,27 @@ def collate(samples: List[PairSample], device: torch.device) -> dict:
         'template_x_mask': template_mask, 'search_x_mask': search_mask,
         'boxes': torch.from_numpy(np.stack([s.box_cxcywh for s in samples])).to(device),
         'modality': torch.tensor([s.modality for s in samples], device=device),
+        'labelled': torch.tensor([s.labelled for s in samples], dtype=torch.float32,
+                                 device=device),
     }
 
 
 def draw_samples(static: Optional[StaticPairSource], synthetic: Optional[SyntheticSource],
                  rng: np.random.Generator, cfg: TrainConfig,
                  video: Optional[VideoPairSource] = None,
-                 count: Optional[int] = None) -> List[PairSample]:
-    """``count`` (default ``cfg.batch_size``) samples: from the videos with probability
-    ``cfg.video_ratio`` (when given), else synthetic with probability ``cfg.synthetic_ratio``
-    (always when there is no static source), else a still image; then random X dropout
-    (``cfg.x_dropout`` split 2:3:1 over both / search / template)."""
+                 count: Optional[int] = None,
+                 unlabelled: Optional[UnlabelledVideoSource] = None) -> List[PairSample]:
+    """``count`` (default ``cfg.batch_size``) samples: from the unlabelled sequences with
+    probability ``cfg.unlabelled_ratio`` (when given; distillation only), else from the videos
+    with probability ``cfg.video_ratio`` (when given), else synthetic with probability
+    ``cfg.synthetic_ratio`` (always when there is no static source), else a still image; then
+    random X dropout (``cfg.x_dropout`` split 2:3:1 over both / search / template)."""
     samples = []
     for _ in range(cfg.batch_size if count is None else count):
+        if unlabelled is not None and rng.random() < cfg.unlabelled_ratio:
+            samples.append(drop_x(unlabelled.sample(rng), rng, p_both=cfg.x_dropout / 3,
+                                  p_search=cfg.x_dropout / 2, p_template=cfg.x_dropout / 6))
+            continue
         if video is not None and rng.random() < cfg.video_ratio:
             samples.append(video.sample(rng))
             continue
@@ -268,7 +280,8 @@ def stack_samples(samples: List[PairSample]) -> Dict[str, torch.Tensor]:
 
     Returns template_rgb / template_x (B, Ht, Wt, 3) and search_rgb / search_x (B, Hs, Ws, 3)
     uint8 RGB (missing X = zeros), template_x_mask / search_x_mask (B,) float32 (1 = X present),
-    boxes (B, 4) float32 normalised (cx, cy, w, h) in the search crop, modality (B,) int64.
+    boxes (B, 4) float32 normalised (cx, cy, w, h) in the search crop, modality (B,) int64,
+    labelled (B,) float32 (0 = unlabelled frames, :class:`~.data.UnlabelledVideoSource`).
     """
     def stack(key: str, rgb_key: str) -> torch.Tensor:
         return torch.from_numpy(np.stack([
@@ -286,6 +299,7 @@ def stack_samples(samples: List[PairSample]) -> Dict[str, torch.Tensor]:
                                       dtype=torch.float32),
         'boxes': torch.from_numpy(np.stack([s.box_cxcywh for s in samples]).astype(np.float32)),
         'modality': torch.tensor([s.modality for s in samples], dtype=torch.int64),
+        'labelled': torch.tensor([s.labelled for s in samples], dtype=torch.float32),
     }
 
 
@@ -333,16 +347,17 @@ class SampleStream(IterableDataset):
         static: loaded still-image source, or None.
         start_step: the step the run starts (or resumes) at.
         video: video pair source, or None.
+        unlabelled: unlabelled-sequence source (distillation), or None.
         rank: the training process's rank (distributed runs): worker ``id`` of rank ``r`` seeds
             as worker ``r * cfg.workers + id``, so no two workers of a run share a stream.
     """
 
     def __init__(self, cfg: TrainConfig, geo: Geometry, static: Optional[StaticPairSource],
                  start_step: int, video: Optional[VideoPairSource] = None,
-                 rank: int = 0) -> None:
+                 rank: int = 0, unlabelled: Optional[UnlabelledVideoSource] = None) -> None:
         super().__init__()
         self.cfg, self.geo, self.static, self.start_step = cfg, geo, static, start_step
-        self.video, self.rank = video, rank
+        self.video, self.rank, self.unlabelled = video, rank, unlabelled
 
     def __iter__(self) -> Iterator[Dict[str, torch.Tensor]]:
         info = get_worker_info()
@@ -352,13 +367,15 @@ class SampleStream(IterableDataset):
         synthetic = SyntheticSource(self.geo, seed=seed) \
             if self.cfg.synthetic_ratio > 0 or self.static is None else None
         while True:
-            yield stack_samples(draw_samples(self.static, synthetic, rng, self.cfg, self.video))
+            yield stack_samples(draw_samples(self.static, synthetic, rng, self.cfg, self.video,
+                                             unlabelled=self.unlabelled))
 
 
 def worker_batches(cfg: TrainConfig, geo: Geometry, static: Optional[StaticPairSource],
                    start: int, device: torch.device,
                    video: Optional[VideoPairSource] = None,
-                   rank: int = 0) -> Iterator[Dict[str, torch.Tensor]]:
+                   rank: int = 0, unlabelled: Optional[UnlabelledVideoSource] = None
+                   ) -> Iterator[Dict[str, torch.Tensor]]:
     """Batches from ``cfg.workers`` DataLoader processes (fork where available, so the still
     images are shared rather than pickled); ``rank``: see :class:`SampleStream`.
 
@@ -370,7 +387,8 @@ def worker_batches(cfg: TrainConfig, geo: Geometry, static: Optional[StaticPairS
 
     import cv2
     context = 'fork' if 'fork' in mp.get_all_start_methods() else None
-    loader = DataLoader(SampleStream(cfg, geo, static, start, video, rank), batch_size=None,
+    loader = DataLoader(SampleStream(cfg, geo, static, start, video, rank, unlabelled),
+                        batch_size=None,
                         num_workers=cfg.workers, prefetch_factor=4,
                         pin_memory=device.type == 'cuda', multiprocessing_context=context)
     threads = cv2.getNumThreads()
@@ -626,6 +644,7 @@ def run_loop(cfg: TrainConfig, model: torch.nn.Module, optim: torch.optim.Optimi
     in_ddp = {id(p) for p in hooks.ddp.parameters()} if hooks.ddp is not None else set()
     unsynced = [t for t in hooks.trained if id(t) not in in_ddp]   # averaged by hand
     video = _video_source(cfg, geo)
+    unlabelled = _unlabelled_source(cfg, geo)
     split = 'train' if cfg.val_samples > 0 else 'all'
     static = StaticPairSource(Path(cfg.data_root), geo, split=split) if cfg.data_root else None
     mix = recipe_source(cfg, geo)
@@ -636,7 +655,7 @@ def run_loop(cfg: TrainConfig, model: torch.nn.Module, optim: torch.optim.Optimi
     best_iou = -1.0
     synthetic = batches = None
     if cfg.workers:
-        batches = worker_batches(cfg, geo, static, start, device, video, rank)
+        batches = worker_batches(cfg, geo, static, start, device, video, rank, unlabelled)
     else:
         synthetic = SyntheticSource(geo, seed=seed * 1000 + start) \
             if cfg.synthetic_ratio > 0 or static is None else None
@@ -651,9 +670,10 @@ def run_loop(cfg: TrainConfig, model: torch.nn.Module, optim: torch.optim.Optimi
             return batch_to_device(next(batches), device)
         if cfg.shard == 'global' and ctx.distributed:
             every = draw_samples(static, synthetic, rng, cfg, video,
-                                 count=cfg.batch_size * world)
+                                 count=cfg.batch_size * world, unlabelled=unlabelled)
             return collate(every[rank * cfg.batch_size:(rank + 1) * cfg.batch_size], device)
-        return collate(draw_samples(static, synthetic, rng, cfg, video), device)
+        return collate(draw_samples(static, synthetic, rng, cfg, video, unlabelled=unlabelled),
+                       device)
 
     bar = tqdm(range(start, cfg.iterations), initial=start, total=cfg.iterations,
                desc=f'{hooks.name} {cfg.variant}', dynamic_ncols=True, disable=not main)
@@ -916,6 +936,24 @@ def _video_source(cfg: TrainConfig, geo: Geometry,
         raise ValueError('video_ratio > 0 needs data_root (videos are read from '
                          '<data_root>/videos)')
     return VideoPairSource(Path(cfg.data_root) / 'videos', geo, split=split)
+
+
+def _unlabelled_source(cfg: TrainConfig, geo: Geometry) -> Optional[UnlabelledVideoSource]:
+    """The unlabelled-sequence source of ``cfg.unlabelled_ratio`` > 0, else None.
+
+    Raises:
+        ValueError: unlabelled samples without a teacher (``distill_from``) or without
+            ``data_root``.
+    """
+    if cfg.unlabelled_ratio <= 0:
+        return None
+    if not cfg.distill_from:
+        raise ValueError('unlabelled_ratio > 0 needs distill_from: unlabelled frames have no '
+                         "box, so only a teacher's response can train on them")
+    if not cfg.data_root:
+        raise ValueError('unlabelled_ratio > 0 needs data_root (the unlabelled sequences are '
+                         'read from it)')
+    return UnlabelledVideoSource(Path(cfg.data_root), geo)
 
 
 def _train_cached(cfg: TrainConfig, model, optim, geo: Geometry, device, out: Path,
