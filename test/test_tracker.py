@@ -257,6 +257,54 @@ def test_global_search_finds_a_target_that_jumped_out_of_the_search_region():
     assert trk_on.redetections == 1 and trk_on.redetections_moved == 1
 
 
+class CountingBlobNet(BlobNet):
+    """BlobNet that records the batch size of every call."""
+
+    def __init__(self):
+        super().__init__()
+        self.batches = []
+
+    def forward(self, z, x, zx=None, xx=None, template_tokens=None):
+        self.batches.append(x.shape[0])
+        return super().forward(z, x, zx, xx, template_tokens)
+
+
+def test_bounded_redetection_spreads_the_global_search_over_frames():
+    """redetect_tiles_per_frame=2: each low-score frame searches two regions, round robin; the
+    cut is found within ceil(regions / 2) frames, never with more than 1 + 2 regions a frame,
+    and the unbounded tracker finds it at once with every region."""
+    found_after = {}
+    for per_frame in (0, 2):
+        net = CountingBlobNet()
+        trk = RgbxTracker(net, 'blob', 'cpu', use_window=True, redetect_threshold=0.5,
+                          redetect_tiles_per_frame=per_frame)
+        trk.initialize(_blob_frame(40, 40), None, (40, 40, 16, 16))
+        regions = len(trk.tile_centers(240, 320)[0])
+        assert regions > 2
+        for k in range(1, regions + 1):
+            box, score = trk.track(_blob_frame(250, 200), None)
+            if score > 0.5:
+                break
+        assert abs(box[0] + 8 - 258) < 10 and abs(box[1] + 8 - 208) < 10
+        found_after[per_frame] = k
+        searches = net.batches[1::2]           # [local, global, local, global, ...]
+        if per_frame:
+            assert max(searches) == 2 and k <= -(-regions // 2)
+        else:
+            assert searches == [regions] and k == 1
+    assert found_after[2] > 1      # the bottom-right target is not among the first regions
+    # a confident frame restarts the scan at the first region
+    trk = RgbxTracker(CountingBlobNet(), 'blob', 'cpu', redetect_threshold=0.5,
+                      redetect_tiles_per_frame=2)
+    trk.initialize(_blob_frame(40, 40), None, (40, 40, 16, 16))
+    trk.track(np.zeros((240, 320, 3), np.uint8), None)
+    assert trk._scan_cursor == 2
+    trk.initialize(_blob_frame(40, 40), None, (40, 40, 16, 16))
+    assert trk._scan_cursor == 0
+    with pytest.raises(ValueError, match='redetect_tiles_per_frame'):
+        RgbxTracker(BlobNet(), 'blob', 'cpu', redetect_tiles_per_frame=-1)
+
+
 def test_tiles_cover_the_frame_within_the_cap():
     trk = RgbxTracker(BlobNet(), 'blob', 'cpu', redetect_threshold=0.5, redetect_max_tiles=6)
     trk.initialize(_blob_frame(40, 40), None, (40, 40, 16, 16))

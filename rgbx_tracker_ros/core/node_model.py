@@ -50,7 +50,8 @@ RANDOM_WEIGHTS = 'none'
 #: The node's defaults of the parameters that choose its model.
 MODEL_PARAMETER_DEFAULTS: dict[str, str] = {
     name: _params.defaults()[name]
-    for name in ('variant', 'checkpoint', 'device', 'precision', 'backend', 'engine_cache')}
+    for name in ('variant', 'checkpoint', 'device', 'precision', 'backend', 'engine_cache',
+                 'redetect_tiles_per_frame')}
 MODEL_PARAMETERS = tuple(MODEL_PARAMETER_DEFAULTS)
 
 
@@ -97,6 +98,8 @@ class NodeModel:
             ``core.tracker.resolve_precision``).
         backend: inference backend (``core.types.BACKENDS``; 'torch' = the model itself).
         engine_cache: cache folder of exported graphs ('' = the default).
+        redetect_tiles_per_frame: bound on re-detection's search regions per frame
+            (``core.tracker.RgbxTracker``; 0 = all of them).
     """
 
     variant: str
@@ -105,6 +108,7 @@ class NodeModel:
     precision: str
     backend: str = 'torch'
     engine_cache: str = ''
+    redetect_tiles_per_frame: int = 0
 
 
 def node_model(parameters: Mapping[str, Any]) -> NodeModel:
@@ -121,4 +125,5 @@ def node_model(parameters: Mapping[str, Any]) -> NodeModel:
                      device=str(values['device']).strip().lower(),
                      precision=str(values['precision']).strip().lower(),
                      backend=str(values['backend']).strip().lower(),
-                     engine_cache=str(values['engine_cache']).strip())
+                     engine_cache=str(values['engine_cache']).strip(),
+                     redetect_tiles_per_frame=int(values['redetect_tiles_per_frame']))

@@ -104,6 +104,11 @@ class NodeParams:
     autostart: bool = _p(True, 'walk the lifecycle node to active on start (configure: load '
                          'the model; activate: subscribe); false = wait for the lifecycle '
                          'services (ros2 lifecycle set)', kind='bool')
+    redetect_tiles_per_frame: int = _p(0, 'bound on the cost of re-detection: a low-score '
+                                       'frame searches at most this many regions of the '
+                                       'frame, round robin over consecutive frames; 0 = the '
+                                       'whole frame at once (the offline setting)',
+                                       kind='int', lo=0, hi=256)
     torch_threads: int = _p(0, 'CPU threads for inference; 0 = all cores but one (left to '
                             'image callbacks and DDS)', kind='int', lo=0, hi=256)
     # --- inputs (read-only)

@@ -152,6 +152,12 @@ class RgbxTracker:
             dropped stretch of frames, a fast motion), the long-term trackers' global search.
         redetect_max_tiles: most search regions one global search may use; on a large frame
             the regions then overlap less (stride up to their side) or, past that, grow.
+        redetect_tiles_per_frame: bound on the cost of re-detection per frame (real time): a
+            low-score frame searches only the next this-many regions of the tiling, round
+            robin, so the whole frame is covered over ``ceil(regions / n)`` consecutive
+            low-score frames and a frame costs at most ``1 + n`` search regions instead of
+            ``1 + regions``. 0 (default) = every region on every low-score frame, as offline
+            evaluation runs it.
         size_lr: size update rate: the box takes the predicted centre, but its width and height
             move only this fraction of the way from the last box to the predicted ones (the
             smoothed size update of the SiamRPN / NanoTrack trackers; 1 = OSTrack, the size is
@@ -164,7 +170,8 @@ class RgbxTracker:
     def __init__(self, model: TrackerModel, variant: str = '',
                  device: Union[str, torch.device] = 'auto', use_window: bool = True,
                  precision: str = 'fp32', redetect_threshold: float = 0.0,
-                 redetect_max_tiles: int = 24, size_lr: float = 1.0) -> None:
+                 redetect_max_tiles: int = 24, size_lr: float = 1.0,
+                 redetect_tiles_per_frame: int = 0) -> None:
         if not 0.0 < size_lr <= 1.0:
             raise ValueError(f'size_lr must be in (0, 1], got {size_lr}')
         self.size_lr = float(size_lr)
@@ -172,8 +179,16 @@ class RgbxTracker:
             raise ValueError(f'redetect_threshold must be in [0, 1), got {redetect_threshold}')
         if redetect_max_tiles < 1:
             raise ValueError(f'redetect_max_tiles must be >= 1, got {redetect_max_tiles}')
+        if redetect_tiles_per_frame < 0:
+            raise ValueError(f'redetect_tiles_per_frame must be >= 0 (0 = all regions), got '
+                             f'{redetect_tiles_per_frame}')
         self.redetect_threshold = float(redetect_threshold)
         self.redetect_max_tiles = int(redetect_max_tiles)
+        self.redetect_tiles_per_frame = int(redetect_tiles_per_frame)
+        # a bounded global search in progress: its regions (fixed at its first frame) and the
+        # next one to search
+        self._scan: Optional[tuple] = None
+        self._scan_cursor = 0
         #: frames on which a global search ran, and on which it moved the box
         self.redetections = 0
         self.redetections_moved = 0
@@ -241,6 +256,7 @@ class RgbxTracker:
         with torch.inference_mode(), self._autocast():
             self._template_tokens = self.model.encode_template(template_rgb, template_x)
         self._box = box
+        self._scan_cursor = 0
 
     @torch.inference_mode()
     def track(self, rgb: np.ndarray, x: Optional[np.ndarray] = None) -> Tuple[np.ndarray, float]:
@@ -282,6 +298,8 @@ class RgbxTracker:
             found = self._global_search(images, score)
             if found is not None:
                 box, score = found
+        else:
+            self._scan_cursor = 0
         self._box = clip_box(box, rgb.shape[0], rgb.shape[1])
         self.last_score = score
         return self._box.copy(), self.last_score
@@ -310,9 +328,18 @@ class RgbxTracker:
     def _global_search(self, images: list, local_score: float):
         """Search the whole frame; (box, score) of the best region if it beats the local peak."""
         h, w = images[0].shape[:2]
-        centers, side = self.tile_centers(h, w)
-        bw, bh = self._box[2:]
-        scale = side / crop_window(self._box, SEARCH_FACTOR)[2]
+        per_frame = self.redetect_tiles_per_frame
+        if per_frame and self._scan is not None and self._scan_cursor > 0:
+            centers, side, (bw, bh), scale = self._scan     # a scan in progress keeps its grid
+        else:
+            centers, side = self.tile_centers(h, w)
+            bw, bh = self._box[2:]
+            scale = side / crop_window(self._box, SEARCH_FACTOR)[2]
+            self._scan, self._scan_cursor = (centers, side, (bw, bh), scale), 0
+        if 0 < per_frame < len(centers):
+            start = self._scan_cursor % len(centers)
+            centers = centers[(start + np.arange(per_frame)) % len(centers)]
+            self._scan_cursor = start + per_frame
         boxes_in, crops_rgb, crops_x, factors = [], [], [], []
         for cx, cy in centers:
             pseudo = np.array([cx - bw * scale / 2, cy - bh * scale / 2, bw * scale, bh * scale])

@@ -49,7 +49,8 @@ def load_tracker(checkpoint: Union[str, Path, None], variant: Optional[str] = No
                  size_lr: Optional[float] = None,
                  model_overrides: Optional[dict] = None, backend: str = 'torch',
                  threads: Optional[int] = None,
-                 engine_cache: Optional[Union[str, Path]] = None) -> RgbxTracker:
+                 engine_cache: Optional[Union[str, Path]] = None,
+                 redetect_tiles_per_frame: int = 0) -> RgbxTracker:
     """Build a tracker from a checkpoint file, or random weights when ``checkpoint`` is None.
 
     Args:
@@ -64,6 +65,8 @@ def load_tracker(checkpoint: Union[str, Path, None], variant: Optional[str] = No
             checkpoint's training chose on validation data (``meta['tracking']``), 0 without.
         size_lr: size update rate (see RgbxTracker); None = the checkpoint's
             ``meta['tracking']`` value, else 1.
+        redetect_tiles_per_frame: bound on the search regions of re-detection per frame (see
+            RgbxTracker; 0 = all of them, the offline setting).
         model_overrides: constructor arguments changed from the checkpoint's (options that do
             not change the weights, e.g. ``{'missing_x': 'rgb'}``).
         backend: 'torch' (the model itself), or 'onnxruntime' / 'openvino' / 'tensorrt': the
@@ -107,7 +110,8 @@ def load_tracker(checkpoint: Union[str, Path, None], variant: Optional[str] = No
                             overrides=model_overrides)
         model, device, precision = engine, 'cpu', 'fp32'
     tracker = RgbxTracker(model, variant, device, precision=precision,
-                          redetect_threshold=redetect_threshold, size_lr=size_lr)
+                          redetect_threshold=redetect_threshold, size_lr=size_lr,
+                          redetect_tiles_per_frame=redetect_tiles_per_frame)
     tracker.checkpoint = Path(checkpoint) if checkpoint else None
     tracker.backend = getattr(model, 'describe', lambda: 'torch')()
     return tracker
@@ -124,7 +128,8 @@ def build_node_tracker(model: NodeModel) -> RgbxTracker:
     """
     return load_tracker(model.checkpoint, variant=model.variant, device=model.device,
                         precision=model.precision, backend=model.backend,
-                        engine_cache=model.engine_cache or None)
+                        engine_cache=model.engine_cache or None,
+                        redetect_tiles_per_frame=model.redetect_tiles_per_frame)
 
 
 def _option_value(text: str):
