@@ -17,7 +17,9 @@
 """Feed a tracker_node process 640x512 RGB + mono16 thermal at 30 Hz and measure its answers.
 
 Latency = arrival time of the Detection2DArray - publish time of the RGB frame it answers (matched
-by header stamp). Prints one line ``RESULT key=value ...`` for bench/run_bench.py.
+by header stamp); ``node_lat_mean_ms`` is the node's own arrival-to-publish mean from its
+diagnostics (the rest is DDS transport both ways and the probe). Prints one line
+``RESULT key=value ...`` for bench/run_bench.py.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import rclpy
 from rclpy.qos import qos_profile_sensor_data
+from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import Image
 from vision_msgs.msg import Detection2DArray
 
@@ -66,6 +69,9 @@ def main() -> int:
     parser.add_argument('--threads', type=int, default=0, help="the node's torch_threads")
     parser.add_argument('--variant', default='', help="the node's variant ('' = tracker.yaml's)")
     parser.add_argument('--engine-cache', default='', help="the node's engine_cache parameter")
+    parser.add_argument('--node-param', action='append', default=[], metavar='NAME:=VALUE',
+                        help='another node parameter (repeatable), e.g. '
+                             'redetect_tiles_per_frame:=2')
     args = parser.parse_args()
     node_cmd = [sys.executable, '-m', 'rgbx_tracker_ros.ros.tracker_node', '--ros-args',
                 '--params-file', str(REPO / 'config' / 'tracker.yaml'),
@@ -79,6 +85,8 @@ def main() -> int:
         node_cmd += ['-p', f'variant:={args.variant}']
     if args.engine_cache:
         node_cmd += ['-p', f'engine_cache:={args.engine_cache}']
+    for item in args.node_param:
+        node_cmd += ['-p', item]
     proc = subprocess.Popen(node_cmd, cwd=REPO, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     rclpy.init()
@@ -86,6 +94,14 @@ def main() -> int:
     pub_rgb = node.create_publisher(Image, '/rgb/image_raw', qos_profile_sensor_data)
     pub_x = node.create_publisher(Image, '/x/image_raw', qos_profile_sensor_data)
     sent, lat = {}, []
+    diag: dict = {}
+
+    def on_diagnostics(msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            for kv in status.values:
+                diag[kv.key] = kv.value
+
+    node.create_subscription(DiagnosticArray, '/diagnostics', on_diagnostics, 10)
     node.create_subscription(
         Detection2DArray, '/tracker_node/detections',
         lambda m: lat.append(time.monotonic() - sent[stamp_to_ns(m.header.stamp)])
@@ -137,7 +153,8 @@ def main() -> int:
     p95 = lat_ms[min(len(lat_ms) - 1, int(0.95 * len(lat_ms)))]
     print(f'RESULT published={n_total} answered={len(lat)} rate_hz={len(lat) / elapsed:.2f} '
           f'lat_med_ms={statistics.median(lat_ms):.2f} lat_p95_ms={p95:.2f} '
-          f'node_rss_mb={rss:.1f}')
+          f'node_rss_mb={rss:.1f} '
+          f'node_lat_mean_ms={diag.get("latency_ms_mean_total", "nan")}')
     return 0
 
 
