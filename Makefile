@@ -7,6 +7,7 @@
 #   make soak    10-min fault soak of the node (SOAK_ARGS=--seconds 60)
 #   make train   train the default CPU model (s14_224_d8 on DINOv2) into checkpoints/s14_224_d8_cpu.pt
 #   make train-families  train every family's adapters on the RGB tracker (FAMILY_STEPS each)
+#   make train-student   distil the default model into the 60 FPS CPU student (t224_student)
 #   make clean   remove build/test/demo outputs  make distclean  also remove .venv
 
 SHELL := /bin/bash
@@ -59,9 +60,19 @@ FAMILY_ARGS ?= --init checkpoints/s14_224_d8_rgbx.pt --data-root ../shared/data/
 	--video-ratio 0.35 --synthetic-ratio 0.2 --x-dropout 0.3 --batch-size 8 --warmup 5 \
 	--iterations $(FAMILY_STEPS) --checkpoint-every 15 --val-samples 64 --threads 2 --seed 1 \
 	--max-minutes $(FAMILY_MINUTES)
+# The CPU student of the real-time issue (BENCHMARKS.md, "Distilled CPU student"): t224_student
+# distilled from the default model (feature + response KD), its blocks from teacher blocks 0-3 and
+# its 192 channels by weight selection, on the default model's data mix plus 15 % unlabelled real
+# sequences; the checkpoint chosen on held-out pairs.
+STUDENT_OUT ?= checkpoints/t224_student.pt
+STUDENT_ARGS ?= --distill-from checkpoints/s14_224_d8_rgbx.pt --student-init teacher:0,1,2,3 \
+	--data-root ../shared/data/train --synthetic-ratio 0.2 --video-ratio 0.3 \
+	--unlabelled-ratio 0.15 --batch-size 16 --lr 4e-4 --warmup 30 --iterations 850 \
+	--max-minutes 62 --val-samples 128 --checkpoint-every 50 --threads 2 --trainable all \
+	--loss-weights feat_kd=20 --seed 1
 JUNIT_XML ?= build/test-results/pytest.xml
 
-.PHONY: help venv test demo bench soak train train-families clean distclean
+.PHONY: help venv test demo bench soak train train-families train-student clean distclean
 
 help:
 	@awk '!/^#/ {exit} {sub(/^# ?/, ""); print}' $(firstword $(MAKEFILE_LIST))
@@ -108,6 +119,9 @@ train-families: venv
 	"$(PY)" -m rgbx_tracker_ros.cli.train --variant t224 --out checkpoints/t224_mmmp_student.pt \
 		--distill-from checkpoints/mmmp_s14.pt --init checkpoints/t224_demo.pt --trainable all \
 		--lr 2e-4 $(filter-out --init checkpoints/s14_224_d8_rgbx.pt,$(FAMILY_ARGS))
+
+train-student: venv
+	"$(PY)" -m rgbx_tracker_ros.cli.train --variant t224_student --out $(STUDENT_OUT) $(STUDENT_ARGS)
 
 clean:
 	rm -rf build/ dist/ demo_out/ bench_out/ .pytest_cache/ *.egg-info/
