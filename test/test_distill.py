@@ -172,6 +172,23 @@ def test_teacher_with_other_crop_sizes_is_refused(tmp_path):
     assert '80/160' in str(err.value) and '64/128' in str(err.value)
 
 
+def test_teacher_options_put_the_teacher_on_the_student_crop(tmp_path):
+    from rgbx_tracker_ros.train.distill import load_teacher
+    teacher = save_checkpoint(tmp_path / 'teacher.pt', create_model('test_tiny', depth=4),
+                              'test_tiny', dict(variant_args('test_tiny'), depth=4))  # 64 / 128
+    student = create_model('test_tiny', search_size=96)
+    with pytest.raises(ValueError, match='crop sizes must match'):
+        load_teacher(str(teacher), student, torch.device('cpu'))
+    loaded = load_teacher(str(teacher), student, torch.device('cpu'), 'search_size=96')
+    assert loaded.search_size == 96 and not any(p.requires_grad for p in loaded.parameters())
+    with pytest.raises(ValueError, match='not options of variant'):
+        load_teacher(str(teacher), student, torch.device('cpu'), 'no_such_option=1')
+    cfg = _cfg(tmp_path, '')
+    cfg.teacher_options = 'search_size=96'
+    with pytest.raises(ValueError, match='need distill_from'):
+        train(cfg)
+
+
 def test_cached_prefix_recipe_is_refused(tmp_path):
     teacher = _save_teacher(tmp_path)
     with pytest.raises(ValueError, match='cache_samples'):

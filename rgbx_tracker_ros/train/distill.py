@@ -419,13 +419,29 @@ def check_crops(teacher: nn.Module, student: nn.Module, teacher_path: str = '') 
             '(pick a student variant of the teacher\'s crop sizes, or override them)')
 
 
-def load_teacher(path: str, student: nn.Module, device: torch.device) -> nn.Module:
+def load_teacher(path: str, student: nn.Module, device: torch.device,
+                 options: str = '') -> nn.Module:
     """Load our checkpoint ``path`` as the frozen eval-mode teacher of ``student``.
 
+    Args:
+        path: the teacher checkpoint.
+        student: the student (its crop sizes must be the teacher's).
+        device: where the teacher runs.
+        options: constructor overrides of the teacher, whitespace-separated ``KEY=VALUE``
+            (:func:`~rgbx_tracker_ros.models.factory.parse_model_options`), e.g.
+            ``'search_size=168'`` to run a DINOv2 teacher on the smaller search crop of a
+            faster student (its position table is resampled, as the token-budget option does).
+
     Raises:
-        CheckpointError: unreadable file; ValueError: crop sizes differ (:func:`check_crops`).
+        CheckpointError: unreadable file; ValueError: crop sizes differ (:func:`check_crops`) or
+            an option is not one of the teacher variant's.
     """
-    teacher, _ = load_checkpoint(path)
+    overrides = {}
+    if options.strip():
+        from ..models.checkpoint import read_checkpoint
+        from ..models.factory import parse_model_options
+        overrides = parse_model_options(options.split(), read_checkpoint(path)['variant'])
+    teacher, _ = load_checkpoint(path, **overrides)
     check_crops(teacher, student, path)
     teacher.requires_grad_(False)
     return teacher.to(device).eval()
@@ -449,7 +465,7 @@ def train_distilled(cfg: TrainConfig, model: nn.Module, optim: torch.optim.Optim
     if cfg.cache_samples > 0:
         raise ValueError('distillation (distill_from) trains on fresh batches; it cannot be '
                          'combined with the cached-prefix recipe (cache_samples)')
-    teacher = load_teacher(cfg.distill_from, model, device)
+    teacher = load_teacher(cfg.distill_from, model, device, cfg.teacher_options)
     init_report = init_from_teacher(model, teacher, cfg.student_init) \
         if cfg.student_init else None
     w = dict(KD_WEIGHTS, **weights)
@@ -471,6 +487,7 @@ def train_distilled(cfg: TrainConfig, model: nn.Module, optim: torch.optim.Optim
                     'teacher_variant': getattr(teacher, 'variant', ''), 'tau': TAU,
                     'pairs': distiller.pairs if distiller is not None else [],
                     'feat_kd': w['feat_kd'], 'resp_kd': w['resp_kd'],
+                    'teacher_options': cfg.teacher_options,
                     'student_init': init_report}
     _logger.info('distilling %s (%s) into %s: block pairs %s', cfg.distill_from,
                  distill_meta['teacher_variant'], cfg.variant, distill_meta['pairs'])

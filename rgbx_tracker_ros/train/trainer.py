@@ -174,6 +174,9 @@ class TrainConfig:
             training; synthetic pairs from another seed) and scored at every checkpoint; the
             step with the best mean IoU is saved to ``out`` (with the re-detection threshold of
             that pass in ``meta['tracking']``), and the last step to ``<out>.last.pt``.
+        teacher_options: with ``distill_from``: constructor overrides of the teacher,
+            whitespace-separated ``KEY=VALUE`` (e.g. ``'search_size=168'``: the teacher on the
+            smaller search crop of a faster student; :func:`~.distill.load_teacher`).
         unlabelled_ratio: with ``distill_from``: fraction of samples drawn from the unlabelled
             real sequences of ``data_root`` (:class:`~.data.UnlabelledVideoSource`), trained on
             the teacher's response and features only.
@@ -222,6 +225,7 @@ class TrainConfig:
     loss_weights: str = ''
     distill_from: str = ''
     student_init: str = ''
+    teacher_options: str = ''
     unlabelled_ratio: float = 0.0
     recipe: str = ''
     extra: dict = field(default_factory=dict)
@@ -517,6 +521,9 @@ def _train(cfg: TrainConfig, ctx: distributed.DistContext, t_start: float) -> Pa
     if cfg.student_init and not cfg.distill_from:
         raise ValueError('student_init initialises a student from its teacher: it needs '
                          'distill_from (the teacher checkpoint)')
+    if cfg.teacher_options and not cfg.distill_from:
+        raise ValueError('teacher_options change the teacher: they need distill_from (the '
+                         'teacher checkpoint)')
     if cfg.distill_from:
         from .distill import train_distilled
         return train_distilled(cfg, model, optim, geo, device, out, meta_common, base, skip,
