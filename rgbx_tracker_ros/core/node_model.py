@@ -47,7 +47,7 @@ from rgbx_tracker_ros.core import rig as _rig
 DEFAULT_CHECKPOINT_NAME = 's14_224_d8_rgbx.pt'
 #: checkpoint parameter value for random weights.
 RANDOM_WEIGHTS = 'none'
-#: The node's defaults of the parameters that choose its model.
+#: The node's defaults of the parameters that choose its model and how the tracker runs it.
 MODEL_PARAMETER_DEFAULTS: dict[str, str] = {
     name: _params.defaults()[name]
     for name in ('variant', 'checkpoint', 'device', 'precision', 'backend', 'engine_cache',

@@ -61,9 +61,9 @@ from rgbx_tracker_ros.data.readers.base import (  # noqa: F401 - re-exported
     _NUMBER, _SPLIT, ATTRIBUTE_FORMATS, IMAGE_EXTENSIONS, VTUAV_ANNOTATION_STEP, FrameSource,
     Reader,
     Sequence, SequenceError, _bgr_to_rgb, _build, _check_gt_count, _check_index,
-    _first_existing, _frame_number, _imread, _list_frames, _natural_key, _pair_frames, _probe,
+    _first_existing, _frame_number, _imread, _list_frames, _pair_frames, _probe,
     _read_flags, _rgb_encoding_of, _squeeze_mono, _to_rgb_encoding, _to_x_encoding,
-    _x_encoding_of, box_is_empty, read_boxes)
+    _x_encoding_of, box_is_empty, natural_key, natural_key as _natural_key, read_boxes)
 from rgbx_tracker_ros.data.readers.depthtrack import read_depthtrack  # noqa: F401
 from rgbx_tracker_ros.data.readers.gtot import _corners_to_xywh, read_gtot  # noqa: F401
 from rgbx_tracker_ros.data.readers.otb import read_otb  # noqa: F401

@@ -52,6 +52,7 @@ import numpy as np
 
 from ..core.crop import crop_square, crop_window
 from ..core.types import Modality
+from ..data.readers.base import natural_key
 
 _logger = logging.getLogger(__name__)
 
@@ -204,6 +205,16 @@ def _read_gray3(path: Path) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
 
 
+def _read_depth_x(path: Path) -> Optional[np.ndarray]:
+    """A 16-bit depth PNG (millimetres) encoded as X (core.modality.encode_x), or None when the
+    file is missing, unreadable or not uint16."""
+    from ..core.modality import encode_x
+    depth = cv2.imread(str(path), cv2.IMREAD_UNCHANGED) if path.is_file() else None
+    if depth is None or depth.dtype != np.uint16:
+        return None
+    return encode_x(depth, '16UC1', Modality.DEPTH)
+
+
 def _shrink(images: List[np.ndarray]) -> Tuple[List[np.ndarray], float]:
     h, w = images[0].shape[:2]
     scale = min(1.0, _MAX_SIDE / max(h, w))
@@ -346,25 +357,21 @@ class StaticPairSource:
             self._add(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), None, boxes, Modality.RGB)
 
     def _load_rgbd(self) -> None:
-        from ..core.modality import encode_x
         base = self.root / 'rgbd'
         for color in sorted((base / 'open3d_testdata' / 'color').glob('*.jpg')):
             depth = base / 'open3d_testdata' / 'depth' / (color.stem + '.png')
-            self._add_rgbd(color, depth, encode_x)
+            self._add_rgbd(color, depth)
         tum = base / 'tum2klg_fr1xyz_like'
         rgbs = sorted((tum / 'rgb').glob('*.png'))
         depths = sorted((tum / 'depth').glob('*.png'))
         for color, depth in zip(rgbs, depths):
-            self._add_rgbd(color, depth, encode_x)
+            self._add_rgbd(color, depth)
 
-    def _add_rgbd(self, color: Path, depth_path: Path, encode_x) -> None:
-        if not depth_path.is_file():
+    def _add_rgbd(self, color: Path, depth_path: Path) -> None:
+        x = _read_depth_x(depth_path)
+        rgb = cv2.imread(str(color), cv2.IMREAD_COLOR) if x is not None else None
+        if rgb is None:
             return
-        depth = cv2.imread(str(depth_path), cv2.IMREAD_UNCHANGED)
-        rgb = cv2.imread(str(color), cv2.IMREAD_COLOR)
-        if depth is None or rgb is None or depth.dtype != np.uint16:
-            return
-        x = encode_x(depth, '16UC1', Modality.DEPTH)
         if x.shape[:2] != rgb.shape[:2]:
             x = cv2.resize(x, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_NEAREST)
         self._add(cv2.cvtColor(rgb, cv2.COLOR_BGR2RGB), x, [], Modality.DEPTH)
@@ -569,11 +576,6 @@ UNLABELLED_SEQUENCES = (
 )
 
 
-def _frame_number(path: Path) -> Tuple[int, str]:
-    digits = ''.join(c for c in path.stem if c.isdigit())
-    return (int(digits) if digits else -1, path.name)
-
-
 class UnlabelledVideoSource:
     """Template / search pairs from real frame sequences that have no boxes (distillation).
 
@@ -591,43 +593,36 @@ class UnlabelledVideoSource:
         geo: crop geometry.
         sequences: entries of :data:`UNLABELLED_SEQUENCES` to use (default all found).
         max_gap: largest frame distance between template and search frame.
-        split: 'train' (the first ``train_fraction`` of each sequence) or 'val' (the rest).
-        train_fraction: share of each sequence's frames in the training split.
 
     Raises:
         FileNotFoundError: ``root`` missing or none of the sequences found (each missing one is
             named in the message, with the globs it was looked for under).
-        ValueError: a sequence whose RGB and X frame counts differ, or a bad ``split``.
+        ValueError: a sequence whose RGB and X frame counts differ, or an unreadable depth frame.
     """
 
     def __init__(self, root: Path, geo: Geometry, sequences=UNLABELLED_SEQUENCES,
-                 max_gap: int = 10, split: str = 'train', train_fraction: float = 1.0) -> None:
-        from ..core.modality import encode_x
+                 max_gap: int = 10) -> None:
         root = Path(root)
         if not root.is_dir():
             raise FileNotFoundError(f'training data folder {root} does not exist')
-        if split not in ('train', 'val'):
-            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
         self.geo, self.max_gap = geo, int(max_gap)
         self.sequences: List[Tuple[str, List[np.ndarray], Optional[List[np.ndarray]],
                                    Modality]] = []
         missing = []
         for name, rgb_glob, x_glob, modality in sequences:
-            rgbs = sorted(root.glob(rgb_glob), key=_frame_number)
-            xs = sorted(root.glob(x_glob), key=_frame_number) if x_glob else []
+            rgbs = sorted(root.glob(rgb_glob), key=natural_key)
+            xs = sorted(root.glob(x_glob), key=natural_key) if x_glob else []
             if len(rgbs) < 2 or (x_glob and not xs):
                 missing.append(f'{name} ({rgb_glob}' + (f', {x_glob})' if x_glob else ')'))
                 continue
             if x_glob and len(xs) != len(rgbs):
                 raise ValueError(f'unlabelled sequence {name}: {len(rgbs)} RGB frames but '
                                  f'{len(xs)} X frames under {root}; they must pair one to one')
-            cut = max(1, int(round(len(rgbs) * train_fraction)))
-            keep = slice(0, cut) if split == 'train' else slice(cut, len(rgbs))
             rgb_imgs, x_imgs = [], [] if x_glob else None
-            for k, path in list(enumerate(rgbs))[keep]:
+            for k, path in enumerate(rgbs):
                 rgb = _read_rgb(path)
                 if x_glob:
-                    x = self._read_x(xs[k], modality, encode_x)
+                    x = self._read_x(xs[k], modality)
                     if x.shape[:2] != rgb.shape[:2]:
                         rgb = cv2.resize(rgb, (x.shape[1], x.shape[0]),
                                          interpolation=cv2.INTER_AREA)
@@ -636,25 +631,24 @@ class UnlabelledVideoSource:
                 else:
                     images, _ = _shrink([rgb])
                 rgb_imgs.append(images[0])
-            if len(rgb_imgs) >= 2:
-                self.sequences.append((name, rgb_imgs, x_imgs, modality))
+            self.sequences.append((name, rgb_imgs, x_imgs, modality))
         if not self.sequences:
             raise FileNotFoundError(f'no unlabelled frame sequence under {root}; looked for '
                                     + '; '.join(missing))
         if missing:
             _logger.warning('unlabelled sequences not found under %s: %s', root,
                             '; '.join(missing))
-        _logger.info('unlabelled sequences (%s split): %s', split,
+        _logger.info('unlabelled sequences: %s',
                      {name: len(r) for name, r, _, _ in self.sequences})
 
     @staticmethod
-    def _read_x(path: Path, modality: Modality, encode_x) -> np.ndarray:
-        if modality == Modality.DEPTH:
-            depth = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-            if depth is None or depth.dtype != np.uint16:
-                raise ValueError(f'cannot read 16-bit depth frame {path}')
-            return encode_x(depth, '16UC1', Modality.DEPTH)
-        return _read_gray3(path)
+    def _read_x(path: Path, modality: Modality) -> np.ndarray:
+        if modality != Modality.DEPTH:
+            return _read_gray3(path)
+        x = _read_depth_x(path)
+        if x is None:
+            raise ValueError(f'cannot read 16-bit depth frame {path}')
+        return x
 
     def sample(self, rng: np.random.Generator) -> PairSample:
         """A template frame and a search frame of one sequence (``labelled=False``)."""

@@ -81,9 +81,9 @@ import numpy as np
 
 from ..core.modality import encode_x
 from ..core.types import Modality
-from ..data.sequences import (IMAGE_EXTENSIONS, Sequence, SequenceError, read_boxes,
-                              read_depthtrack, read_lasher, read_rgbt234, read_visevent,
-                              read_vtuav)
+from ..data.sequences import (IMAGE_EXTENSIONS, Sequence, SequenceError, natural_key,
+                              read_boxes, read_depthtrack, read_lasher, read_rgbt234,
+                              read_visevent, read_vtuav)
 from .data import (MODALITY_LABEL, Geometry, PairSample, hflip_pair, make_pair, photometric,
                    pick_frame_pair)
 
@@ -98,17 +98,10 @@ class DatasetError(ValueError):
     file or folder and the layout that was expected."""
 
 
-_NUMBER = re.compile(r'(\d+)')
-
-
-def _natural_key(path: Path) -> list:
-    return [int(p) if p.isdigit() else p.lower() for p in _NUMBER.split(path.name)]
-
-
 def _frames_in(folder: Path) -> List[Path]:
     """Image files of ``folder`` in natural (frame-number) order."""
     return sorted((p for p in folder.iterdir()
-                   if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS), key=_natural_key)
+                   if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS), key=natural_key)
 
 
 def _read_names(path: Path) -> List[str]:
@@ -248,7 +241,7 @@ class _FolderDataset(TrainDataset):
         if names is None:
             names = sorted((p.name for p in self.seq_root.iterdir()
                             if p.is_dir() and all((p / d).is_dir() for d in self.seq_dirs)),
-                           key=lambda s: _natural_key(Path(s)))
+                           key=lambda s: natural_key(Path(s)))
         if not names:
             raise DatasetError(f'{self.name}: no sequence folders in {self.seq_root}; expected '
                                f'{self.layout_help}')
@@ -508,7 +501,7 @@ class LaSOTDataset(_FolderDataset):
             names += [f'{class_dir.name}/{s.name}' for s in class_dir.iterdir()
                       if s.is_dir() and s.name.startswith(class_dir.name + '-')
                       and (s / 'img').is_dir()]
-        return self.root, sorted(names, key=lambda s: _natural_key(Path(s.replace('/', '_'))))
+        return self.root, sorted(names, key=lambda s: natural_key(Path(s.replace('/', '_'))))
 
     def _names_from_split_file(self, path: Path, listed: Optional[List[str]]) -> List[str]:
         out = []

@@ -313,12 +313,9 @@ def select_weights(name: str, teacher: torch.Tensor, shape: torch.Size) -> Optio
     if name.endswith('qkv.weight') or name.endswith('qkv.bias'):
         if shape[0] % 3 or t.shape[0] % 3:
             return None
-        t = t.reshape(3, t.shape[0] // 3, *t.shape[1:])
-        part = select_weights(name + '#part', t[0], torch.Size([shape[0] // 3, *shape[1:]]))
-        if part is None:
-            return None
-        parts = [select_weights(name + '#part', t[i], part.shape) for i in range(3)]
-        return torch.cat(parts, 0)
+        part = torch.Size([shape[0] // 3, *shape[1:]])
+        parts = [_leading(q, part) for q in t.reshape(3, t.shape[0] // 3, *t.shape[1:])]
+        return None if parts[0] is None else torch.cat(parts, 0)
     if t.ndim == 4 and name.endswith('patch_embed.proj.weight') and t.shape[-2:] != shape[-2:]:
         from timm.layers import resample_patch_embed
         t = resample_patch_embed(t.float(), list(shape[-2:]), verbose=False)
@@ -328,6 +325,12 @@ def select_weights(name: str, teacher: torch.Tensor, shape: torch.Size) -> Optio
             return None
         from timm.layers import resample_abs_pos_embed
         t = resample_abs_pos_embed(t.float(), [new, new], [old, old], num_prefix_tokens=0)
+    return _leading(t, shape)
+
+
+def _leading(t: torch.Tensor, shape: torch.Size) -> Optional[torch.Tensor]:
+    """The first ``shape[d]`` elements of ``t`` along every dimension d (a copy), or None when
+    ``t`` is smaller than ``shape`` somewhere."""
     if any(s > d for s, d in zip(shape, t.shape)):
         return None
     return t[tuple(slice(0, s) for s in shape)].clone()

@@ -266,14 +266,14 @@ def draw_samples(static: Optional[StaticPairSource], synthetic: Optional[Synthet
     samples = []
     for _ in range(cfg.batch_size if count is None else count):
         if unlabelled is not None and rng.random() < cfg.unlabelled_ratio:
-            samples.append(drop_x(unlabelled.sample(rng), rng, p_both=cfg.x_dropout / 3,
-                                  p_search=cfg.x_dropout / 2, p_template=cfg.x_dropout / 6))
+            sample = unlabelled.sample(rng)
+        elif video is not None and rng.random() < cfg.video_ratio:
+            samples.append(video.sample(rng))        # RGB only: nothing to drop
             continue
-        if video is not None and rng.random() < cfg.video_ratio:
-            samples.append(video.sample(rng))
-            continue
-        use_syn = static is None or (synthetic is not None and rng.random() < cfg.synthetic_ratio)
-        sample = (synthetic if use_syn else static).sample(rng)
+        else:
+            use_syn = static is None or (synthetic is not None
+                                         and rng.random() < cfg.synthetic_ratio)
+            sample = (synthetic if use_syn else static).sample(rng)
         samples.append(drop_x(sample, rng, p_both=cfg.x_dropout / 3,
                               p_search=cfg.x_dropout / 2, p_template=cfg.x_dropout / 6))
     return samples

@@ -318,7 +318,8 @@ def _to_x_encoding(image: np.ndarray, encoding: str | None, path: Path) -> np.nd
 _NUMBER = re.compile(r'(\d+)')
 
 
-def _natural_key(path: Path) -> list:
+def natural_key(path: Path) -> list:
+    """Sort key of a file name in natural order, case-insensitive (frame2 < frame10)."""
     return [int(part) if part.isdigit() else part.lower() for part in _NUMBER.split(path.name)]
 
 
@@ -333,7 +334,7 @@ def _list_frames(folder: Path, what: str) -> list[Path]:
     if not folder.is_dir():
         raise SequenceError(f'missing {what} folder {folder}')
     frames = sorted((p for p in folder.iterdir()
-                     if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS), key=_natural_key)
+                     if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS), key=natural_key)
     if not frames:
         raise SequenceError(f'no {what} frames ({", ".join(IMAGE_EXTENSIONS)}) in {folder}')
     numbers = [_frame_number(p) for p in frames]
