@@ -83,3 +83,31 @@ def test_hann_window_matches_definition():
     np.testing.assert_allclose(w, np.outer(one_d, one_d))
     assert w.shape == (16, 16) and w.min() > 0
     assert np.unravel_index(w.argmax(), w.shape) in {(7, 7), (7, 8), (8, 7), (8, 8)}
+
+
+def test_normalize_crops_is_imagenet_normalisation_in_planar_layout():
+    from rgbx_tracker_ros.core.tracker import IMAGENET_MEAN, IMAGENET_STD, normalize_crops
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 256, (90, 120, 3), dtype=np.uint8)
+    crops, _ = crop_square([img, img[:, ::-1].copy()], (40.3, 30.7, 17, 23), 4.0, 64)
+    crops.append(img[10:74:, 20:84])                       # a strided (non-contiguous) view
+    out = normalize_crops(crops, 'cpu')
+    ref = (np.stack(crops).astype(np.float64) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
+    assert out.shape == (3, 3, 64, 64) and out.dtype.is_floating_point
+    assert out.is_contiguous()
+    np.testing.assert_allclose(out.numpy(), ref.transpose(0, 3, 1, 2), atol=2e-6)
+    # extremes of the uint8 range land on (0 - mean) / std and (1 - mean) / std per channel
+    flat = normalize_crops([np.zeros((2, 2, 3), np.uint8), np.full((2, 2, 3), 255, np.uint8)],
+                           'cpu').numpy()
+    np.testing.assert_allclose(flat[0, :, 0, 0], -IMAGENET_MEAN / IMAGENET_STD, atol=1e-6)
+    np.testing.assert_allclose(flat[1, :, 0, 0], (1 - IMAGENET_MEAN) / IMAGENET_STD, atol=1e-6)
+
+
+def test_normalize_crops_refuses_what_is_not_one_size_of_rgb():
+    from rgbx_tracker_ros.core.tracker import normalize_crops
+    with pytest.raises(ValueError, match=r'\(H, W, 3\) crops of one size'):
+        normalize_crops([np.zeros((8, 8), np.uint8)], 'cpu')
+    with pytest.raises(ValueError, match='one size'):
+        normalize_crops([np.zeros((8, 8, 3), np.uint8), np.zeros((9, 8, 3), np.uint8)], 'cpu')
+    with pytest.raises(ValueError, match='at least one'):
+        normalize_crops([], 'cpu')
