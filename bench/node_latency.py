@@ -18,8 +18,9 @@
 
 Latency = arrival time of the Detection2DArray - publish time of the RGB frame it answers (matched
 by header stamp); ``node_lat_mean_ms`` is the node's own arrival-to-publish mean from its
-diagnostics (the rest is DDS transport both ways and the probe). Prints one line
-``RESULT key=value ...`` for bench/run_bench.py.
+diagnostics (the rest is DDS transport both ways and the probe); ``pairs`` / ``rgb_alone`` are
+the node's counts of frames tracked on RGB + X and on RGB alone (all should be pairs).
+Prints one line ``RESULT key=value ...`` for bench/run_bench.py.
 """
 
 from __future__ import annotations
@@ -47,12 +48,18 @@ from rgbx_tracker_ros.ros.conversions import array_to_image, stamp_to_ns  # noqa
 
 
 def frames(n: int, width: int = 640, height: int = 512):
-    """A warm square moving over a textured background (RGB and mono16 thermal)."""
+    """A warm square moving over a textured background (RGB and mono16 thermal).
+
+    The thermal background carries 4000 counts of texture, as the fault driver's does: a flat one
+    (one value outside the square) is what the node's X health check calls a dead sensor
+    (``flat_thermal``), and the node would then track on RGB alone.
+    """
     rng = np.random.default_rng(0)
     bg = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
+    thermal_bg = (rng.integers(0, 4000, (height, width)) + 20000).astype(np.uint16)
     for i in range(n):
         rgb = bg.copy()
-        thermal = np.full((height, width), 20000, np.uint16)
+        thermal = thermal_bg.copy()
         x = 200 + int(60 * np.sin(i / 15))
         rgb[200:260, x:x + 40] = (200, 60, 60)
         thermal[200:260, x:x + 40] = 32000
@@ -154,7 +161,9 @@ def main() -> int:
     print(f'RESULT published={n_total} answered={len(lat)} rate_hz={len(lat) / elapsed:.2f} '
           f'lat_med_ms={statistics.median(lat_ms):.2f} lat_p95_ms={p95:.2f} '
           f'node_rss_mb={rss:.1f} '
-          f'node_lat_mean_ms={diag.get("latency_ms_mean_total", "nan")}')
+          f'node_lat_mean_ms={diag.get("latency_ms_mean_total", "nan")} '
+          f'pairs={diag.get("pairs_total", "nan")} '
+          f'rgb_alone={diag.get("rgb_alone_total", "nan")}')
     return 0
 
 
