@@ -8,6 +8,7 @@
 #   make train   train the default CPU model (s14_224_d8 on DINOv2) into checkpoints/s14_224_d8_cpu.pt
 #   make train-families  train every family's adapters on the RGB tracker (FAMILY_STEPS each)
 #   make train-student   distil the default model into the 60 FPS CPU student (t224_student)
+#   make train-student3  the 3-block student (t224_student3), started from t224_student
 #   make clean   remove build/test/demo outputs  make distclean  also remove .venv
 
 SHELL := /bin/bash
@@ -70,9 +71,18 @@ STUDENT_ARGS ?= --distill-from checkpoints/s14_224_d8_rgbx.pt --student-init tea
 	--unlabelled-ratio 0.15 --batch-size 16 --lr 4e-4 --warmup 30 --iterations 850 \
 	--max-minutes 62 --val-samples 128 --checkpoint-every 50 --threads 2 --trainable all \
 	--loss-weights feat_kd=20 --seed 1
+# The 3-block student (BENCHMARKS.md, "Distilled CPU student"): t224_student3 takes blocks 0-2 and
+# everything outside the blocks from t224_student.pt (--init, all at the full learning rate) and is
+# distilled again from the default model on the same mix.
+STUDENT3_OUT ?= checkpoints/t224_student3.pt
+STUDENT3_ARGS ?= --distill-from checkpoints/s14_224_d8_rgbx.pt --init checkpoints/t224_student.pt \
+	--backbone-lr-scale 1.0 --data-root ../shared/data/train --synthetic-ratio 0.2 \
+	--video-ratio 0.3 --unlabelled-ratio 0.15 --batch-size 16 --lr 2e-4 --warmup 20 \
+	--iterations 750 --max-minutes 50 --val-samples 128 --checkpoint-every 50 --threads 2 \
+	--trainable all --loss-weights feat_kd=20 --seed 2
 JUNIT_XML ?= build/test-results/pytest.xml
 
-.PHONY: help venv test demo bench soak train train-families train-student clean distclean
+.PHONY: help venv test demo bench soak train train-families train-student train-student3 clean distclean
 
 help:
 	@awk '!/^#/ {exit} {sub(/^# ?/, ""); print}' $(firstword $(MAKEFILE_LIST))
@@ -122,6 +132,10 @@ train-families: venv
 
 train-student: venv
 	"$(PY)" -m rgbx_tracker_ros.cli.train --variant t224_student --out $(STUDENT_OUT) $(STUDENT_ARGS)
+
+train-student3: venv
+	"$(PY)" -m rgbx_tracker_ros.cli.train --variant t224_student3 --out $(STUDENT3_OUT) \
+		$(STUDENT3_ARGS)
 
 clean:
 	rm -rf build/ dist/ demo_out/ bench_out/ .pytest_cache/ *.egg-info/

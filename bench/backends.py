@@ -61,7 +61,8 @@ from rgbx_tracker_ros.models.factory import load_tracker  # noqa: E402
 
 DATA = REPO.parent / 'shared' / 'data' / 'real'
 CACHE = REPO / 'bench_out' / 'engines'
-CHECKPOINTS = ('t224_demo', 's14_224_d8_rgbx', 't224_mmmp_student', 't224_student')
+CHECKPOINTS = ('t224_demo', 's14_224_d8_rgbx', 't224_mmmp_student', 't224_student',
+               't224_student3')
 #: TNO's footage skips at these 0-based frames (SOURCES.md): re-initialised there, as the demo.
 TNO_REINIT = (9, 19)
 #: token-budget rows: label -> model options (none of them is a default anywhere)
@@ -147,7 +148,7 @@ def main(argv=None) -> int:
     parser.add_argument('--budget', action='store_true', help='also the token-budget options')
     parser.add_argument('--budget-checkpoint', default='s14_224_d8_rgbx')
     parser.add_argument('--node-seconds', type=float, default=15.0)
-    parser.add_argument('--node-checkpoint', default='t224_student')
+    parser.add_argument('--node-checkpoint', default='t224_student3')
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     backends = args.backends or backends_here()

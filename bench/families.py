@@ -20,9 +20,8 @@ NanoTrack v2 timed in the same run.
 
 For every checkpoint found (``checkpoints/<family>_s14.pt`` from ``make train-families``, the
 base RGB tracker ``s14_224_d8_rgbx.pt``, the distilled ``t224_mmmp_student.pt``, the CPU
-student ``t224_student.pt`` distilled from the base tracker (the real-time issue), and
-``t224_mmmp_student.pt``'s
-initialisation ``t224_demo.pt``):
+students ``t224_student.pt`` / ``t224_student3.pt`` distilled from the base tracker (the
+real-time issue), and ``t224_mmmp_student.pt``'s initialisation ``t224_demo.pt``):
 
 - SR on ``otb_crossing`` (RGB) and ``tno_nato_camp`` (RGB-T, on RGB + X and on RGB alone) with
   ``rgbx-eval``'s runner and LasHeR scoring, re-detection off for every model (a comparison of the
@@ -57,7 +56,7 @@ from rgbx_tracker_ros.models.registry import trainable_names  # noqa: E402
 
 SEQUENCES = ('otb_crossing', 'tno_nato_camp')
 ROWS = ('s14_224_d8_rgbx', 't224_demo', 'xtrack_s14', 'seatrack_s14', 'patrack_s14',
-        'vipt_s14', 'mmmp_s14', 't224_mmmp_student', 't224_student')
+        'vipt_s14', 'mmmp_s14', 't224_mmmp_student', 't224_student', 't224_student3')
 
 
 def cpu_name() -> str:

@@ -273,6 +273,27 @@ def test_dense_student_variant_has_no_router_terms():
                                                                        'cluster'}
 
 
+def test_three_block_student_starts_from_the_four_block_one(tmp_path):
+    """``make train-student3``'s ``--init checkpoints/t224_student.pt``: blocks 0-2 and every
+    tensor outside the blocks come from the 4-block student; only block 3 is left over."""
+    from rgbx_tracker_ros.models.checkpoint import init_from
+    four = create_model('t224_student')
+    path = tmp_path / 'four.pt'
+    save_checkpoint(path, four, 't224_student')
+    three = create_model('t224_student3')
+    assert len(three.backbone.blocks) == 3 and three.backbone.embed_dim == 192
+    report = init_from(three, path)
+    assert report.missing == []
+    assert report.unexpected and all(k.startswith('backbone.blocks.3.')
+                                     for k in report.unexpected)
+    s3, s4 = three.state_dict(), four.state_dict()
+    assert all(torch.equal(s3[k], s4[k]) for k in s3)
+    three.eval()
+    out = three(torch.rand(1, 3, 112, 112), torch.rand(1, 3, 224, 224),
+                torch.rand(1, 3, 112, 112), torch.rand(1, 3, 224, 224))
+    assert out.score_map.shape == (1, 1, 14, 14)
+
+
 def test_student_init_needs_a_teacher(tmp_path):
     cfg = _cfg(tmp_path, '')
     cfg.student_init = 'teacher'

@@ -397,6 +397,18 @@ def t224_student(build: bool = True, **kw):
         expert_rank=16, head_channels=64, moe=False), kw)
 
 
+@register_variant(family='onetracker', base='ViT-Ti/16, distilled from s14_224_d8 (CPU student)')
+def t224_student3(build: bool = True, **kw):
+    """The 3-block CPU student (the real-time issue's node target): ``t224_student`` with its
+    last block removed (width 192, 3 heads, dense FFNs, patch 16, search 224 / template 112,
+    correlation head), about 80 % of its per-frame cost. Initialised from ``t224_student.pt``
+    (``--init``: blocks 0-2, every tensor outside the blocks) and distilled again from
+    ``s14_224_d8`` (``make train-student3``)."""
+    return _variant('t224_student3', build, dict(
+        embed_dim=192, depth=3, num_heads=3, init_values=1e-5, x_blend=0.5, corr_head=True,
+        expert_rank=16, head_channels=64, moe=False), kw)
+
+
 @register_variant(family='onetracker', base='test (random)')
 def test_s14(build: bool = True, **kw):
     """Test-only ViT-S/14-shaped variant (width 48, 2 blocks, layer scale, blend merger,
