@@ -66,20 +66,18 @@ FAMILY_ARGS ?= --init checkpoints/s14_224_d8_rgbx.pt --data-root ../shared/data/
 # its 192 channels by weight selection, on the default model's data mix plus 15 % unlabelled real
 # sequences; the checkpoint chosen on held-out pairs.
 STUDENT_OUT ?= checkpoints/t224_student.pt
+STUDENT_MIX = --data-root ../shared/data/train --synthetic-ratio 0.2 --video-ratio 0.3 \
+	--unlabelled-ratio 0.15 --batch-size 16 --val-samples 128 --checkpoint-every 50 --threads 2 \
+	--trainable all --loss-weights feat_kd=20
 STUDENT_ARGS ?= --distill-from checkpoints/s14_224_d8_rgbx.pt --student-init teacher:0,1,2,3 \
-	--data-root ../shared/data/train --synthetic-ratio 0.2 --video-ratio 0.3 \
-	--unlabelled-ratio 0.15 --batch-size 16 --lr 4e-4 --warmup 30 --iterations 850 \
-	--max-minutes 62 --val-samples 128 --checkpoint-every 50 --threads 2 --trainable all \
-	--loss-weights feat_kd=20 --seed 1
+	$(STUDENT_MIX) --lr 4e-4 --warmup 30 --iterations 850 --max-minutes 62 --seed 1
 # The 3-block student (BENCHMARKS.md, "Distilled CPU student"): t224_student3 takes blocks 0-2 and
 # everything outside the blocks from t224_student.pt (--init, all at the full learning rate) and is
 # distilled again from the default model on the same mix.
 STUDENT3_OUT ?= checkpoints/t224_student3.pt
 STUDENT3_ARGS ?= --distill-from checkpoints/s14_224_d8_rgbx.pt --init checkpoints/t224_student.pt \
-	--backbone-lr-scale 1.0 --data-root ../shared/data/train --synthetic-ratio 0.2 \
-	--video-ratio 0.3 --unlabelled-ratio 0.15 --batch-size 16 --lr 2e-4 --warmup 20 \
-	--iterations 750 --max-minutes 50 --val-samples 128 --checkpoint-every 50 --threads 2 \
-	--trainable all --loss-weights feat_kd=20 --seed 2
+	--backbone-lr-scale 1.0 $(STUDENT_MIX) --lr 2e-4 --warmup 20 --iterations 750 \
+	--max-minutes 50 --seed 2
 JUNIT_XML ?= build/test-results/pytest.xml
 
 .PHONY: help venv test demo bench soak train train-families train-student train-student3 clean distclean

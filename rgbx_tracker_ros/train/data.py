@@ -51,6 +51,7 @@ import cv2
 import numpy as np
 
 from ..core.crop import crop_square, crop_window
+from ..core.modality import encode_x
 from ..core.types import Modality
 from ..data.readers.base import natural_key
 
@@ -208,7 +209,6 @@ def _read_gray3(path: Path) -> np.ndarray:
 def _read_depth_x(path: Path) -> Optional[np.ndarray]:
     """A 16-bit depth PNG (millimetres) encoded as X (core.modality.encode_x), or None when the
     file is missing, unreadable or not uint16."""
-    from ..core.modality import encode_x
     depth = cv2.imread(str(path), cv2.IMREAD_UNCHANGED) if path.is_file() else None
     if depth is None or depth.dtype != np.uint16:
         return None

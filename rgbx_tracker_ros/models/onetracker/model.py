@@ -384,6 +384,12 @@ def s14_224_d8(build: bool = True, **kw):
     return _variant('s14_224_d8', build, dict(_S14, depth=8), kw)
 
 
+#: the CPU students (the real-time issue): ViT-Ti width, dense FFNs, layer scale and the
+#: correlation head of the DINOv2 variants, at their teacher's crops; only the depth differs.
+_STUDENT = dict(embed_dim=192, num_heads=3, init_values=1e-5, x_blend=0.5, corr_head=True,
+                expert_rank=16, head_channels=64, moe=False)
+
+
 @register_variant(family='onetracker', base='ViT-Ti/16, distilled from s14_224_d8 (CPU student)')
 def t224_student(build: bool = True, **kw):
     """CPU student sized for 60 FPS on two cores (the real-time issue): ViT-Ti width (192,
@@ -392,9 +398,7 @@ def t224_student(build: bool = True, **kw):
     112, the crops of its teacher ``s14_224_d8``. Trained with ``rgbx-train --distill-from``
     and ``--student-init teacher:...`` (deep-to-shallow blocks, weight selection of the
     teacher's first 192 channels)."""
-    return _variant('t224_student', build, dict(
-        embed_dim=192, depth=4, num_heads=3, init_values=1e-5, x_blend=0.5, corr_head=True,
-        expert_rank=16, head_channels=64, moe=False), kw)
+    return _variant('t224_student', build, dict(_STUDENT, depth=4), kw)
 
 
 @register_variant(family='onetracker', base='ViT-Ti/16, distilled from s14_224_d8 (CPU student)')
@@ -404,9 +408,7 @@ def t224_student3(build: bool = True, **kw):
     correlation head), about 80 % of its per-frame cost. Initialised from ``t224_student.pt``
     (``--init``: blocks 0-2, every tensor outside the blocks) and distilled again from
     ``s14_224_d8`` (``make train-student3``)."""
-    return _variant('t224_student3', build, dict(
-        embed_dim=192, depth=3, num_heads=3, init_values=1e-5, x_blend=0.5, corr_head=True,
-        expert_rank=16, head_channels=64, moe=False), kw)
+    return _variant('t224_student3', build, dict(_STUDENT, depth=3), kw)
 
 
 @register_variant(family='onetracker', base='test (random)')
